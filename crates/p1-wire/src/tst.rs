@@ -1,0 +1,155 @@
+//! `TST` timestamps (`YYMMDDhhmmssX`) as printed on the wire. No calendar or time-zone
+//! logic lives here: the S/W flag is whatever the caller says it is.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A wire timestamp `YYMMDDhhmmssX`, X = `S` (summer time) or `W` (winter time).
+///
+/// Fields are kept as printed, so placeholders real meters emit, such as the COSEM
+/// "not specified" `632525252525W` or the factory default `000101010000W`, are ordinary
+/// values; [`Tst::is_valid`] says whether the digits form a calendar date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Tst {
+    /// Two-digit year (0..=99).
+    pub year: u8,
+    /// Month as printed.
+    pub month: u8,
+    /// Day as printed.
+    pub day: u8,
+    /// Hour as printed.
+    pub hour: u8,
+    /// Minute as printed.
+    pub minute: u8,
+    /// Second as printed.
+    pub second: u8,
+    /// `true` for `S` (daylight-saving time in force), `false` for `W`.
+    pub dst: bool,
+}
+
+impl Tst {
+    /// `632525252525W`: the "no value" timestamp of silent M-Bus channels and of
+    /// stale 98.1.0 entries.
+    pub const INVALID: Tst = Tst {
+        year: 63,
+        month: 25,
+        day: 25,
+        hour: 25,
+        minute: 25,
+        second: 25,
+        dst: false,
+    };
+
+    /// `000101010000W`: the clock of a meter that lost its time (factory default).
+    pub const FACTORY_DEFAULT: Tst = Tst {
+        year: 0,
+        month: 1,
+        day: 1,
+        hour: 1,
+        minute: 0,
+        second: 0,
+        dst: false,
+    };
+
+    /// Builds a timestamp; `None` when a field does not fit two digits.
+    pub fn new(year: u8, month: u8, day: u8, hour: u8, minute: u8, second: u8, dst: bool) -> Option<Tst> {
+        let t = Tst { year, month, day, hour, minute, second, dst };
+        [year, month, day, hour, minute, second]
+            .iter()
+            .all(|&f| f <= 99)
+            .then_some(t)
+    }
+
+    /// Whether the digits name a real calendar instant (month 1..=12, a day that exists
+    /// in that month, hour < 24, minute and second < 60).
+    pub fn is_valid(&self) -> bool {
+        let leap = self.year % 4 == 0; // years 2000..=2099
+        let days = match self.month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => return false,
+        };
+        (1..=days).contains(&self.day) && self.hour < 24 && self.minute < 60 && self.second < 60
+    }
+
+    /// Parses exactly 13 bytes `YYMMDDhhmmssX`.
+    pub fn parse(text: &[u8]) -> Option<Tst> {
+        if text.len() != 13 || !text[..12].iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let two = |i: usize| (text[i] - b'0') * 10 + (text[i + 1] - b'0');
+        let dst = match text[12] {
+            b'S' => true,
+            b'W' => false,
+            _ => return None,
+        };
+        Some(Tst {
+            year: two(0),
+            month: two(2),
+            day: two(4),
+            hour: two(6),
+            minute: two(8),
+            second: two(10),
+            dst,
+        })
+    }
+}
+
+impl fmt::Display for Tst {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:02}{:02}{:02}{:02}{:02}{:02}{}",
+            self.year,
+            self.month,
+            self.day,
+            self.hour,
+            self.minute,
+            self.second,
+            if self.dst { 'S' } else { 'W' }
+        )
+    }
+}
+
+impl Serialize for Tst {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Tst {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Tst, D::Error> {
+        let text = String::deserialize(d)?;
+        Tst::parse(text.as_bytes()).ok_or_else(|| {
+            serde::de::Error::custom(format!("expected a timestamp YYMMDDhhmmssS|W, found {text:?}"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_round_trip() {
+        for text in ["632525252525W", "000101010000W", "221220204556W", "230401000000S"] {
+            let t = Tst::parse(text.as_bytes()).unwrap();
+            assert_eq!(t.to_string(), text);
+        }
+        assert!(!Tst::INVALID.is_valid());
+        assert!(Tst::FACTORY_DEFAULT.is_valid());
+        assert_eq!(Tst::INVALID.to_string(), "632525252525W");
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        for text in ["63252525252W", "632525252525X", "6325252525a5W", "632525252525WW"] {
+            assert_eq!(Tst::parse(text.as_bytes()), None, "{text}");
+        }
+        assert!(!Tst::parse(b"230229000000W").unwrap().is_valid());
+        assert!(Tst::parse(b"240229000000W").unwrap().is_valid());
+    }
+}
