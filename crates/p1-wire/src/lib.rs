@@ -1,12 +1,26 @@
 //! Byte-exact e-MUCS P1 telegrams as the Fluvius Sagemcom S211/T211 emit them.
 //!
-//! Knows bytes only: no clock, time zone, randomness or I/O.
+//! Two views of a telegram: [`Telegram`], the printed lines in order (unknown objects
+//! included), which round-trips any telegram byte for byte; and [`Readout`], its typed
+//! content in exact integer units, which the meter model produces. [`Readout::to_bytes`]
+//! encodes; [`Decoder`] and [`decode_all`] find and check telegrams in a byte stream.
+//!
+//! This crate knows bytes only: no clock, time zone, randomness or I/O.
 
+pub mod decode;
+pub mod encode;
+mod fields;
+pub mod obis;
 pub mod readout;
+pub mod telegram;
 pub mod tst;
 
+pub use decode::{DecodeError, Decoder, ErrorKind, Frame, MAX_TELEGRAM_LEN, decode_all};
+pub use encode::reading_obis;
+pub use obis::Obis;
 pub use readout::{
-    Breaker, Demand, HistoryEntry, MbusCapture, MbusReadout, Model, PhaseReadout, Peak, Readout,
+    Breaker, Demand, HistoryEntry, MbusCapture, MbusReadout, Model, Peak, PhaseReadout, Readout,
     Version,
 };
+pub use telegram::{CRC, Line, Telegram, crc16};
 pub use tst::Tst;

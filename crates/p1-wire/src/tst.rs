@@ -53,8 +53,24 @@ impl Tst {
     };
 
     /// Builds a timestamp; `None` when a field does not fit two digits.
-    pub fn new(year: u8, month: u8, day: u8, hour: u8, minute: u8, second: u8, dst: bool) -> Option<Tst> {
-        let t = Tst { year, month, day, hour, minute, second, dst };
+    pub fn new(
+        year: u8,
+        month: u8,
+        day: u8,
+        hour: u8,
+        minute: u8,
+        second: u8,
+        dst: bool,
+    ) -> Option<Tst> {
+        let t = Tst {
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            second,
+            dst,
+        };
         [year, month, day, hour, minute, second]
             .iter()
             .all(|&f| f <= 99)
@@ -124,7 +140,9 @@ impl<'de> Deserialize<'de> for Tst {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Tst, D::Error> {
         let text = String::deserialize(d)?;
         Tst::parse(text.as_bytes()).ok_or_else(|| {
-            serde::de::Error::custom(format!("expected a timestamp YYMMDDhhmmssS|W, found {text:?}"))
+            serde::de::Error::custom(format!(
+                "expected a timestamp YYMMDDhhmmssS|W, found {text:?}"
+            ))
         })
     }
 }
@@ -135,7 +153,12 @@ mod tests {
 
     #[test]
     fn placeholders_round_trip() {
-        for text in ["632525252525W", "000101010000W", "221220204556W", "230401000000S"] {
+        for text in [
+            "632525252525W",
+            "000101010000W",
+            "221220204556W",
+            "230401000000S",
+        ] {
             let t = Tst::parse(text.as_bytes()).unwrap();
             assert_eq!(t.to_string(), text);
         }
@@ -146,7 +169,12 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for text in ["63252525252W", "632525252525X", "6325252525a5W", "632525252525WW"] {
+        for text in [
+            "63252525252W",
+            "632525252525X",
+            "6325252525a5W",
+            "632525252525WW",
+        ] {
             assert_eq!(Tst::parse(text.as_bytes()), None, "{text}");
         }
         assert!(!Tst::parse(b"230229000000W").unwrap().is_valid());
