@@ -1,1 +1,48 @@
-//! placeholder
+//! The `p1sim` command as a library: argument parsing, the codec commands, scenario
+//! runs, fixtures and the live P1 port. `main.rs` only calls [`main_with_args`].
+
+pub mod cli;
+pub mod codec;
+pub mod error;
+pub mod input;
+
+use std::io::{self, Write};
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::error::CliError;
+
+/// Runs `p1sim` with `args` (program name first) and returns the process exit code.
+pub fn main_with_args(args: impl IntoIterator<Item = String>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(CliError::Write(e)) if e.kind() == io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            eprintln!("p1sim: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn dispatch(command: Command) -> Result<i32, CliError> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let code = match command {
+        Command::Verify { files } => i32::from(!codec::verify(&files, &mut out)?),
+        Command::Decode { file } => i32::from(!codec::decode(&file, &mut out)?),
+        Command::Encode { file } => {
+            codec::encode(&file, &mut out)?;
+            0
+        }
+    };
+    out.flush().map_err(CliError::stdout)?;
+    Ok(code)
+}

@@ -76,7 +76,7 @@ fn fixed_desc(int: usize, dec: usize, unit: Option<&str>) -> String {
     }
 }
 
-fn hex_decode(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn hex_decode(text: &str) -> Option<Vec<u8>> {
     let b = text.as_bytes();
     if b.len() % 2 != 0 {
         return None;

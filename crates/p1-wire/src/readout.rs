@@ -258,7 +258,8 @@ pub struct Readout {
     pub limiter_hw: u32,
     /// `1-0:31.4.0`: current threshold, A; 999 = deactivated.
     pub fuse_a: u32,
-    /// `0-0:96.13.0`: text message bytes, printed as hex (empty = `()`).
+    /// `0-0:96.13.0`: text message bytes, printed as hex (empty = `()`); hex in JSON.
+    #[serde(with = "hex_bytes")]
     pub message: Vec<u8>,
     /// M-Bus channels in the order they are printed.
     pub mbus: Vec<MbusReadout>,
@@ -269,4 +270,19 @@ impl Readout {
     pub const LIMITER_OFF_HW: u32 = 9999;
     /// Fuse value meaning "deactivated" (`999*A`).
     pub const FUSE_OFF_A: u32 = 999;
+}
+
+/// Serde representation of octet strings as upper-case hex, as on the wire.
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::encode::hex(bytes))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        crate::fields::hex_decode(&text)
+            .ok_or_else(|| serde::de::Error::custom("expected upper-case hex octets"))
+    }
 }

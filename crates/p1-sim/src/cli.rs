@@ -1,0 +1,36 @@
+//! Command-line arguments (clap derive): the "low-level" view of what the user typed.
+
+use clap::{Parser, Subcommand};
+
+/// p1sim: a simulated Fluvius S211/T211 meter and its P1 port.
+#[derive(Debug, Parser)]
+#[command(name = "p1sim", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check telegrams: one line per telegram found (OK, or what is wrong and where).
+    ///
+    /// Exits 0 only if at least one telegram was found and all are valid.
+    Verify {
+        /// Files to read; `-` or none for standard input.
+        files: Vec<String>,
+    },
+    /// Print one JSON object per telegram (schema: docs/json.md).
+    Decode {
+        /// File to read; `-` for standard input.
+        #[arg(default_value = "-")]
+        file: String,
+    },
+    /// Turn `decode`'s JSON objects back into telegram bytes.
+    Encode {
+        /// File to read; `-` for standard input.
+        #[arg(default_value = "-")]
+        file: String,
+    },
+}
