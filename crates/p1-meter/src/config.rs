@@ -31,6 +31,21 @@ pub enum PeakStamp {
     End,
 }
 
+/// What `1-0:1.6.0` shows while the running month has no completed quarter yet (from local
+/// midnight on the 1st until the first quarter ends, or after a fresh start without
+/// [`MeterConfig::month_peak`]). No capture shows this moment (spec §4, §8), so it is a choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmptyPeak {
+    /// `(632525252525W)(00.000*kW)`: the COSEM "not specified" capture time. Default, because
+    /// it is exactly the "no value" entry real meters push into `0-0:98.1.0` for a month whose
+    /// peak was never captured (spec §3.3), i.e. what `1.6.0` must have held at month end.
+    #[default]
+    Invalid,
+    /// `(YYMM01000000X)(00.000*kW)`: zero stamped with the start of the running month.
+    MonthStart,
+}
+
 /// The day/night tariff calendar. Tariff 1 (day) applies on `day_weekdays` between
 /// `day_start` and `day_end` local time, except on `night_days`; tariff 2 (night) otherwise.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,4 +149,58 @@ pub struct MeterConfig {
     pub mbus: Vec<MbusConfig>,
     /// Whether the user port starts enabled.
     pub port_enabled: bool,
+    /// What `1-0:1.6.0` shows before the first quarter of a month completes.
+    #[serde(default)]
+    pub empty_peak: EmptyPeak,
+    /// When `0-0:98.1.0` is full and its oldest entry is a "no value" entry (capture time
+    /// `632525252525W`), drop the second-oldest instead, so the stale head survives, as seen
+    /// on two real meters (spec §3.3: slxjenergymeter-1, creadme-1). Default `true`.
+    #[serde(default = "default_true")]
+    pub keep_stale_history_head: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl MeterConfig {
+    /// A meter with zero registers, empty history, default calendar, limiter and fuse off,
+    /// no prepaid, no M-Bus, port enabled, clock exact; fields can be changed afterwards.
+    pub fn new(model: Model, grid: Grid, firmware: Version, equipment_id: &str) -> MeterConfig {
+        MeterConfig {
+            model,
+            grid,
+            firmware,
+            equipment_id: equipment_id.to_string(),
+            clock_offset_ms: 0,
+            import_wh: [0; 2],
+            export_wh: [0; 2],
+            history: Vec::new(),
+            month_peak: None,
+            peak_stamp: PeakStamp::End,
+            tariff: TariffCalendar::default(),
+            limiter_hw: 9999,
+            fuse_a: 999,
+            prepaid: None,
+            mbus: Vec::new(),
+            port_enabled: true,
+            empty_peak: EmptyPeak::Invalid,
+            keep_stale_history_head: true,
+        }
+    }
+}
+
+impl MbusConfig {
+    /// A sub-meter with the nominal 5-minute capture period, no phase offset and 30 s jitter.
+    pub fn new(channel: u8, kind: MbusKind, equipment_id: &str, initial_dm3: u64) -> MbusConfig {
+        MbusConfig {
+            channel,
+            kind,
+            equipment_id: equipment_id.to_string(),
+            initial_dm3,
+            capture_period_ms: 300_000,
+            capture_phase_ms: 0,
+            capture_jitter_ms: 30_000,
+        }
+    }
 }

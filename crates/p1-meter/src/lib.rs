@@ -3,17 +3,24 @@
 //! The model never reads a clock, never sleeps and does no I/O: every operation takes the
 //! current instant as a [`SimTime`], and [`Meter::next_deadline`] says when something
 //! happens on its own (quarter boundary, tariff switch, month change, M-Bus capture,
-//! pending prepaid release), so a driver can jump from event to event.
+//! pending prepaid release, prepaid exhaustion), so a driver can jump from event to event.
 //!
 //! Registers are integers in fine units (energy in mJ = W·ms internally, Wh on the wire),
 //! so no floating point ever reaches a register.
 
 pub mod config;
+pub mod demand;
+pub mod mbus;
 pub mod meter;
+mod tariff;
 pub mod time;
 
 pub use config::{
-    Grid, MbusConfig, MbusKind, MeterConfig, PeakStamp, Prepaid, TariffCalendar,
+    EmptyPeak, Grid, MbusConfig, MbusKind, MeterConfig, PeakStamp, Prepaid, TariffCalendar,
 };
-pub use meter::{Command, CommandError, ConfigError, Load, Meter, MeterState, PhaseLoad};
+pub use demand::DemandState;
+pub use mbus::{Capture, ChannelStatus, MbusState};
+pub use meter::{
+    Command, CommandError, ConfigError, CutReason, Load, Meter, MeterState, PhaseLoad, PrepaidState,
+};
 pub use time::SimTime;

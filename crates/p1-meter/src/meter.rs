@@ -2,12 +2,30 @@
 //! time into registers, tracks demand and the monthly peak, the breaker, the prepaid
 //! credit and the M-Bus sub-meters, and reads out a [`p1_wire::Readout`].
 //!
-//! API CONTRACT (implementation pending, see issue 3).
+//! Everything happens on the event grid: [`Meter::advance_to`] jumps from boundary to
+//! boundary (quarter end, tariff switch, month start, M-Bus capture, prepaid release or
+//! exhaustion), integrating the constant load exactly in between, so a year costs as many
+//! steps as it has boundaries, never one per second.
 
-use p1_wire::{Breaker, Readout};
+use std::fmt;
+
+use p1_wire::{Breaker, Demand, Model, PhaseReadout, Readout};
 use serde::Serialize;
 
-use crate::{MbusConfig, MeterConfig, SimTime};
+use crate::demand::{self, DemandState, QUARTER_MS};
+use crate::mbus::{self, Channel, ChannelStatus, MbusState};
+use crate::tariff;
+use crate::time::{month_start_after, month_start_containing};
+use crate::{Grid, MbusConfig, MbusKind, MeterConfig, SimTime};
+
+/// mJ (W·ms) per Wh.
+pub const MJ_PER_WH: u64 = 3_600_000;
+/// mJ per kWh, the unit the prepaid price is quoted in.
+const MJ_PER_KWH: i128 = 3_600_000_000;
+/// Minimum button press that reconnects a released meter (Fluvius customer manual).
+pub const BUTTON_HOLD_MS: i64 = 3000;
+/// Longest text message, bytes (DSMR 5.0.2 §6.12: 1024 characters).
+pub const MAX_MESSAGE_BYTES: usize = 1024;
 
 /// What one phase draws or injects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -16,7 +34,8 @@ pub struct PhaseLoad {
     pub power_w: i64,
     /// Voltage, dV (0.1 V).
     pub voltage_dv: u32,
-    /// Power factor in per-mille (1000 = resistive); current = |P| / (V x pf).
+    /// Power factor in per-mille (1000 = resistive); current = |P| / (V x pf). Values
+    /// outside 1..=1000 are clamped into it (0 would mean an infinite current).
     pub power_factor_permille: u32,
 }
 
@@ -91,6 +110,22 @@ pub enum Command {
         /// Bytes of the message (printed as hex).
         bytes: Vec<u8>,
     },
+    /// The sub-meter on `old_channel` is exchanged for `new` on another (free) channel; the
+    /// old channel is left stale: it keeps printing its last capture (spec §5, dsmrreader-5).
+    /// (An [`Command::MbusCouple`] on an occupied channel instead replaces in place.)
+    MbusReplace {
+        /// Channel of the device taken out, 1 to 4.
+        old_channel: u8,
+        /// The new device, on a channel different from `old_channel`.
+        new: MbusConfig,
+    },
+    /// The operator sets a gas valve `0-n:24.4.0`; a valve other than connected stops the flow.
+    GasValve {
+        /// Channel 1 to 4 of a gas meter.
+        channel: u8,
+        /// New valve state.
+        state: Breaker,
+    },
 }
 
 /// A command the meter refuses in its current state (e.g. the button on a connected meter).
@@ -98,6 +133,20 @@ pub enum Command {
 pub struct CommandError {
     /// What was refused and why.
     pub message: String,
+}
+
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CommandError {}
+
+fn refuse<T>(message: impl Into<String>) -> Result<T, CommandError> {
+    Err(CommandError {
+        message: message.into(),
+    })
 }
 
 /// A configuration the real meter cannot have (e.g. an S211 on 3x400V).
@@ -109,64 +158,873 @@ pub struct ConfigError {
     pub message: String,
 }
 
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Why the breaker last opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CutReason {
+    /// [`Command::RemoteDisconnect`].
+    Remote,
+    /// Total import above `0-0:17.0.0`.
+    Limiter,
+    /// A phase current above `1-0:31.4.0`.
+    Fuse,
+    /// Prepaid credit exhausted.
+    Prepaid,
+}
+
+/// Prepaid state for the truth file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrepaidState {
+    /// Credit left, micro-euro (rounded down; exact value in `credit_ueur_mj_per_kwh`).
+    pub credit_ueur: i64,
+    /// Credit left, micro-euro x mJ/kWh (exact: imported mJ x price).
+    pub credit_ueur_mj_per_kwh: i128,
+    /// Price, micro-euro per kWh.
+    pub price_ueur_per_kwh: i64,
+    /// True instant at which the operator releases the meter after a top-up, if pending.
+    pub release_at_ms: Option<i64>,
+}
+
 /// A serializable snapshot of everything the meter knows, for truth files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MeterState {}
+pub struct MeterState {
+    /// True instant, ms since the epoch.
+    pub true_ms: i64,
+    /// Meter-clock instant (true + offset), ms since the epoch.
+    pub meter_ms: i64,
+    /// Meter clock minus true time, ms.
+    pub clock_offset_ms: i64,
+    /// Meter-clock local time as printed in `0-0:1.0.0`.
+    pub meter_time: p1_wire::Tst,
+    /// Import registers day/night, mJ (exact).
+    pub import_mj: [u64; 2],
+    /// Export registers day/night, mJ (exact).
+    pub export_mj: [u64; 2],
+    /// Import registers day/night, Wh (as printed: mJ / 3 600 000, truncated).
+    pub import_wh: [u64; 2],
+    /// Export registers day/night, Wh.
+    pub export_wh: [u64; 2],
+    /// Tariff in force, 1 day or 2 night.
+    pub tariff: u8,
+    /// Meter-clock instant of the next tariff change, if any.
+    pub next_tariff_change_meter_ms: Option<i64>,
+    /// Net import power `1-0:1.7.0`, W.
+    pub import_w: u32,
+    /// Net export power `1-0:2.7.0`, W.
+    pub export_w: u32,
+    /// L1..L3 as measured (S211: only L1 is meaningful).
+    pub phases: [PhaseReadout; 3],
+    /// Demand, peak and history.
+    pub demand: DemandState,
+    /// Breaker `0-0:96.3.10`.
+    pub breaker: Breaker,
+    /// Why the breaker last opened, until it is connected again.
+    pub cut_reason: Option<CutReason>,
+    /// `0-0:17.0.0`, hW.
+    pub limiter_hw: u32,
+    /// `1-0:31.4.0`, A.
+    pub fuse_a: u32,
+    /// Prepaid state, for a budget meter.
+    pub prepaid: Option<PrepaidState>,
+    /// User port enabled.
+    pub port_enabled: bool,
+    /// Mains power present.
+    pub powered: bool,
+    /// Text message bytes.
+    pub message: Vec<u8>,
+    /// M-Bus channels in channel order.
+    pub mbus: Vec<MbusState>,
+    /// The load the installation asks for (drawn only while connected and powered).
+    pub load: Load,
+}
+
+#[derive(Debug, Clone)]
+struct PrepaidRt {
+    /// Micro-euro x mJ/kWh, so that one mJ at `price` costs exactly `price` units.
+    credit: i128,
+    price: i64,
+    release_delay_ms: i64,
+    release_at: Option<i64>,
+}
 
 /// The simulated meter.
 #[derive(Debug, Clone)]
-pub struct Meter {}
+pub struct Meter {
+    cfg: MeterConfig,
+    now: i64,
+    offset: i64,
+    import_mj: [u64; 2],
+    export_mj: [u64; 2],
+    load: Load,
+    tariff: u8,
+    /// Meter-clock instant of the next tariff change.
+    tariff_next: Option<i64>,
+    demand: DemandState,
+    breaker: Breaker,
+    cut_reason: Option<CutReason>,
+    limiter_hw: u32,
+    fuse_a: u32,
+    prepaid: Option<PrepaidRt>,
+    port_enabled: bool,
+    powered: bool,
+    message: Vec<u8>,
+    /// Sorted by channel number.
+    channels: Vec<Channel>,
+}
+
+/// The boundaries ahead of an instant, all in true ms.
+struct Due {
+    quarter: i64,
+    month: i64,
+    tariff: Option<i64>,
+    captures: Vec<Option<i64>>,
+    release: Option<i64>,
+    exhaustion: Option<i64>,
+}
+
+impl Due {
+    fn min(&self) -> Option<i64> {
+        [
+            Some(self.quarter),
+            Some(self.month),
+            self.tariff,
+            self.release,
+            self.exhaustion,
+        ]
+        .into_iter()
+        .chain(self.captures.iter().copied())
+        .flatten()
+        .min()
+    }
+}
+
+fn validate(c: &MeterConfig) -> Result<(), ConfigError> {
+    let err = |field: &str, message: String| ConfigError {
+        field: field.to_string(),
+        message,
+    };
+    match (c.model, c.grid) {
+        (Model::S211, Grid::OnePhase230) | (Model::T211, Grid::Delta230 | Grid::Star400) => {}
+        (Model::S211, g) => {
+            return Err(err(
+                "grid",
+                format!("an S211 is single-phase: expected 1x230V, found {g:?}"),
+            ));
+        }
+        (Model::T211, g) => {
+            return Err(err(
+                "grid",
+                format!("a T211 is three-phase: expected 3x230V or 3x400V, found {g:?}"),
+            ));
+        }
+    }
+    mbus::check_equipment_id(&c.equipment_id, Some('1')).map_err(|m| err("equipment_id", m))?;
+    if c.history.len() > demand::HISTORY_LEN {
+        return Err(err(
+            "history",
+            format!("at most 13 entries, found {}", c.history.len()),
+        ));
+    }
+    if c.limiter_hw > Readout::LIMITER_OFF_HW {
+        return Err(err(
+            "limiter_hw",
+            format!("expected 0..=9999 hW, found {}", c.limiter_hw),
+        ));
+    }
+    if c.fuse_a > Readout::FUSE_OFF_A {
+        return Err(err(
+            "fuse_a",
+            format!("expected 0..=999 A, found {}", c.fuse_a),
+        ));
+    }
+    if let Some(p) = &c.prepaid {
+        if p.price_ueur_per_kwh < 0 {
+            return Err(err(
+                "prepaid.price_ueur_per_kwh",
+                format!("expected a price >= 0, found {}", p.price_ueur_per_kwh),
+            ));
+        }
+        if p.release_delay_ms < 0 {
+            return Err(err(
+                "prepaid.release_delay_ms",
+                format!("expected a delay >= 0, found {}", p.release_delay_ms),
+            ));
+        }
+    }
+    if c.mbus.len() > 4 {
+        return Err(err(
+            "mbus",
+            format!("at most 4 channels, found {}", c.mbus.len()),
+        ));
+    }
+    for (i, m) in c.mbus.iter().enumerate() {
+        mbus::validate(m, c.firmware, &format!("mbus[{i}]"))?;
+        if c.mbus[..i].iter().any(|o| o.channel == m.channel) {
+            return Err(err(
+                &format!("mbus[{i}].channel"),
+                format!("channel {} is used twice", m.channel),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Current in cA of `p` W at `v_dv` dV and power factor `pf` per mille:
+/// I = |P| / (V x pf) = |P| x 10 x 1000 / (dV x permille) A = that x 100 cA.
+fn current_ca(p: i64, v_dv: u32, pf_permille: u32) -> u32 {
+    if v_dv == 0 {
+        return 0;
+    }
+    let pf = i128::from(pf_permille.clamp(1, 1000));
+    let ca = i128::from(p).abs() * 1_000_000 / (i128::from(v_dv) * pf);
+    u32::try_from(ca).unwrap_or(u32::MAX)
+}
+
+fn clamp_u32(x: i128) -> u32 {
+    u32::try_from(x.max(0)).unwrap_or(u32::MAX)
+}
+
+fn clamp_u64(x: i128) -> u64 {
+    u64::try_from(x.max(0)).unwrap_or(u64::MAX)
+}
 
 impl Meter {
     /// A meter configured by `config`, starting at `start` with no load.
+    ///
+    /// M-Bus devices of the configuration are taken to have been running: each channel
+    /// starts with its latest scheduled capture at or before `start`, showing
+    /// `initial_dm3`. A prepaid meter with no credit starts disconnected.
     pub fn new(config: MeterConfig, start: SimTime) -> Result<Meter, ConfigError> {
-        let _ = (config, start);
-        todo!()
+        validate(&config)?;
+        let now = start.0;
+        let offset = config.clock_offset_ms;
+        let m = now.saturating_add(offset);
+        let demand = DemandState {
+            quarter_start_meter_ms: demand::quarter_start(m),
+            quarter_import_mj: 0,
+            current_w: 0,
+            peak: config.month_peak,
+            month_start: SimTime(month_start_containing(m)).tst(),
+            next_month_meter_ms: month_start_after(m),
+            history: config.history.clone(),
+        };
+        let mut channels: Vec<Channel> = config
+            .mbus
+            .iter()
+            .map(|c| Channel::new(c.clone(), now, offset, true))
+            .collect();
+        channels.sort_by_key(|c| c.cfg.channel);
+        let prepaid = config.prepaid.as_ref().map(|p| PrepaidRt {
+            credit: i128::from(p.credit_ueur) * MJ_PER_KWH,
+            price: p.price_ueur_per_kwh,
+            release_delay_ms: p.release_delay_ms,
+            release_at: None,
+        });
+        let mut meter = Meter {
+            tariff: tariff::tariff_at_ms(&config.tariff, m),
+            tariff_next: tariff::next_change(&config.tariff, m),
+            import_mj: config.import_wh.map(|wh| wh.saturating_mul(MJ_PER_WH)),
+            export_mj: config.export_wh.map(|wh| wh.saturating_mul(MJ_PER_WH)),
+            load: Load::default(),
+            demand,
+            breaker: Breaker::Connected,
+            cut_reason: None,
+            limiter_hw: config.limiter_hw,
+            fuse_a: config.fuse_a,
+            prepaid,
+            port_enabled: config.port_enabled,
+            powered: true,
+            message: Vec::new(),
+            channels,
+            now,
+            offset,
+            cfg: config,
+        };
+        meter.check_protection();
+        Ok(meter)
     }
 
     /// The instant the meter has been advanced to.
     pub fn now(&self) -> SimTime {
-        todo!()
+        SimTime(self.now)
+    }
+
+    /// The meter clock's instant (true time plus the clock offset).
+    pub fn meter_time(&self) -> SimTime {
+        SimTime(self.now.saturating_add(self.offset))
     }
 
     /// Integrates the current load up to `now` (>= [`Meter::now`]), handling every
-    /// boundary in between (quarter, tariff, month, captures).
+    /// boundary in between (quarter, tariff, month, captures). An instant before
+    /// [`Meter::now`] is ignored: simulated time never runs backwards.
     pub fn advance_to(&mut self, now: SimTime) {
-        let _ = now;
-        todo!()
+        let target = now.0;
+        while self.now < target {
+            let due = self.due();
+            let next = due.min().map_or(target, |d| d.min(target));
+            // Every deadline lies after `self.now` by construction; the guard keeps a
+            // broken invariant from looping forever.
+            let next = next.max(self.now + 1);
+            self.integrate(next - self.now);
+            self.now = next;
+            self.fire(&due, next);
+        }
     }
 
     /// Advances to `now`, then makes `load` the installation's demand from `now` on
     /// (the limiter may trip at once).
     pub fn set_load(&mut self, now: SimTime, load: &Load) {
-        let _ = (now, load);
-        todo!()
+        self.advance_to(now);
+        self.load = load.clone();
+        self.check_protection();
     }
 
-    /// Advances to `now`, then applies `cmd`.
+    /// Advances to `now`, then applies `cmd`. A refused command changes nothing (beyond
+    /// the advance). While mains power is off only [`Command::PowerRestore`] and
+    /// [`Command::TopUp`] (an account operation) are accepted.
     pub fn apply(&mut self, now: SimTime, cmd: Command) -> Result<(), CommandError> {
-        let _ = (now, cmd);
-        todo!()
+        self.advance_to(now);
+        if !self.powered && !matches!(cmd, Command::PowerRestore | Command::TopUp { .. }) {
+            return refuse(format!("{cmd:?} refused: the meter has no mains power"));
+        }
+        self.execute(cmd)?;
+        self.check_protection();
+        Ok(())
     }
 
     /// The next instant after [`Meter::now`] at which the meter changes on its own.
     pub fn next_deadline(&self) -> Option<SimTime> {
-        todo!()
+        self.due().min().map(SimTime)
     }
 
     /// The telegram content at [`Meter::now`], or `None` while the line is silent
     /// (port disabled, power failure).
     pub fn readout(&self) -> Option<Readout> {
-        todo!()
+        if !self.port_enabled || !self.powered {
+            return None;
+        }
+        let (import_w, export_w, phases) = self.measure();
+        let firmware = self.cfg.firmware;
+        Some(Readout {
+            model: self.cfg.model,
+            version: firmware,
+            equipment_id: self.cfg.equipment_id.clone(),
+            time: self.meter_time().tst(),
+            import_wh: self.import_mj.map(|mj| mj / MJ_PER_WH),
+            export_wh: self.export_mj.map(|mj| mj / MJ_PER_WH),
+            tariff: self.tariff,
+            demand: firmware.has_demand().then(|| Demand {
+                current_w: self.demand.current_w,
+                peak: self.demand.peak_readout(self.cfg.empty_peak),
+                history: self.demand.history.clone(),
+            }),
+            import_w,
+            export_w,
+            phases: phases[..self.cfg.model.phases()].to_vec(),
+            breaker: self.breaker,
+            limiter_hw: self.limiter_hw,
+            fuse_a: self.fuse_a,
+            message: self.message.clone(),
+            mbus: self
+                .channels
+                .iter()
+                .filter(|c| firmware.has_water() || c.cfg.kind != MbusKind::Water)
+                .map(Channel::readout)
+                .collect(),
+        })
     }
 
     /// The breaker state.
     pub fn breaker(&self) -> Breaker {
-        todo!()
+        self.breaker
     }
 
     /// Exact state for the truth file.
     pub fn state(&self) -> MeterState {
-        todo!()
+        let (import_w, export_w, phases) = self.measure();
+        MeterState {
+            true_ms: self.now,
+            meter_ms: self.now.saturating_add(self.offset),
+            clock_offset_ms: self.offset,
+            meter_time: self.meter_time().tst(),
+            import_mj: self.import_mj,
+            export_mj: self.export_mj,
+            import_wh: self.import_mj.map(|mj| mj / MJ_PER_WH),
+            export_wh: self.export_mj.map(|mj| mj / MJ_PER_WH),
+            tariff: self.tariff,
+            next_tariff_change_meter_ms: self.tariff_next,
+            import_w,
+            export_w,
+            phases,
+            demand: self.demand.clone(),
+            breaker: self.breaker,
+            cut_reason: self.cut_reason,
+            limiter_hw: self.limiter_hw,
+            fuse_a: self.fuse_a,
+            prepaid: self.prepaid.as_ref().map(|p| PrepaidState {
+                credit_ueur: i64::try_from(p.credit.div_euclid(MJ_PER_KWH)).unwrap_or(i64::MIN),
+                credit_ueur_mj_per_kwh: p.credit,
+                price_ueur_per_kwh: p.price,
+                release_at_ms: p.release_at,
+            }),
+            port_enabled: self.port_enabled,
+            powered: self.powered,
+            message: self.message.clone(),
+            mbus: self
+                .channels
+                .iter()
+                .map(|c| c.state(self.now, self.powered))
+                .collect(),
+            load: self.load.clone(),
+        }
+    }
+
+    /// Whether the installation draws power: mains present and breaker closed.
+    fn drawing(&self) -> bool {
+        self.powered && self.breaker == Breaker::Connected
+    }
+
+    /// Per-phase active power as the meter measures it, W. On 3x230V (delta, Aron
+    /// measurement with L2 as reference) the meter shows no L2 power; the energy of
+    /// loads given on L2 is still metered, attributed half to L1 and half to L3, so the
+    /// totals stay the algebraic sum of the phases shown (as in p1dongel-1).
+    fn phase_powers(&self) -> [i64; 3] {
+        if !self.drawing() {
+            return [0; 3];
+        }
+        let p = self.load.phases.map(|ph| ph.power_w);
+        match (self.cfg.model, self.cfg.grid) {
+            (Model::S211, _) => [p[0], 0, 0],
+            (Model::T211, Grid::Delta230) => {
+                let half = p[1] / 2;
+                [
+                    p[0].saturating_add(half),
+                    0,
+                    p[2].saturating_add(p[1] - half),
+                ]
+            }
+            (Model::T211, _) => p,
+        }
+    }
+
+    /// Net power (import positive), W.
+    fn net_w(&self) -> i128 {
+        self.phase_powers().iter().map(|&p| i128::from(p)).sum()
+    }
+
+    /// Current of each phase, cA, from the phase's own load (on a delta grid L2 still
+    /// carries current although its power reads 0).
+    fn currents(&self) -> [u32; 3] {
+        if !self.drawing() {
+            return [0; 3];
+        }
+        let ph = &self.load.phases;
+        let c = |i: usize| current_ca(ph[i].power_w, ph[i].voltage_dv, ph[i].power_factor_permille);
+        match self.cfg.model {
+            Model::S211 => [c(0), 0, 0],
+            Model::T211 => [c(0), c(1), c(2)],
+        }
+    }
+
+    /// Totals and per-phase values as measured now.
+    fn measure(&self) -> (u32, u32, [PhaseReadout; 3]) {
+        let powers = self.phase_powers();
+        let currents = self.currents();
+        let net = self.net_w();
+        let mut phases = [PhaseReadout::default(); 3];
+        for i in 0..3 {
+            let shown = !matches!(
+                (self.cfg.model, self.cfg.grid, i),
+                (Model::S211, _, 1 | 2) | (Model::T211, Grid::Delta230, 1)
+            );
+            let p = i128::from(powers[i]);
+            phases[i] = PhaseReadout {
+                import_w: clamp_u32(p),
+                export_w: clamp_u32(-p),
+                voltage_dv: if shown {
+                    self.load.phases[i].voltage_dv
+                } else {
+                    0
+                },
+                current_ca: currents[i],
+            };
+        }
+        (clamp_u32(net), clamp_u32(-net), phases)
+    }
+
+    fn refresh_tariff(&mut self) {
+        let m = self.now.saturating_add(self.offset);
+        self.tariff = tariff::tariff_at_ms(&self.cfg.tariff, m);
+        self.tariff_next = tariff::next_change(&self.cfg.tariff, m);
+    }
+
+    fn due(&self) -> Due {
+        let off = self.offset;
+        let quarter = self
+            .demand
+            .quarter_start_meter_ms
+            .saturating_add(QUARTER_MS)
+            .saturating_sub(off);
+        let month = self.demand.next_month_meter_ms.saturating_sub(off);
+        let tariff = self.tariff_next.map(|t| t.saturating_sub(off));
+        let captures = self
+            .channels
+            .iter()
+            .map(|c| (self.powered && c.captures()).then(|| c.next_capture_after(self.now)))
+            .collect();
+        let release = self
+            .prepaid
+            .as_ref()
+            .and_then(|p| p.release_at)
+            .filter(|_| self.powered)
+            .map(|t| t.max(self.now + 1));
+        let exhaustion = self.prepaid.as_ref().and_then(|p| {
+            let import = self.net_w().max(0);
+            let rate = import * i128::from(p.price);
+            (self.drawing() && rate > 0 && p.credit > 0).then(|| {
+                let ms = (p.credit + rate - 1) / rate;
+                let ms = i64::try_from(ms).unwrap_or(i64::MAX);
+                self.now.saturating_add(ms)
+            })
+        });
+        Due {
+            quarter,
+            month,
+            tariff,
+            captures,
+            release,
+            exhaustion,
+        }
+    }
+
+    /// Integrates the constant load over `dt` ms, all in the tariff and quarter in force.
+    fn integrate(&mut self, dt: i64) {
+        let net = self.net_w();
+        let dt128 = i128::from(dt);
+        let import_mj = clamp_u64(net * dt128);
+        let export_mj = clamp_u64(-net * dt128);
+        let ix = if self.tariff == tariff::DAY { 0 } else { 1 };
+        self.import_mj[ix] = self.import_mj[ix].saturating_add(import_mj);
+        self.export_mj[ix] = self.export_mj[ix].saturating_add(export_mj);
+        self.demand.add_import(import_mj);
+        if let Some(p) = &mut self.prepaid {
+            p.credit = p
+                .credit
+                .saturating_sub(i128::from(import_mj) * i128::from(p.price));
+        }
+        for ch in &mut self.channels {
+            let flow = usize::from(ch.cfg.channel)
+                .checked_sub(1)
+                .and_then(|i| self.load.mbus_ml_per_h.get(i))
+                .copied()
+                .unwrap_or(0);
+            ch.integrate(flow, dt);
+        }
+    }
+
+    /// Handles every boundary that falls at `t` (quarter before month, so the quarter
+    /// ending at midnight on the 1st counts for the month it belongs to).
+    fn fire(&mut self, due: &Due, t: i64) {
+        let m = t.saturating_add(self.offset);
+        if due.quarter <= t {
+            self.demand
+                .close_quarter(self.cfg.peak_stamp, demand::quarter_start(m));
+        }
+        if due.month <= t {
+            self.roll_months(m);
+        }
+        if due.tariff.is_some_and(|d| d <= t) {
+            self.refresh_tariff();
+        }
+        for (ch, when) in self.channels.iter_mut().zip(&due.captures) {
+            if when.is_some_and(|d| d <= t) {
+                ch.capture(t, self.offset);
+            }
+        }
+        if due.release.is_some_and(|d| d <= t) {
+            self.release_now();
+        }
+        self.check_protection();
+    }
+
+    /// Pushes one history entry per month start at or before meter instant `m`.
+    fn roll_months(&mut self, m: i64) {
+        while m >= self.demand.next_month_meter_ms {
+            let at = self.demand.next_month_meter_ms;
+            self.demand
+                .close_month(SimTime(at).tst(), self.cfg.keep_stale_history_head);
+            let next = month_start_after(at);
+            if next <= at {
+                break;
+            }
+            self.demand.next_month_meter_ms = next;
+        }
+    }
+
+    /// The operator's pending release after a top-up takes effect.
+    fn release_now(&mut self) {
+        if let Some(p) = &mut self.prepaid {
+            p.release_at = None;
+        }
+        if self.breaker == Breaker::Disconnected {
+            self.breaker = Breaker::ReadyForReconnection;
+        }
+    }
+
+    /// Opens the breaker if the prepaid credit is gone, the import exceeds the limiter or
+    /// a phase current exceeds the fuse threshold. Thresholds trip instantly (no delay is
+    /// documented); after a limiter or fuse trip the meter is at once ready for
+    /// reconnection (2), so the customer can reconnect with the button once the load is
+    /// reduced (Fluvius customer manual); after a prepaid cut it stays at 0 until a
+    /// top-up and the operator's release.
+    fn check_protection(&mut self) {
+        if !self.drawing() {
+            return;
+        }
+        if self.prepaid.as_ref().is_some_and(|p| p.credit <= 0) {
+            self.breaker = Breaker::Disconnected;
+            self.cut_reason = Some(CutReason::Prepaid);
+            return;
+        }
+        if self.limiter_hw != Readout::LIMITER_OFF_HW
+            && self.net_w() > i128::from(self.limiter_hw) * 100
+        {
+            self.breaker = Breaker::ReadyForReconnection;
+            self.cut_reason = Some(CutReason::Limiter);
+            return;
+        }
+        if self.fuse_a != Readout::FUSE_OFF_A
+            && self
+                .currents()
+                .iter()
+                .any(|&ca| u64::from(ca) > u64::from(self.fuse_a) * 100)
+        {
+            self.breaker = Breaker::ReadyForReconnection;
+            self.cut_reason = Some(CutReason::Fuse);
+        }
+    }
+
+    fn connect(&mut self) {
+        self.breaker = Breaker::Connected;
+        self.cut_reason = None;
+        if let Some(p) = &mut self.prepaid {
+            p.release_at = None;
+        }
+    }
+
+    fn channel_index(&self, channel: u8) -> Result<usize, CommandError> {
+        match self.channels.iter().position(|c| c.cfg.channel == channel) {
+            Some(i) => Ok(i),
+            None => refuse(format!("no M-Bus device on channel {channel}")),
+        }
+    }
+
+    fn check_mbus(&self, cfg: &MbusConfig) -> Result<(), CommandError> {
+        mbus::validate(cfg, self.cfg.firmware, "mbus").map_err(|e| CommandError {
+            message: e.to_string(),
+        })
+    }
+
+    fn insert_channel(&mut self, cfg: MbusConfig) {
+        let ch = Channel::new(cfg, self.now, self.offset, false);
+        let pos = self
+            .channels
+            .iter()
+            .position(|c| c.cfg.channel > ch.cfg.channel)
+            .unwrap_or(self.channels.len());
+        self.channels.insert(pos, ch);
+    }
+
+    fn execute(&mut self, cmd: Command) -> Result<(), CommandError> {
+        match cmd {
+            Command::RemoteDisconnect => {
+                if self.breaker == Breaker::Disconnected {
+                    return refuse("RemoteDisconnect refused: the breaker is already open (0)");
+                }
+                self.breaker = Breaker::Disconnected;
+                self.cut_reason = Some(CutReason::Remote);
+                if let Some(p) = &mut self.prepaid {
+                    p.release_at = None;
+                }
+            }
+            Command::Release => {
+                if self.breaker != Breaker::Disconnected {
+                    return refuse(format!(
+                        "Release refused: only a disconnected meter (0) can be released, breaker is {}",
+                        self.breaker.code()
+                    ));
+                }
+                self.release_now();
+            }
+            Command::RemoteConnect => {
+                if self.breaker == Breaker::Connected {
+                    return refuse("RemoteConnect refused: the breaker is already connected (1)");
+                }
+                self.connect();
+            }
+            Command::Button { held_ms } => {
+                if held_ms < 0 {
+                    return refuse(format!("Button refused: negative hold time {held_ms} ms"));
+                }
+                match self.breaker {
+                    Breaker::Connected => {
+                        return refuse("Button refused: the meter is already connected (1)");
+                    }
+                    Breaker::Disconnected => {
+                        return refuse(
+                            "Button refused: the meter is disconnected (0) and not released by the operator",
+                        );
+                    }
+                    Breaker::ReadyForReconnection => {
+                        // A shorter press is a real, harmless event: nothing happens.
+                        if held_ms >= BUTTON_HOLD_MS {
+                            self.connect();
+                        }
+                    }
+                }
+            }
+            Command::SetLimiter { hw } => {
+                if hw > Readout::LIMITER_OFF_HW {
+                    return refuse(format!(
+                        "SetLimiter refused: expected 0..=9999 hW, found {hw}"
+                    ));
+                }
+                self.limiter_hw = hw;
+            }
+            Command::SetFuse { a } => {
+                if a > Readout::FUSE_OFF_A {
+                    return refuse(format!("SetFuse refused: expected 0..=999 A, found {a}"));
+                }
+                self.fuse_a = a;
+            }
+            Command::TopUp { ueur } => {
+                let now = self.now;
+                let cut_by_prepaid = self.breaker == Breaker::Disconnected
+                    && self.cut_reason == Some(CutReason::Prepaid);
+                let Some(p) = &mut self.prepaid else {
+                    return refuse("TopUp refused: this is not a prepaid meter");
+                };
+                if ueur <= 0 {
+                    return refuse(format!(
+                        "TopUp refused: expected a positive amount, found {ueur}"
+                    ));
+                }
+                p.credit = p.credit.saturating_add(i128::from(ueur) * MJ_PER_KWH);
+                if cut_by_prepaid && p.credit > 0 && p.release_at.is_none() {
+                    p.release_at = Some(now.saturating_add(p.release_delay_ms));
+                }
+                if p.release_at.is_some_and(|t| t <= now) && self.powered {
+                    self.release_now();
+                }
+            }
+            Command::Port { enabled } => self.port_enabled = enabled,
+            Command::PowerFail => self.powered = false,
+            Command::PowerRestore => {
+                if self.powered {
+                    return refuse("PowerRestore refused: mains power is present");
+                }
+                self.powered = true;
+                let now = self.now;
+                if self
+                    .prepaid
+                    .as_ref()
+                    .and_then(|p| p.release_at)
+                    .is_some_and(|t| t <= now)
+                {
+                    self.release_now();
+                }
+            }
+            Command::MbusCouple(cfg) => {
+                self.check_mbus(&cfg)?;
+                if let Ok(i) = self.channel_index(cfg.channel) {
+                    self.channels.remove(i);
+                }
+                self.insert_channel(cfg);
+            }
+            Command::MbusDecouple { channel } => {
+                let i = self.channel_index(channel)?;
+                if self.channels[i].status == ChannelStatus::Decoupled {
+                    return refuse(format!(
+                        "MbusDecouple refused: channel {channel} is already decoupled"
+                    ));
+                }
+                self.channels[i].status = ChannelStatus::Decoupled;
+            }
+            Command::MbusRemove { channel } => {
+                let i = self.channel_index(channel)?;
+                self.channels.remove(i);
+            }
+            Command::MbusReplace { old_channel, new } => {
+                let i = self.channel_index(old_channel)?;
+                if self.channels[i].status != ChannelStatus::Live {
+                    return refuse(format!(
+                        "MbusReplace refused: channel {old_channel} has no live device to replace"
+                    ));
+                }
+                self.check_mbus(&new)?;
+                if self.channel_index(new.channel).is_ok() {
+                    return refuse(format!(
+                        "MbusReplace refused: channel {} is occupied; the new device needs a free channel",
+                        new.channel
+                    ));
+                }
+                self.channels[i].status = ChannelStatus::Stale;
+                self.insert_channel(new);
+            }
+            Command::GasValve { channel, state } => {
+                let i = self.channel_index(channel)?;
+                let ch = &mut self.channels[i];
+                if ch.cfg.kind != MbusKind::Gas {
+                    return refuse(format!(
+                        "GasValve refused: channel {channel} is not a gas meter"
+                    ));
+                }
+                if ch.status != ChannelStatus::Live {
+                    return refuse(format!(
+                        "GasValve refused: channel {channel} does not communicate"
+                    ));
+                }
+                ch.valve = state;
+            }
+            Command::ClockJump { by_ms } => {
+                self.offset = self.offset.saturating_add(by_ms);
+                self.after_clock_jump();
+            }
+            Command::TextMessage { bytes } => {
+                if bytes.len() > MAX_MESSAGE_BYTES {
+                    return refuse(format!(
+                        "TextMessage refused: at most {MAX_MESSAGE_BYTES} bytes, found {}",
+                        bytes.len()
+                    ));
+                }
+                self.message = bytes;
+            }
+        }
+        Ok(())
+    }
+
+    /// A clock set that leaves the running quarter ends it early (its demand so far
+    /// competes for the peak, stamped from the old quarter); a forward set across month
+    /// starts pushes one history entry per month start crossed; a backward set across a
+    /// month start pushes nothing and keeps the running peak (a real meter's behaviour is
+    /// unknown). Tariff follows the new clock.
+    fn after_clock_jump(&mut self) {
+        let m = self.now.saturating_add(self.offset);
+        let q = demand::quarter_start(m);
+        if q != self.demand.quarter_start_meter_ms {
+            self.demand.close_quarter(self.cfg.peak_stamp, q);
+        }
+        self.roll_months(m);
+        self.demand.next_month_meter_ms = month_start_after(m);
+        self.demand.month_start = SimTime(month_start_containing(m)).tst();
+        self.refresh_tariff();
     }
 }

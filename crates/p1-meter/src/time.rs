@@ -23,7 +23,7 @@ impl SimTime {
 
     /// This instant plus `ms` milliseconds.
     pub const fn plus_ms(self, ms: i64) -> SimTime {
-        SimTime(self.0 + ms)
+        SimTime(self.0.saturating_add(ms))
     }
 
     /// The instant as a UTC date-time.
@@ -76,5 +76,87 @@ pub fn from_local(t: NaiveDateTime) -> Result<SimTime, LocalTimeError> {
         chrono::LocalResult::Single(d) => Ok(SimTime::from_utc(d.with_timezone(&Utc))),
         chrono::LocalResult::Ambiguous(..) => Err(LocalTimeError::Ambiguous),
         chrono::LocalResult::None => Err(LocalTimeError::Nonexistent),
+    }
+}
+
+/// UTC offset of Belgian local time at `ms` (ms since the epoch), in ms.
+pub(crate) fn offset_ms(ms: i64) -> i64 {
+    let utc = SimTime(ms).utc().naive_utc();
+    i64::from(
+        Brussels
+            .offset_from_utc_datetime(&utc)
+            .fix()
+            .local_minus_utc(),
+    ) * 1000
+}
+
+/// Every instant at which Belgian wall-clock time reads `t`: one normally, two in the
+/// repeated October hour, none in the missing March hour.
+pub(crate) fn instants_of_local(t: NaiveDateTime) -> Vec<i64> {
+    match Brussels.from_local_datetime(&t) {
+        chrono::LocalResult::Single(d) => vec![d.timestamp_millis()],
+        chrono::LocalResult::Ambiguous(a, b) => vec![a.timestamp_millis(), b.timestamp_millis()],
+        chrono::LocalResult::None => Vec::new(),
+    }
+}
+
+/// The first instant at or after which wall-clock time reads `t` or later: the instant
+/// itself, the earlier of two, or the end of the spring-forward gap.
+pub(crate) fn first_instant_at_or_after_local(t: NaiveDateTime) -> i64 {
+    if let Some(&first) = instants_of_local(t).first() {
+        return first;
+    }
+    // In the gap: wall time jumps over `t`, so the first instant showing a later time is
+    // the transition itself; found by walking to the first representable minute.
+    let mut probe = t;
+    for _ in 0..(24 * 60) {
+        probe += chrono::Duration::minutes(1);
+        if let Some(&first) = instants_of_local(probe).first() {
+            let hint = first - 60_000;
+            return dst_transition_between(hint, first).unwrap_or(first);
+        }
+    }
+    SimTime::from_utc(t.and_utc()).0
+}
+
+/// The first instant in `(a, b]` whose UTC offset differs from the offset at `a`, if any.
+/// Binary search on milliseconds: about 27 zone look-ups per day searched.
+pub(crate) fn dst_transition_between(a: i64, b: i64) -> Option<i64> {
+    let at_a = offset_ms(a);
+    if b <= a || offset_ms(b) == at_a {
+        return None;
+    }
+    let (mut lo, mut hi) = (a, b);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if offset_ms(mid) == at_a {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Some(hi)
+}
+
+/// Local midnight on the 1st of the month containing `ms` (in Belgian time).
+pub(crate) fn month_start_containing(ms: i64) -> i64 {
+    use chrono::Datelike;
+    let (t, _) = SimTime(ms).local();
+    let first = t.date().with_day(1).unwrap_or(t.date());
+    first_instant_at_or_after_local(first.and_time(chrono::NaiveTime::MIN))
+}
+
+/// Local midnight on the 1st of the month after the one containing `ms`.
+pub(crate) fn month_start_after(ms: i64) -> i64 {
+    use chrono::Datelike;
+    let (t, _) = SimTime(ms).local();
+    let (y, m) = if t.month() == 12 {
+        (t.year() + 1, 1)
+    } else {
+        (t.year(), t.month() + 1)
+    };
+    match chrono::NaiveDate::from_ymd_opt(y, m, 1) {
+        Some(d) => first_instant_at_or_after_local(d.and_time(chrono::NaiveTime::MIN)),
+        None => i64::MAX,
     }
 }

@@ -1,0 +1,303 @@
+//! M-Bus sub-meters (gas, water) on channels 1 to 4: their live index, their capture
+//! schedule (period, phase and deterministic jitter), the last capture the E-meter repeats,
+//! and the channel's status (live, decoupled, stale after a replacement).
+
+use p1_wire::{Breaker, MbusCapture, MbusReadout, Tst, Version};
+use serde::Serialize;
+
+use crate::{ConfigError, MbusConfig, MbusKind};
+
+/// ml·ms/h per dm³: the flow accumulator counts ml/h x ms, so one litre is this much.
+const ACC_PER_DM3: u128 = 1000 * 3_600_000;
+/// ml·ms/h per ml.
+const ACC_PER_ML: u128 = 3_600_000;
+
+/// What a channel is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelStatus {
+    /// The device transmits and the E-meter captures it.
+    Live,
+    /// The device no longer communicates: valve `0` and `(632525252525W)(00000.000)`.
+    Decoupled,
+    /// The device was replaced by one on another channel: the channel keeps printing its
+    /// last capture forever (spec §5, dsmrreader-5) and its device no longer counts.
+    Stale,
+}
+
+/// One capture the E-meter took from a sub-meter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Capture {
+    /// True instant of the capture, ms since the epoch.
+    pub true_ms: i64,
+    /// Meter-clock local time of the capture, as printed.
+    pub at: Tst,
+    /// Index captured, dm³.
+    pub dm3: u64,
+}
+
+/// Serializable state of one channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MbusState {
+    /// Channel 1 to 4.
+    pub channel: u8,
+    /// Device kind.
+    pub kind: MbusKind,
+    /// Equipment id (ASCII).
+    pub equipment_id: String,
+    /// Channel status.
+    pub status: ChannelStatus,
+    /// Valve state (gas only; `None` for other kinds).
+    pub valve: Option<Breaker>,
+    /// The capture the telegram repeats, if any has been taken yet.
+    pub last_capture: Option<Capture>,
+    /// The device's own index right now, ml (not yet captured).
+    pub live_ml: u64,
+    /// The device's own index right now, dm³ (truncated).
+    pub live_dm3: u64,
+    /// True instant of the next capture, if the channel is live.
+    pub next_capture_ms: Option<i64>,
+}
+
+/// One channel at run time.
+#[derive(Debug, Clone)]
+pub(crate) struct Channel {
+    pub(crate) cfg: MbusConfig,
+    pub(crate) status: ChannelStatus,
+    pub(crate) valve: Breaker,
+    pub(crate) last: Option<Capture>,
+    /// Flow integral, ml/h x ms.
+    acc: u128,
+    /// Hash of the equipment id, seed of the jitter.
+    seed: u64,
+}
+
+/// SplitMix64 finaliser: a fixed, well-mixed function of its input (Steele et al., 2014).
+fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// FNV-1a over the id bytes.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3)
+    })
+}
+
+/// Checks one sub-meter configuration; `field` prefixes the error field (e.g. `mbus[1]`).
+pub(crate) fn validate(
+    cfg: &MbusConfig,
+    firmware: Version,
+    field: &str,
+) -> Result<(), ConfigError> {
+    let err = |f: &str, message: String| ConfigError {
+        field: format!("{field}.{f}"),
+        message,
+    };
+    if !(1..=4).contains(&cfg.channel) {
+        return Err(err(
+            "channel",
+            format!("expected 1 to 4, found {}", cfg.channel),
+        ));
+    }
+    let digit = match cfg.kind {
+        MbusKind::Gas => Some('7'),
+        MbusKind::Water => Some('8'),
+        MbusKind::Other(_) => None,
+    };
+    check_equipment_id(&cfg.equipment_id, digit).map_err(|m| err("equipment_id", m))?;
+    if cfg.kind == MbusKind::Water && !firmware.has_water() {
+        return Err(err(
+            "kind",
+            format!(
+                "water meters are published from firmware 50216, this meter runs {}",
+                firmware.code()
+            ),
+        ));
+    }
+    if cfg.capture_period_ms <= 0 {
+        return Err(err(
+            "capture_period_ms",
+            format!(
+                "expected a positive period, found {}",
+                cfg.capture_period_ms
+            ),
+        ));
+    }
+    if cfg.capture_jitter_ms < 0 || cfg.capture_jitter_ms >= cfg.capture_period_ms {
+        return Err(err(
+            "capture_jitter_ms",
+            format!(
+                "expected 0 <= jitter < capture_period_ms ({}), found {}",
+                cfg.capture_period_ms, cfg.capture_jitter_ms
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a 14-character ASCII equipment id whose first character is the medium digit.
+pub(crate) fn check_equipment_id(id: &str, medium: Option<char>) -> Result<(), String> {
+    if id.len() != 14 || !id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "expected 14 printable ASCII characters, found {id:?} ({} bytes)",
+            id.len()
+        ));
+    }
+    if let Some(d) = medium {
+        if !id.starts_with(d) {
+            return Err(format!("expected the medium digit {d} first, found {id:?}"));
+        }
+    }
+    Ok(())
+}
+
+impl Channel {
+    /// A device coupled at true instant `now`. With `backdate`, the device is taken to have
+    /// been captured on its schedule before `now` already (a meter found running), so the
+    /// telegram starts with its latest capture at or before `now` showing the initial index.
+    pub(crate) fn new(cfg: MbusConfig, now: i64, offset: i64, backdate: bool) -> Channel {
+        let seed = fnv1a(cfg.equipment_id.as_bytes());
+        let acc = u128::from(cfg.initial_dm3) * ACC_PER_DM3;
+        let mut ch = Channel {
+            cfg,
+            status: ChannelStatus::Live,
+            valve: Breaker::Connected,
+            last: None,
+            acc,
+            seed,
+        };
+        if backdate {
+            let t = ch.latest_capture_at_or_before(now);
+            ch.last = Some(Capture {
+                true_ms: t,
+                at: crate::SimTime(t.saturating_add(offset)).tst(),
+                dm3: ch.live_dm3(),
+            });
+        }
+        ch
+    }
+
+    /// Jitter of capture number `k`, 0..=capture_jitter_ms.
+    fn jitter(&self, k: i64) -> i64 {
+        let span = self.cfg.capture_jitter_ms.max(0) as u64 + 1;
+        (splitmix64(self.seed ^ (k as u64)) % span) as i64
+    }
+
+    /// True instant of capture number `k`: `k * period + phase + jitter(k)`. Strictly
+    /// increasing in `k` because the jitter is smaller than the period.
+    fn capture_time(&self, k: i64) -> i64 {
+        let period = self.cfg.capture_period_ms.max(1);
+        let phase = self.cfg.capture_phase_ms.rem_euclid(period);
+        k.saturating_mul(period)
+            .saturating_add(phase)
+            .saturating_add(self.jitter(k))
+    }
+
+    fn index_near(&self, t: i64) -> i64 {
+        let period = self.cfg.capture_period_ms.max(1);
+        let phase = self.cfg.capture_phase_ms.rem_euclid(period);
+        t.saturating_sub(phase).div_euclid(period)
+    }
+
+    /// The first capture instant strictly after `t`.
+    pub(crate) fn next_capture_after(&self, t: i64) -> i64 {
+        let k0 = self.index_near(t);
+        (k0 - 1..=k0 + 1)
+            .map(|k| self.capture_time(k))
+            .find(|&c| c > t)
+            .unwrap_or_else(|| self.capture_time(k0 + 2))
+    }
+
+    /// The last capture instant at or before `t`.
+    fn latest_capture_at_or_before(&self, t: i64) -> i64 {
+        let k0 = self.index_near(t);
+        (k0 - 1..=k0 + 1)
+            .rev()
+            .map(|k| self.capture_time(k))
+            .find(|&c| c <= t)
+            .unwrap_or_else(|| self.capture_time(k0 - 2))
+    }
+
+    /// Whether the physical device still counts flow (a stale channel's device is gone; a
+    /// closed gas valve stops the flow).
+    fn flows(&self) -> bool {
+        self.status != ChannelStatus::Stale && self.valve == Breaker::Connected
+    }
+
+    /// Adds `ml_per_h` flowing for `dt_ms`.
+    pub(crate) fn integrate(&mut self, ml_per_h: u64, dt_ms: i64) {
+        if self.flows() && dt_ms > 0 {
+            self.acc = self
+                .acc
+                .saturating_add(u128::from(ml_per_h) * dt_ms as u128);
+        }
+    }
+
+    fn live_ml(&self) -> u64 {
+        u64::try_from(self.acc / ACC_PER_ML).unwrap_or(u64::MAX)
+    }
+
+    fn live_dm3(&self) -> u64 {
+        u64::try_from(self.acc / ACC_PER_DM3).unwrap_or(u64::MAX)
+    }
+
+    /// Whether the E-meter captures this channel at all.
+    pub(crate) fn captures(&self) -> bool {
+        self.status == ChannelStatus::Live
+    }
+
+    /// Takes a capture at true instant `t` (meter clock offset `offset`).
+    pub(crate) fn capture(&mut self, t: i64, offset: i64) {
+        self.last = Some(Capture {
+            true_ms: t,
+            at: crate::SimTime(t.saturating_add(offset)).tst(),
+            dm3: self.live_dm3(),
+        });
+    }
+
+    pub(crate) fn state(&self, now: i64, powered: bool) -> MbusState {
+        MbusState {
+            channel: self.cfg.channel,
+            kind: self.cfg.kind,
+            equipment_id: self.cfg.equipment_id.clone(),
+            status: self.status,
+            valve: (self.cfg.kind == MbusKind::Gas).then_some(self.valve),
+            last_capture: self.last,
+            live_ml: self.live_ml(),
+            live_dm3: self.live_dm3(),
+            next_capture_ms: (self.captures() && powered).then(|| self.next_capture_after(now)),
+        }
+    }
+
+    pub(crate) fn readout(&self) -> MbusReadout {
+        let device_type = match self.cfg.kind {
+            MbusKind::Gas => MbusReadout::GAS,
+            MbusKind::Water => MbusReadout::WATER,
+            MbusKind::Other(t) => t,
+        };
+        let decoupled = self.status == ChannelStatus::Decoupled;
+        let valve = (self.cfg.kind == MbusKind::Gas).then_some(if decoupled {
+            Breaker::Disconnected
+        } else {
+            self.valve
+        });
+        let capture = match (&self.last, decoupled) {
+            (Some(c), false) => MbusCapture::Reading {
+                at: c.at,
+                dm3: c.dm3,
+            },
+            _ => MbusCapture::Silent,
+        };
+        MbusReadout {
+            channel: self.cfg.channel,
+            device_type,
+            equipment_id: self.cfg.equipment_id.clone(),
+            valve,
+            capture,
+        }
+    }
+}
