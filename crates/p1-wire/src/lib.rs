@@ -12,6 +12,8 @@ pub mod encode;
 mod fields;
 pub mod obis;
 pub mod readout;
+#[cfg(any(test, feature = "proptest"))]
+pub mod strategies;
 pub mod telegram;
 pub mod tst;
 
