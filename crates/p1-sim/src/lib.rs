@@ -5,6 +5,7 @@ pub mod cli;
 pub mod codec;
 pub mod error;
 pub mod input;
+pub mod live;
 
 use std::io::{self, Write};
 

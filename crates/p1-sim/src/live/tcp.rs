@@ -1,0 +1,258 @@
+//! The TCP destination: one non-blocking listener, any number of clients, each with its own
+//! bounded telegram queue so a stalled client loses telegrams instead of delaying the
+//! others. Clients join at the next telegram boundary.
+
+use std::io::{self, Read};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustix::event::{PollFd, PollFlags, Timespec};
+
+use super::outbox::{Outbox, Release};
+use super::{ClientReport, LiveError, LiveSummary, ReadyInfo, Sink};
+
+struct Client {
+    stream: TcpStream,
+    /// Order of connection.
+    seq: u64,
+    peer: Option<SocketAddr>,
+    out: Outbox,
+    /// The client shut down its sending side; it may still be reading.
+    read_closed: bool,
+}
+
+/// The listener and its clients.
+pub(crate) struct TcpSink {
+    bind: String,
+    listener: TcpListener,
+    addr: SocketAddr,
+    clients: Vec<Client>,
+    gone: Vec<(u64, ClientReport)>,
+    queue: usize,
+    rel: Release,
+    accepted: u64,
+    /// Bytes written to clients that have since gone.
+    gone_bytes: u64,
+    scratch: Vec<u8>,
+}
+
+impl TcpSink {
+    /// Binds `bind` (`HOST:PORT`, port 0 = any) and makes it non-blocking.
+    pub(crate) fn bind(bind: &str, queue: usize) -> Result<Self, LiveError> {
+        let err = |source| LiveError::Tcp {
+            bind: bind.to_owned(),
+            source,
+        };
+        let listener = TcpListener::bind(bind).map_err(err)?;
+        listener.set_nonblocking(true).map_err(err)?;
+        let addr = listener.local_addr().map_err(err)?;
+        Ok(Self {
+            bind: bind.to_owned(),
+            listener,
+            addr,
+            clients: Vec::new(),
+            gone: Vec::new(),
+            queue,
+            rel: Release::default(),
+            accepted: 0,
+            gone_bytes: 0,
+            scratch: vec![0; 4096],
+        })
+    }
+
+    pub(crate) fn ready(&self) -> ReadyInfo {
+        ReadyInfo::Tcp { addr: self.addr }
+    }
+
+    /// Accepts every pending connection. New clients start with an empty queue, so their
+    /// first byte is the `/` of the next telegram to begin.
+    fn accept_all(&mut self) -> Result<(), LiveError> {
+        loop {
+            match self.listener.accept() {
+                Ok((stream, peer)) => {
+                    // A client we cannot make non-blocking could stall the clock: refuse it.
+                    if stream.set_nonblocking(true).is_err() {
+                        continue;
+                    }
+                    let _ = stream.set_nodelay(true);
+                    self.accepted += 1;
+                    self.clients.push(Client {
+                        stream,
+                        seq: self.accepted,
+                        peer: Some(peer),
+                        out: Outbox::new(self.queue),
+                        read_closed: false,
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if is_transient_accept_error(&e) => return Ok(()),
+                Err(source) => {
+                    return Err(LiveError::Tcp {
+                        bind: self.bind.clone(),
+                        source,
+                    });
+                }
+            }
+        }
+    }
+
+    fn drop_client(&mut self, i: usize) {
+        let mut c = self.clients.swap_remove(i);
+        c.out.discard_all();
+        self.gone_bytes += c.out.bytes;
+        self.gone.push((c.seq, report(&c, true)));
+    }
+
+    /// Flushes every client that has something writable; removes clients whose socket failed.
+    fn flush_all(&mut self) {
+        let rel = self.rel;
+        let mut i = 0;
+        while i < self.clients.len() {
+            let c = &mut self.clients[i];
+            if c.out.has_writable(rel) && c.out.flush(&mut c.stream, rel, |_| {}).is_err() {
+                self.drop_client(i);
+                continue;
+            }
+            i += 1;
+        }
+    }
+}
+
+fn report(c: &Client, disconnected: bool) -> ClientReport {
+    ClientReport {
+        peer: c.peer,
+        written: c.out.completed,
+        dropped: c.out.dropped,
+        disconnected,
+    }
+}
+
+/// Errors from `accept` that concern one connection or a momentary shortage, not the
+/// listener: skip them and try again on the next poll.
+fn is_transient_accept_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::PermissionDenied
+    ) || matches!(
+        e.raw_os_error(),
+        // EMFILE, ENFILE, ENOBUFS, ENOMEM, EPROTO
+        Some(24 | 23 | 105 | 12 | 71)
+    )
+}
+
+impl Sink for TcpSink {
+    fn begin(&mut self, telegram: Arc<[u8]>) -> Result<(), LiveError> {
+        self.accept_all()?;
+        self.rel = Release {
+            id: self.rel.id + 1,
+            upto: 0,
+        };
+        for c in &mut self.clients {
+            c.out.push(self.rel.id, Arc::clone(&telegram));
+        }
+        Ok(())
+    }
+
+    fn release(&mut self, upto: usize) -> Result<(), LiveError> {
+        self.rel.upto = upto;
+        self.flush_all();
+        Ok(())
+    }
+
+    fn wait(&mut self, timeout: Duration) -> Result<(), LiveError> {
+        let rel = self.rel;
+        let ts = Timespec::try_from(timeout).unwrap_or(Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        });
+        let (listener_ready, events) = {
+            let mut fds = Vec::with_capacity(self.clients.len() + 1);
+            fds.push(PollFd::new(&self.listener, PollFlags::IN));
+            for c in &self.clients {
+                let mut f = PollFlags::empty();
+                if !c.read_closed {
+                    f |= PollFlags::IN;
+                }
+                if c.out.has_writable(rel) {
+                    f |= PollFlags::OUT;
+                }
+                fds.push(PollFd::new(&c.stream, f));
+            }
+            match rustix::event::poll(&mut fds, Some(&ts)) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(e) => {
+                    return Err(LiveError::Tcp {
+                        bind: self.bind.clone(),
+                        source: e.into(),
+                    });
+                }
+            }
+            let events: Vec<PollFlags> = fds[1..].iter().map(PollFd::revents).collect();
+            (fds[0].revents().contains(PollFlags::IN), events)
+        };
+        // Walk backwards so removing a client does not shift the ones still to visit.
+        for i in (0..events.len()).rev() {
+            let ev = events[i];
+            let c = &mut self.clients[i];
+            let mut dead = ev.intersects(PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL);
+            if ev.contains(PollFlags::IN) {
+                // Clients have nothing to say; read and discard, noting an orderly shutdown.
+                loop {
+                    match c.stream.read(&mut self.scratch) {
+                        Ok(0) => {
+                            c.read_closed = true;
+                            break;
+                        }
+                        Ok(_) => {}
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(_) => {
+                            dead = true;
+                            break;
+                        }
+                    }
+                }
+            }
+            if !dead
+                && ev.contains(PollFlags::OUT)
+                && c.out.flush(&mut c.stream, rel, |_| {}).is_err()
+            {
+                dead = true;
+            }
+            if dead {
+                self.drop_client(i);
+            }
+        }
+        if listener_ready {
+            self.accept_all()?;
+        }
+        Ok(())
+    }
+
+    fn is_idle(&mut self) -> Result<bool, LiveError> {
+        Ok(self.clients.iter().all(|c| c.out.is_empty()))
+    }
+
+    fn finish(&mut self, summary: &mut LiveSummary) -> Result<(), LiveError> {
+        let mut reports = std::mem::take(&mut self.gone);
+        let mut bytes = self.gone_bytes;
+        for c in &mut self.clients {
+            c.out.discard_all();
+            bytes += c.out.bytes;
+            reports.push((c.seq, report(c, false)));
+        }
+        self.clients.clear();
+        reports.sort_by_key(|(seq, _)| *seq);
+        let reports: Vec<ClientReport> = reports.into_iter().map(|(_, r)| r).collect();
+        summary.written += reports.iter().map(|r| r.written).sum::<u64>();
+        summary.dropped += reports.iter().map(|r| r.dropped).sum::<u64>();
+        summary.bytes += bytes;
+        summary.clients += self.accepted;
+        summary.client_reports = reports;
+        Ok(())
+    }
+}
