@@ -801,15 +801,25 @@ impl Meter {
             self.cut_reason = Some(CutReason::Limiter);
             return;
         }
-        if self.fuse_a != Readout::FUSE_OFF_A
-            && self
-                .currents()
-                .iter()
-                .any(|&ca| u64::from(ca) > u64::from(self.fuse_a) * 100)
-        {
+        if self.fuse_a != Readout::FUSE_OFF_A && self.over_fuse() {
             self.breaker = Breaker::ReadyForReconnection;
             self.cut_reason = Some(CutReason::Fuse);
         }
+    }
+
+    /// Whether a phase's exact current (not the printed, truncated cA) exceeds the fuse
+    /// threshold: |P| x 10^6 / (dV x pf) > A x 100, compared without division.
+    fn over_fuse(&self) -> bool {
+        let phases = match self.cfg.model {
+            Model::S211 => &self.load.phases[..1],
+            Model::T211 => &self.load.phases[..],
+        };
+        phases.iter().any(|ph| {
+            let pf = i128::from(ph.power_factor_permille.clamp(1, 1000));
+            ph.voltage_dv != 0
+                && i128::from(ph.power_w).abs() * 1_000_000
+                    > i128::from(self.fuse_a) * 100 * i128::from(ph.voltage_dv) * pf
+        })
     }
 
     fn connect(&mut self) {
