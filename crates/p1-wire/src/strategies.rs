@@ -12,8 +12,16 @@ use crate::{
 
 /// A calendar-valid timestamp in 2000..=2099, either flag.
 pub fn tst() -> impl Strategy<Value = Tst> {
-    (0u8..100, 1u8..=12, 1u8..=28, 0u8..24, 0u8..60, 0u8..60, any::<bool>()).prop_map(
-        |(year, month, day, hour, minute, second, dst)| Tst {
+    (
+        0u8..100,
+        1u8..=12,
+        1u8..=28,
+        0u8..24,
+        0u8..60,
+        0u8..60,
+        any::<bool>(),
+    )
+        .prop_map(|(year, month, day, hour, minute, second, dst)| Tst {
             year,
             month,
             day,
@@ -21,8 +29,7 @@ pub fn tst() -> impl Strategy<Value = Tst> {
             minute,
             second,
             dst,
-        },
-    )
+        })
 }
 
 /// A timestamp, sometimes the `632525252525W` placeholder.
@@ -55,11 +62,25 @@ fn history() -> impl Strategy<Value = Vec<HistoryEntry>> {
 }
 
 fn mbus(version: Version) -> impl Strategy<Value = Vec<MbusReadout>> {
-    let kinds: Vec<u16> = if version.has_water() { vec![3, 7, 3, 4] } else { vec![3, 3, 3, 4] };
+    let kinds: Vec<u16> = if version.has_water() {
+        vec![3, 7, 3, 4]
+    } else {
+        vec![3, 3, 3, 4]
+    };
     (
         Just((1u8..=4).collect::<Vec<u8>>()).prop_shuffle(),
         0usize..=4,
-        vec((0usize..4, "[A-Z]{3}[0-9]{10}", breaker(), tst(), 0u64..100_000_000, any::<bool>()), 4),
+        vec(
+            (
+                0usize..4,
+                "[A-Z]{3}[0-9]{10}",
+                breaker(),
+                tst(),
+                0u64..100_000_000,
+                any::<bool>(),
+            ),
+            4,
+        ),
     )
         .prop_map(move |(channels, n, devices)| {
             channels
@@ -98,8 +119,16 @@ pub fn readout() -> impl Strategy<Value = Readout> {
         .prop_flat_map(|(model, version)| {
             let phase = (kw(), kw(), 0u32..10_000, 0u32..100_000).prop_map(
                 move |(import_w, export_w, voltage_dv, current_ca)| PhaseReadout {
-                    import_w: if version.has_phase_power() { import_w } else { 0 },
-                    export_w: if version.has_phase_power() { export_w } else { 0 },
+                    import_w: if version.has_phase_power() {
+                        import_w
+                    } else {
+                        0
+                    },
+                    export_w: if version.has_phase_power() {
+                        export_w
+                    } else {
+                        0
+                    },
                     voltage_dv,
                     current_ca: if version.integer_currents() {
                         current_ca / 100 * 100
@@ -118,9 +147,21 @@ pub fn readout() -> impl Strategy<Value = Readout> {
                 },
             );
             (
-                (equipment_id('1'), tst(), [0u64..1_000_000_000, 0u64..1_000_000_000], [0u64..1_000_000_000, 0u64..1_000_000_000], 1u8..=2),
+                (
+                    equipment_id('1'),
+                    tst(),
+                    [0u64..1_000_000_000, 0u64..1_000_000_000],
+                    [0u64..1_000_000_000, 0u64..1_000_000_000],
+                    1u8..=2,
+                ),
                 (demand, kw(), kw(), vec(phase, model.phases())),
-                (breaker(), 0u32..=9999, 0u32..=999, vec(0x20u8..0x7F, 0..=64), mbus(version)),
+                (
+                    breaker(),
+                    0u32..=9999,
+                    0u32..=999,
+                    vec(0x20u8..0x7F, 0..=64),
+                    mbus(version),
+                ),
             )
                 .prop_map(
                     move |(
