@@ -41,6 +41,7 @@ use std::time::{Duration, Instant};
 
 pub use meter::VirtualMeter;
 pub use pacer::{BAUD_BYTES_PER_SECOND, BAUD_CHUNK};
+pub use tcp::CLIENT_SEND_BUFFER;
 
 /// One telegram (or one second of silence) to send at a simulated instant.
 #[derive(Debug, Clone, PartialEq, Eq)]

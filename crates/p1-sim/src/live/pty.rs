@@ -9,9 +9,10 @@
 //! and the unconsumed telegrams are counted as dropped. A reader that opens the slave later
 //! therefore finds either nothing or exactly one whole telegram starting at `/`.
 //!
-//! Accounting caveat: `FIONREAD` counts the line discipline's buffer only; bytes still in
-//! the kernel's flip buffer (microseconds after a write, or beyond 4 KiB of backlog) are
-//! not seen, so under `Pacing::Fast` the split between written and dropped is approximate.
+//! Accounting: before asking `FIONREAD` we poll the slave for input, which makes the kernel
+//! finish moving just-written bytes from its flip buffer into the line discipline. The line
+//! discipline holds 4 KiB; a backlog beyond that is not seen, so with telegrams (or
+//! unconsumed runs of telegrams) over 4 KiB the written/dropped split is approximate.
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
@@ -101,9 +102,7 @@ impl PtySink {
     /// Decides the fate of everything written so far: consumed telegrams count as written,
     /// unconsumed ones are flushed from the slave's input queue and count as dropped.
     fn settle(&mut self) -> Result<(), LiveError> {
-        let unread =
-            usize::try_from(rustix::io::ioctl_fionread(&self.slave).map_err(step("FIONREAD"))?)
-                .unwrap_or(usize::MAX);
+        let unread = self.unread()?;
         let partial = self.out.head_sent();
         if unread == 0 && self.out.is_empty() {
             self.delivered += self.in_flight.len() as u64;
@@ -128,6 +127,25 @@ impl PtySink {
             termios::tcflush(&self.slave, QueueSelector::IFlush).map_err(step("tcflush"))?;
         }
         Ok(())
+    }
+
+    /// Bytes written to the master that no reader has consumed yet.
+    fn unread(&self) -> Result<usize, LiveError> {
+        // poll() on a tty waits for the pending flip-buffer work, so FIONREAD is current.
+        let mut fds = [PollFd::new(&self.slave, PollFlags::IN)];
+        let zero = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        match rustix::event::poll(&mut fds, Some(&zero)) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(step("poll slave")(e)),
+        }
+        if !fds[0].revents().contains(PollFlags::IN) {
+            return Ok(0);
+        }
+        let n = rustix::io::ioctl_fionread(&self.slave).map_err(step("FIONREAD"))?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
     fn flush_out(&mut self) -> Result<(), LiveError> {
@@ -193,8 +211,7 @@ impl Sink for PtySink {
     }
 
     fn is_idle(&mut self) -> Result<bool, LiveError> {
-        let unread = rustix::io::ioctl_fionread(&self.slave).map_err(step("FIONREAD"))?;
-        Ok(self.out.is_empty() && unread == 0)
+        Ok(self.out.is_empty() && self.unread()? == 0)
     }
 
     fn finish(&mut self, summary: &mut LiveSummary) -> Result<(), LiveError> {
