@@ -118,13 +118,12 @@ pub(crate) fn validate(
             ),
         ));
     }
-    if cfg.capture_period_ms <= 0 {
+    // The E-meter repeats the line once a second; faster captures would be invisible and
+    // would make time stepping cost one iteration per capture.
+    if cfg.capture_period_ms < 1000 {
         return Err(err(
             "capture_period_ms",
-            format!(
-                "expected a positive period, found {}",
-                cfg.capture_period_ms
-            ),
+            format!("expected at least 1000 ms, found {}", cfg.capture_period_ms),
         ));
     }
     if cfg.capture_jitter_ms < 0 || cfg.capture_jitter_ms >= cfg.capture_period_ms {
@@ -206,20 +205,20 @@ impl Channel {
     /// The first capture instant strictly after `t`.
     pub(crate) fn next_capture_after(&self, t: i64) -> i64 {
         let k0 = self.index_near(t);
-        (k0 - 1..=k0 + 1)
+        (k0.saturating_sub(1)..=k0.saturating_add(1))
             .map(|k| self.capture_time(k))
             .find(|&c| c > t)
-            .unwrap_or_else(|| self.capture_time(k0 + 2))
+            .unwrap_or(i64::MAX)
     }
 
     /// The last capture instant at or before `t`.
     fn latest_capture_at_or_before(&self, t: i64) -> i64 {
         let k0 = self.index_near(t);
-        (k0 - 1..=k0 + 1)
+        (k0.saturating_sub(1)..=k0.saturating_add(1))
             .rev()
             .map(|k| self.capture_time(k))
             .find(|&c| c <= t)
-            .unwrap_or_else(|| self.capture_time(k0 - 2))
+            .unwrap_or(t)
     }
 
     /// Whether the physical device still counts flow (a stale channel's device is gone; a

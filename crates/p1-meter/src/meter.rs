@@ -24,6 +24,11 @@ pub const MJ_PER_WH: u64 = 3_600_000;
 const MJ_PER_KWH: i128 = 3_600_000_000;
 /// Minimum button press that reconnects a released meter (Fluvius customer manual).
 pub const BUTTON_HOLD_MS: i64 = 3000;
+/// First instant the model supports: 1970-01-01T00:00:00Z.
+pub const MIN_TIME: SimTime = SimTime(0);
+/// End of the instants the model supports, 2100-01-01T00:00:00Z: the wire prints two-digit
+/// years, and bounding time keeps every calendar computation inside chrono's range.
+pub const MAX_TIME: SimTime = SimTime(4_102_444_800_000);
 /// Longest text message, bytes (DSMR 5.0.2 §6.12: 1024 characters).
 pub const MAX_MESSAGE_BYTES: usize = 1024;
 
@@ -404,6 +409,26 @@ impl Meter {
     /// `initial_dm3`. A prepaid meter with no credit starts disconnected.
     pub fn new(config: MeterConfig, start: SimTime) -> Result<Meter, ConfigError> {
         validate(&config)?;
+        let in_range = |t: i64| (MIN_TIME.0..MAX_TIME.0).contains(&t);
+        if !in_range(start.0) {
+            return Err(ConfigError {
+                field: "start".into(),
+                message: format!("expected an instant in 1970..2100, found {} ms", start.0),
+            });
+        }
+        if !start
+            .0
+            .checked_add(config.clock_offset_ms)
+            .is_some_and(in_range)
+        {
+            return Err(ConfigError {
+                field: "clock_offset_ms".into(),
+                message: format!(
+                    "the meter clock must read a time in 1970..2100, offset {} ms does not",
+                    config.clock_offset_ms
+                ),
+            });
+        }
         let now = start.0;
         let offset = config.clock_offset_ms;
         let m = now.saturating_add(offset);
@@ -464,15 +489,17 @@ impl Meter {
 
     /// Integrates the current load up to `now` (>= [`Meter::now`]), handling every
     /// boundary in between (quarter, tariff, month, captures). An instant before
-    /// [`Meter::now`] is ignored: simulated time never runs backwards.
+    /// [`Meter::now`] is ignored: simulated time never runs backwards; time stops at
+    /// [`MAX_TIME`] (true and meter clock).
     pub fn advance_to(&mut self, now: SimTime) {
-        let target = now.0;
+        let limit = MAX_TIME.0.min(MAX_TIME.0.saturating_sub(self.offset));
+        let target = now.0.min(limit);
         while self.now < target {
             let due = self.due();
             let next = due.min().map_or(target, |d| d.min(target));
             // Every deadline lies after `self.now` by construction; the guard keeps a
             // broken invariant from looping forever.
-            let next = next.max(self.now + 1);
+            let next = next.max(self.now.saturating_add(1));
             self.integrate(next - self.now);
             self.now = next;
             self.fire(&due, next);
@@ -685,12 +712,12 @@ impl Meter {
             .as_ref()
             .and_then(|p| p.release_at)
             .filter(|_| self.powered)
-            .map(|t| t.max(self.now + 1));
+            .map(|t| t.max(self.now.saturating_add(1)));
         let exhaustion = self.prepaid.as_ref().and_then(|p| {
             let import = self.net_w().max(0);
-            let rate = import * i128::from(p.price);
+            let rate = import.saturating_mul(i128::from(p.price));
             (self.drawing() && rate > 0 && p.credit > 0).then(|| {
-                let ms = (p.credit + rate - 1) / rate;
+                let ms = p.credit.saturating_add(rate - 1) / rate;
                 let ms = i64::try_from(ms).unwrap_or(i64::MAX);
                 self.now.saturating_add(ms)
             })
@@ -709,8 +736,8 @@ impl Meter {
     fn integrate(&mut self, dt: i64) {
         let net = self.net_w();
         let dt128 = i128::from(dt);
-        let import_mj = clamp_u64(net * dt128);
-        let export_mj = clamp_u64(-net * dt128);
+        let import_mj = clamp_u64(net.saturating_mul(dt128));
+        let export_mj = clamp_u64(net.saturating_neg().saturating_mul(dt128));
         let ix = if self.tariff == tariff::DAY { 0 } else { 1 };
         self.import_mj[ix] = self.import_mj[ix].saturating_add(import_mj);
         self.export_mj[ix] = self.export_mj[ix].saturating_add(export_mj);
@@ -718,7 +745,7 @@ impl Meter {
         if let Some(p) = &mut self.prepaid {
             p.credit = p
                 .credit
-                .saturating_sub(i128::from(import_mj) * i128::from(p.price));
+                .saturating_sub(i128::from(import_mj).saturating_mul(i128::from(p.price)));
         }
         for ch in &mut self.channels {
             let flow = usize::from(ch.cfg.channel)
@@ -927,7 +954,9 @@ impl Meter {
                         "TopUp refused: expected a positive amount, found {ueur}"
                     ));
                 }
-                p.credit = p.credit.saturating_add(i128::from(ueur) * MJ_PER_KWH);
+                p.credit = p
+                    .credit
+                    .saturating_add(i128::from(ueur).saturating_mul(MJ_PER_KWH));
                 if cut_by_prepaid && p.credit > 0 && p.release_at.is_none() {
                     p.release_at = Some(now.saturating_add(p.release_delay_ms));
                 }
@@ -1005,7 +1034,14 @@ impl Meter {
                 ch.valve = state;
             }
             Command::ClockJump { by_ms } => {
-                self.offset = self.offset.saturating_add(by_ms);
+                let offset = self.offset.saturating_add(by_ms);
+                let meter = self.now.saturating_add(offset);
+                if !(MIN_TIME.0..MAX_TIME.0).contains(&meter) {
+                    return refuse(format!(
+                        "ClockJump refused: the meter clock would leave 1970..2100 ({meter} ms)"
+                    ));
+                }
+                self.offset = offset;
                 self.after_clock_jump();
             }
             Command::TextMessage { bytes } => {

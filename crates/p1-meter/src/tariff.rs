@@ -51,14 +51,14 @@ pub(crate) fn next_change(cal: &TariffCalendar, meter_ms: i64) -> Option<i64> {
     let current = tariff_at(cal, local);
     let first_day = local.date();
     for k in 0..MAX_SCAN_DAYS {
-        let date = first_day + Duration::days(k);
+        let date = first_day.checked_add_signed(Duration::days(k))?;
+        let next_day = date.succ_opt()?;
         let mut candidates = Vec::with_capacity(8);
         for tm in [NaiveTime::MIN, cal.day_start, cal.day_end] {
             candidates.extend(instants_of_local(date.and_time(tm)));
         }
         let midnight = first_instant_at_or_after_local(date.and_time(NaiveTime::MIN));
-        let next_midnight =
-            first_instant_at_or_after_local((date + Duration::days(1)).and_time(NaiveTime::MIN));
+        let next_midnight = first_instant_at_or_after_local(next_day.and_time(NaiveTime::MIN));
         candidates.extend(dst_transition_between(midnight, next_midnight));
         candidates.sort_unstable();
         let change = candidates

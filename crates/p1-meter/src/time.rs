@@ -110,7 +110,10 @@ pub(crate) fn first_instant_at_or_after_local(t: NaiveDateTime) -> i64 {
     // the transition itself; found by walking to the first representable minute.
     let mut probe = t;
     for _ in 0..(24 * 60) {
-        probe += chrono::Duration::minutes(1);
+        probe = match probe.checked_add_signed(chrono::Duration::minutes(1)) {
+            Some(p) => p,
+            None => break,
+        };
         if let Some(&first) = instants_of_local(probe).first() {
             let hint = first - 60_000;
             return dst_transition_between(hint, first).unwrap_or(first);

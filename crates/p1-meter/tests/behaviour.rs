@@ -878,3 +878,70 @@ fn dsmrhub_stream_demand_matches_within_one_watt() {
         m.set_load(t, &one(kw_to_w(field(text, "1-0:1.7.0"))));
     }
 }
+
+// ---------------------------------------------------------------- robustness
+
+#[test]
+fn extreme_inputs_are_refused_or_saturate_without_panic() {
+    let t = utc(2099, 12, 31, 20, 0, 0);
+    assert_eq!(
+        Meter::new(s211(), SimTime(i64::MAX)).err().map(|e| e.field),
+        Some("start".into())
+    );
+    let mut c = s211();
+    c.clock_offset_ms = i64::MAX;
+    assert_eq!(
+        Meter::new(c, t).err().map(|e| e.field),
+        Some("clock_offset_ms".into())
+    );
+    let mut c = t211(Grid::Delta230);
+    c.prepaid = Some(Prepaid {
+        credit_ueur: i64::MAX,
+        price_ueur_per_kwh: i64::MAX,
+        release_delay_ms: i64::MAX,
+    });
+    c.import_wh = [u64::MAX; 2];
+    c.mbus = vec![MbusConfig {
+        capture_phase_ms: i64::MIN,
+        ..gas(1)
+    }];
+    let mut m = meter(c, t);
+    let mut l = three([i64::MAX, i64::MIN, i64::MAX]);
+    l.phases[1].voltage_dv = u32::MAX;
+    l.phases[2].power_factor_permille = 0;
+    l.mbus_ml_per_h = [u64::MAX; 4];
+    m.set_load(t, &l);
+    m.advance_to(SimTime(i64::MAX));
+    assert_eq!(m.now(), p1_meter::MAX_TIME);
+    assert!(
+        m.apply(m.now(), Command::ClockJump { by_ms: i64::MAX })
+            .is_err()
+    );
+    assert!(m.apply(m.now(), Command::TopUp { ueur: i64::MAX }).is_ok());
+    let _ = m.readout();
+    let _ = m.state();
+    let mut bad = s211();
+    bad.mbus = vec![MbusConfig {
+        capture_period_ms: 999,
+        capture_jitter_ms: 0,
+        ..gas(1)
+    }];
+    assert_eq!(
+        Meter::new(bad, t).err().map(|e| e.field),
+        Some("mbus[0].capture_period_ms".into())
+    );
+}
+
+#[test]
+fn coupling_on_an_occupied_channel_replaces_in_place() {
+    let t = cet(2026, 1, 12, 0, 0, 0);
+    let mut c = s211();
+    c.mbus = vec![gas(1)];
+    let mut m = meter(c, t);
+    let new = MbusConfig::new(1, MbusKind::Gas, "7FLO2200000001", 0);
+    m.apply(t, Command::MbusCouple(new)).expect("couple");
+    let r = m.readout().expect("readout");
+    assert_eq!(r.mbus.len(), 1);
+    assert_eq!(r.mbus[0].equipment_id, "7FLO2200000001");
+    assert_eq!(r.mbus[0].capture, MbusCapture::Silent); // until its first capture
+}
