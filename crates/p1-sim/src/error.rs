@@ -32,6 +32,8 @@ pub enum CliError {
     Write(io::Error),
     /// A usage error not tied to a file position.
     Usage(String),
+    /// A scenario that does not parse or validate (`path:line:column: message`).
+    Scenario(String),
     /// A check failed (reported already); exit 1.
     Failed(String),
     /// A bug.
@@ -55,7 +57,10 @@ impl CliError {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            CliError::Input { .. } | CliError::Read { .. } | CliError::Usage(_) => 2,
+            CliError::Input { .. }
+            | CliError::Read { .. }
+            | CliError::Usage(_)
+            | CliError::Scenario(_) => 2,
             CliError::Failed(_) => 1,
             CliError::Write(_) => 3,
             CliError::Internal(_) => 70,
@@ -74,7 +79,7 @@ impl fmt::Display for CliError {
             } => write!(f, "{path}:{line}:{column}: {message}"),
             CliError::Read { path, source } => write!(f, "{path}: {source}"),
             CliError::Write(e) => write!(f, "cannot write output: {e}"),
-            CliError::Usage(m) | CliError::Failed(m) => write!(f, "{m}"),
+            CliError::Usage(m) | CliError::Failed(m) | CliError::Scenario(m) => write!(f, "{m}"),
             CliError::Internal(m) => write!(f, "internal error: {m}"),
         }
     }

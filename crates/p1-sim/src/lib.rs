@@ -4,8 +4,10 @@
 pub mod cli;
 pub mod codec;
 pub mod error;
+pub mod fixtures;
 pub mod input;
 pub mod live;
+pub mod run;
 
 use std::io::{self, Write};
 
@@ -43,6 +45,31 @@ fn dispatch(command: Command) -> Result<i32, CliError> {
             codec::encode(&file, &mut out)?;
             0
         }
+        Command::Run {
+            scenario,
+            out: dest,
+            truth,
+            fast,
+            speed,
+            link,
+            baud_pacing,
+        } => {
+            let opts = run::RunOptions {
+                scenario,
+                out: run::Output::parse(&dest)?,
+                truth,
+                fast,
+                speed,
+                link,
+                baud_pacing,
+            };
+            run::run(&opts, &mut out)?
+        }
+        Command::Fixtures {
+            check,
+            scenarios,
+            golden,
+        } => fixtures::fixtures(&scenarios, &golden, check, &mut out)?,
     };
     out.flush().map_err(CliError::stdout)?;
     Ok(code)

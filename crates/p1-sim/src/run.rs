@@ -1,0 +1,267 @@
+//! `p1sim run`: plays a scenario and writes its telegrams to stdout, a file, a directory
+//! (one file per telegram) or a live port, with an optional JSON-lines truth file.
+//!
+//! Files are written to a temporary file next to the target and renamed into place only
+//! when the run succeeds, so a failed run never leaves a half-written or clobbered file.
+
+use std::fs;
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use p1_scenario::{Frame, Scenario, Simulation, TruthRecord};
+
+use crate::error::CliError;
+use crate::live::{self, LiveFrame, LiveOptions, LiveSinkSpec, Pacing};
+
+/// Where `--out` sends the stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Standard output (`-`).
+    Stdout,
+    /// One file holding the whole stream.
+    File(PathBuf),
+    /// A directory (`DIR/`) with one file per telegram, `NNNNNN.p1`.
+    Dir(PathBuf),
+    /// A live port: `pty`, `tcp:HOST:PORT`, `serial:DEVICE`.
+    Live(LiveSinkSpec),
+}
+
+impl Output {
+    /// Parses the `--out` argument.
+    pub fn parse(text: &str) -> Result<Output, CliError> {
+        if text == "-" {
+            Ok(Output::Stdout)
+        } else if text == "pty" || text.starts_with("tcp:") || text.starts_with("serial:") {
+            text.parse()
+                .map(Output::Live)
+                .map_err(|e: live::LiveError| CliError::Usage(format!("--out: {e}")))
+        } else if text.ends_with('/') {
+            Ok(Output::Dir(PathBuf::from(text)))
+        } else {
+            Ok(Output::File(PathBuf::from(text)))
+        }
+    }
+}
+
+/// Options of `p1sim run`.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Scenario file; `None` plays the built-in quickstart.
+    pub scenario: Option<PathBuf>,
+    /// Destination.
+    pub out: Output,
+    /// JSON-lines truth file.
+    pub truth: Option<PathBuf>,
+    /// Live sinks: no pacing.
+    pub fast: bool,
+    /// Live sinks: simulated seconds per real second.
+    pub speed: f64,
+    /// Live pty: stable symlink to the device.
+    pub link: Option<PathBuf>,
+    /// Live sinks: write at the 115200-baud line rate.
+    pub baud_pacing: bool,
+}
+
+/// Loads the scenario named in `opts`, or the built-in quickstart.
+pub fn load(path: Option<&Path>) -> Result<Scenario, CliError> {
+    match path {
+        None => Ok(Scenario::quickstart()),
+        Some(p) => Scenario::from_path(p).map_err(|e| CliError::Scenario(e.to_string())),
+    }
+}
+
+/// A file written under a temporary name and renamed into place by [`Staged::commit`].
+struct Staged {
+    target: PathBuf,
+    file: io::BufWriter<tempfile::NamedTempFile>,
+}
+
+impl Staged {
+    fn create(target: &Path) -> Result<Staged, CliError> {
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".p1sim-")
+            .tempfile_in(&dir)
+            .map_err(|e| CliError::io(&dir.display().to_string(), e))?;
+        Ok(Staged {
+            target: target.to_path_buf(),
+            file: io::BufWriter::with_capacity(64 * 1024, tmp),
+        })
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), CliError> {
+        self.file.write_all(bytes).map_err(CliError::Write)
+    }
+
+    fn commit(self) -> Result<(), CliError> {
+        let tmp = self
+            .file
+            .into_inner()
+            .map_err(|e| CliError::Write(e.into_error()))?;
+        tmp.persist(&self.target)
+            .map(drop)
+            .map_err(|e| CliError::Write(e.error))
+    }
+}
+
+/// Writes the truth file as frames go by.
+struct Truth(Option<Staged>);
+
+impl Truth {
+    fn record(&mut self, frame: &Frame) -> Result<(), CliError> {
+        if let Some(file) = &mut self.0 {
+            let mut line = TruthRecord::from_frame(frame).to_json_line();
+            line.push('\n');
+            file.write(line.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    fn commit(self) -> Result<(), CliError> {
+        self.0.map_or(Ok(()), Staged::commit)
+    }
+}
+
+/// Number of telegram instants the scenario has (for the progress bar).
+fn telegram_count(s: &Scenario) -> u64 {
+    let step = s.interval_ms.saturating_mul(s.every as i64).max(1);
+    let span = (s.end.millis() - s.start.millis()).max(0);
+    (span + step - 1).div_euclid(step) as u64
+}
+
+fn progress(total: u64) -> ProgressBar {
+    if !io::stderr().is_terminal() || total < 10_000 {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{wide_bar}] {pos}/{len} telegrams {per_sec}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn report_refusals(frame: &Frame, scenario: &str) {
+    for r in &frame.refused {
+        eprintln!(
+            "p1sim: {scenario}:{}: the meter refused this event: {}",
+            r.line, r.message
+        );
+    }
+}
+
+/// `p1sim run`.
+pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
+    let scenario = load(opts.scenario.as_deref())?;
+    let name = opts
+        .scenario
+        .as_ref()
+        .map_or_else(|| "<quickstart>".to_owned(), |p| p.display().to_string());
+    let sim = Simulation::new(&scenario).map_err(|e| CliError::Scenario(e.to_string()))?;
+    let mut truth = Truth(match &opts.truth {
+        Some(p) => Some(Staged::create(p)?),
+        None => None,
+    });
+
+    if let Output::Live(spec) = &opts.out {
+        return run_live(opts, spec.clone(), sim, truth, &name, stdout);
+    }
+
+    let bar = progress(telegram_count(&scenario));
+    match &opts.out {
+        Output::Stdout => {
+            for frame in sim {
+                stdout.write_all(&frame.bytes).map_err(CliError::Write)?;
+                truth.record(&frame)?;
+                report_refusals(&frame, &name);
+                bar.inc(1);
+            }
+            stdout.flush().map_err(CliError::Write)?;
+        }
+        Output::File(path) => {
+            let mut file = Staged::create(path)?;
+            for frame in sim {
+                file.write(&frame.bytes)?;
+                truth.record(&frame)?;
+                report_refusals(&frame, &name);
+                bar.inc(1);
+            }
+            file.commit()?;
+        }
+        Output::Dir(dir) => {
+            fs::create_dir_all(dir).map_err(|e| CliError::io(&dir.display().to_string(), e))?;
+            for (index, frame) in sim.enumerate() {
+                if !frame.bytes.is_empty() {
+                    let mut file = Staged::create(&dir.join(format!("{:06}.p1", index + 1)))?;
+                    file.write(&frame.bytes)?;
+                    file.commit()?;
+                }
+                truth.record(&frame)?;
+                report_refusals(&frame, &name);
+                bar.inc(1);
+            }
+        }
+        Output::Live(_) => unreachable!("handled above"),
+    }
+    bar.finish_and_clear();
+    truth.commit()?;
+    Ok(0)
+}
+
+fn run_live(
+    opts: &RunOptions,
+    mut spec: LiveSinkSpec,
+    sim: Simulation,
+    mut truth: Truth,
+    name: &str,
+    stdout: &mut dyn Write,
+) -> Result<i32, CliError> {
+    if let LiveSinkSpec::Pty { link } = &mut spec {
+        link.clone_from(&opts.link);
+    }
+    let live_opts = LiveOptions {
+        pacing: if opts.fast {
+            Pacing::Fast
+        } else {
+            Pacing::Speed(opts.speed)
+        },
+        baud_pacing: opts.baud_pacing,
+        handle_signals: true,
+        ..LiveOptions::default()
+    };
+    let mut truth_error = None;
+    let frames = sim.map_while(|frame| {
+        if truth_error.is_some() {
+            return None;
+        }
+        if let Err(e) = truth.record(&frame) {
+            truth_error = Some(e);
+            return None;
+        }
+        report_refusals(&frame, name);
+        Some(LiveFrame::new(frame.at.millis(), frame.bytes))
+    });
+    let mut ready_error = None;
+    let summary = live::serve(frames, spec, live_opts, |ready| {
+        // The device path is the first line on stdout, for scripts and fixtures.
+        if let Err(e) = writeln!(stdout, "{ready}").and_then(|()| stdout.flush()) {
+            ready_error = Some(e);
+        }
+    })
+    .map_err(|e| CliError::Usage(e.to_string()))?;
+    eprintln!("p1sim: {summary}");
+    if let Some(e) = truth_error {
+        return Err(e);
+    }
+    truth.commit()?;
+    if let Some(e) = ready_error {
+        return Err(CliError::Write(e));
+    }
+    Ok(0)
+}
