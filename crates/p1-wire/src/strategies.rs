@@ -139,7 +139,7 @@ pub fn readout() -> impl Strategy<Value = Readout> {
             );
             let demand = (kw(), tst_or_invalid(), kw(), history()).prop_map(
                 move |(current_w, at, w, history)| {
-                    version.has_demand().then(|| Demand {
+                    version.has_demand().then_some(Demand {
                         current_w,
                         peak: Peak { at, w },
                         history,
