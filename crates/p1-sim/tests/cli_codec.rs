@@ -28,7 +28,10 @@ fn decode_then_encode_reproduces_every_valid_capture() {
         assert!(decoded.status.success(), "{name}: decode failed");
         let encoded = p1sim(&["encode", "-"], &decoded.stdout);
         assert!(encoded.status.success(), "{name}: encode failed");
-        assert!(encoded.stdout == bytes, "{name}: bytes differ after decode | encode");
+        assert!(
+            encoded.stdout == bytes,
+            "{name}: bytes differ after decode | encode"
+        );
     }
 }
 
@@ -43,7 +46,10 @@ fn a_stream_of_all_captures_with_garbage_verifies() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert_eq!(text.matches(": OK ").count(), captures.len());
-    assert!(text.contains("10 byte(s) outside telegrams skipped"), "{text}");
+    assert!(
+        text.contains("10 byte(s) outside telegrams skipped"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -63,7 +69,10 @@ fn verify_reports_what_is_wrong_and_fails() {
     let out = p1sim(&["verify", "-"], &lf_only);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("(line 1, column 18): expected CR LF after the identification, found \"\\n"), "{text}");
+    assert!(
+        text.contains("(line 1, column 18): expected CR LF after the identification, found \"\\n"),
+        "{text}"
+    );
 
     let out = p1sim(&["verify", "-"], b"no telegram here");
     assert_eq!(out.status.code(), Some(1));
