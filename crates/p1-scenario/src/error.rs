@@ -98,8 +98,11 @@ pub(crate) fn suggest<'a>(
 
 /// Adds `; did you mean `x`?` to serde's "unknown field/variant" messages.
 pub(crate) fn with_suggestion(message: &str) -> String {
-    let kinds = ["unknown field `", "unknown variant `"];
-    let Some(rest) = kinds.iter().find_map(|k| message.strip_prefix(k)) else {
+    let kinds = [("unknown field `", "key"), ("unknown variant `", "value")];
+    let Some((rest, what)) = kinds
+        .iter()
+        .find_map(|(k, what)| message.strip_prefix(k).map(|r| (r, what)))
+    else {
         return message.to_owned();
     };
     let Some((word, tail)) = rest.split_once('`') else {
@@ -107,7 +110,7 @@ pub(crate) fn with_suggestion(message: &str) -> String {
     };
     let candidates: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
     match suggest(word, candidates) {
-        Some(best) => format!("{message}; did you mean `{best}`?"),
+        Some(best) => format!("unknown {what} `{word}`; did you mean `{best}`?"),
         None => message.to_owned(),
     }
 }
@@ -121,15 +124,15 @@ mod tests {
         let src = "a = 1\nbé = 2\n";
         assert_eq!(line_col(src, 0), (1, 1));
         assert_eq!(line_col(src, 6), (2, 1));
-        // 'é' is two bytes; the '=' after "bé " is the 4th character.
-        assert_eq!(line_col(src, 10), (2, 5));
+        // 'é' is two bytes: byte 10 is the '=' after "bé ", the 4th character.
+        assert_eq!(line_col(src, 10), (2, 4));
     }
 
     #[test]
     fn suggestions() {
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         let m = with_suggestion("unknown field `modle`, expected one of `model`, `grid`");
-        assert!(m.ends_with("did you mean `model`?"), "{m}");
+        assert_eq!(m, "unknown key `modle`; did you mean `model`?");
         let m = with_suggestion("unknown field `zzzzzz`, expected one of `model`, `grid`");
         assert!(!m.contains("did you mean"), "{m}");
     }

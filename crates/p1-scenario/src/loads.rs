@@ -108,6 +108,9 @@ pub(crate) fn compose(window: Range<SimTime>, pulses: &[Pulse]) -> (Vec<Step>, V
     let mut k = 0;
     while k < edges.len() {
         let t = edges[k].0;
+        if t >= window.end {
+            break;
+        }
         while k < edges.len() && edges[k].0 == t {
             let (_, rising, i) = edges[k];
             sum.add(&pulses[i].value, if rising { 1 } else { -1 });

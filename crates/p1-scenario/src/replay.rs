@@ -82,6 +82,17 @@ impl CsvFile<'_> {
         }
     }
 
+    /// The 1-based line of the record starting at byte `offset`; the reader may report
+    /// the offset just before the previous line's terminator, so terminators are skipped.
+    fn line_at(&self, offset: usize) -> usize {
+        let bytes = self.text.as_bytes();
+        let mut start = offset.min(bytes.len());
+        while start < bytes.len() && (bytes[start] == b'\r' || bytes[start] == b'\n') {
+            start += 1;
+        }
+        self.text.as_bytes()[..start].iter().filter(|&&b| b == b'\n').count() + 1
+    }
+
     fn records(&self) -> Result<(Columns, Vec<(usize, csv::StringRecord)>), ScenarioError> {
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(b';')
@@ -118,7 +129,9 @@ impl CsvFile<'_> {
                 let line = e.position().map_or(1, |p| p.line() as usize);
                 self.error(line, 0, format!("unreadable CSV row: {e}"))
             })?;
-            let line = record.position().map_or(0, |p| p.line() as usize);
+            let line = record
+                .position()
+                .map_or(0, |p| self.line_at(p.byte() as usize));
             if record.iter().all(|f| f.trim().is_empty()) {
                 continue;
             }

@@ -270,12 +270,12 @@ fn convert_meter(
     m: &RawMeter,
     start: SimTime,
 ) -> Result<MeterConfig, ScenarioError> {
-    let model = m.model.as_ref().map_or(Model::T211, |s| *s.get_ref());
+    let model = m.model.as_ref().map_or(Model::T211, |s| s.get_ref().0);
     let default_grid = match model {
         Model::S211 => Grid::OnePhase230,
         Model::T211 => Grid::Star400,
     };
-    let grid = m.grid.as_ref().map_or(default_grid, |s| *s.get_ref());
+    let grid = m.grid.as_ref().map_or(default_grid, |s| s.get_ref().0);
     if let Some(g) = &m.grid {
         ctx.note("grid", g);
         match (model, grid) {

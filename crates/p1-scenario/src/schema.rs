@@ -40,8 +40,8 @@ pub(crate) struct RawScenario {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawMeter {
-    pub model: Option<Spanned<Model>>,
-    pub grid: Option<Spanned<Grid>>,
+    pub model: Option<Spanned<ModelName>>,
+    pub grid: Option<Spanned<GridName>>,
     pub firmware: Option<Spanned<Firmware>>,
     pub equipment_id: Option<Spanned<String>>,
     pub clock_offset: Option<Duration>,
@@ -506,3 +506,47 @@ impl<'de> Deserialize<'de> for Kind {
         d.deserialize_any(V)
     }
 }
+
+/// Generates a `Deserialize` wrapper for a closed set of names, with suggestions.
+macro_rules! named {
+    ($ty:ident, $inner:ty, $what:expr, [$(($name:expr, $value:expr)),+ $(,)?]) => {
+        #[derive(Debug, Clone, Copy)]
+        pub(crate) struct $ty(pub $inner);
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<$ty, D::Error> {
+                struct V;
+                impl Visitor<'_> for V {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        write!(f, "{}: {}", $what, [$(concat!("\"", $name, "\"")),+].join(", "))
+                    }
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<$ty, E> {
+                        $(if v == $name { return Ok($ty($value)); })+
+                        let hint = crate::error::suggest(v, [$($name),+])
+                            .map(|s| format!("; did you mean `{s}`?"))
+                            .unwrap_or_default();
+                        Err(E::custom(format!(
+                            "unknown {} `{v}`, expected {}{hint}",
+                            $what,
+                            [$(concat!("`", $name, "`")),+].join(" or ")
+                        )))
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+    };
+}
+
+named!(ModelName, Model, "model", [("S211", Model::S211), ("T211", Model::T211)]);
+named!(
+    GridName,
+    Grid,
+    "grid",
+    [
+        ("1x230V", Grid::OnePhase230),
+        ("3x230V", Grid::Delta230),
+        ("3x400V", Grid::Star400)
+    ]
+);

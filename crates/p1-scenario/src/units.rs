@@ -536,7 +536,7 @@ mod tests {
         assert_eq!(parse_duration("1h30m"), Ok(5_400_000));
         assert_eq!(parse_duration("500ms"), Ok(500));
         assert_eq!(parse_duration("-2m"), Ok(-120_000));
-        assert_eq!(parse_duration("1w2d"), Ok(8 * 86_400_000));
+        assert_eq!(parse_duration("1w2d"), Ok(9 * 86_400_000));
         assert!(parse_duration("10").is_err());
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("1y").is_err());

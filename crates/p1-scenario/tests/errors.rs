@@ -1,0 +1,282 @@
+//! Scenario errors: each bad input is reported at its exact line and column, with a
+//! message saying what was expected. Positions are counted by hand from the inputs.
+
+use std::path::PathBuf;
+
+use p1_scenario::{Scenario, ScenarioError};
+
+/// Two valid lines every case starts with.
+const BASE: &str = "start = \"2026-03-02 10:00:00\"\nduration = \"10s\"\n";
+
+fn error(text: &str) -> ScenarioError {
+    match Scenario::parse("bad.toml", text) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e,
+    }
+}
+
+/// Asserts the error's position and that its message contains every fragment.
+fn check(text: &str, line: usize, column: usize, fragments: &[&str]) {
+    let e = error(text);
+    assert_eq!((e.line, e.column), (line, column), "{e}");
+    assert_eq!(e.path, "bad.toml");
+    for f in fragments {
+        assert!(e.message.contains(f), "`{f}` not in: {e}");
+    }
+    assert!(
+        e.to_string().starts_with(&format!("bad.toml:{line}:{column}: ")),
+        "{e}"
+    );
+}
+
+fn mbus(channel: u32, kind: &str, id: &str) -> String {
+    format!("[[meter.mbus]]\nchannel = {channel}\nkind = \"{kind}\"\nequipment_id = \"{id}\"\n")
+}
+
+#[test]
+fn unknown_key_suggests_the_closest() {
+    check(
+        &format!("{BASE}[meter]\nmodle = \"T211\"\n"),
+        4,
+        1,
+        &["unknown key `modle`", "did you mean `model`?"],
+    );
+    check(
+        &format!("{BASE}[[loads.pvv]]\nname = \"x\"\n"),
+        3,
+        9,
+        &["unknown key `pvv`", "did you mean `pv`?"],
+    );
+    check(
+        &format!("{BASE}[[loads.pv]]\nname = \"x\"\npeak = \"1 kW\"\nphase = [1]\n"),
+        6,
+        1,
+        &["did you mean `phases`?"],
+    );
+    check(&format!("durration = \"1m\"\n{BASE}"), 1, 1, &["did you mean `duration`?"]);
+}
+
+#[test]
+fn unknown_names_suggest_the_closest() {
+    check(
+        &format!("{BASE}[meter]\ngrid = \"3x400v\"\n"),
+        4,
+        8,
+        &["unknown grid `3x400v`", "did you mean `3x400V`?"],
+    );
+    check(
+        &format!("{BASE}[[event]]\nat = \"+1s\"\naction = \"remote_disconect\"\n"),
+        5,
+        10,
+        &["did you mean `remote_disconnect`?"],
+    );
+    check(
+        &format!(
+            "{BASE}[[loads.constant]]\nname = \"heater\"\npower = \"2 kW\"\n\
+             [[event]]\nat = \"+1s\"\naction = \"load_disable\"\nload = \"haeter\"\n"
+        ),
+        9,
+        8,
+        &["no load named `haeter`", "did you mean `heater`?"],
+    );
+}
+
+#[test]
+fn wrong_types() {
+    check(
+        &format!("{BASE}[meter]\nmodel = 211\n"),
+        4,
+        9,
+        &["integer", "expected model"],
+    );
+    check(
+        &format!("{BASE}[meter]\nimport_day_kwh = 1.5\n"),
+        4,
+        18,
+        &["float 1.5", "as a string"],
+    );
+    check(
+        &format!("{BASE}[meter]\nimport_day_kwh = \"1.2345\"\n"),
+        4,
+        18,
+        &["4 decimals", "at most 3"],
+    );
+    check(&format!("{BASE}interval = 5\n"), 3, 12, &["needs a unit"]);
+    check(&format!("{BASE}interval = \"5 parsecs\"\n"), 3, 12, &["not a duration"]);
+    check(
+        &format!("{BASE}[[loads.constant]]\nname = \"x\"\npower = \"2\"\n"),
+        5,
+        9,
+        &["needs a unit"],
+    );
+}
+
+#[test]
+fn impossible_meters() {
+    check(
+        &format!("{BASE}[meter]\nmodel = \"S211\"\ngrid = \"3x400V\"\n"),
+        5,
+        8,
+        &["S211 is a single-phase meter"],
+    );
+    check(
+        &format!("{BASE}[meter]\nmodel = \"T211\"\ngrid = \"1x230V\"\n"),
+        5,
+        8,
+        &["T211 is a three-phase meter"],
+    );
+    // Five devices: the 5th table starts on line 3 + 4 * 4 = 19.
+    let mut text = format!("{BASE}");
+    for ch in 1..=5 {
+        text += &mbus(ch, "gas", "7FLO4100000123");
+    }
+    check(&text, 19, 1, &["at most 4 M-Bus channels", "5th"]);
+    check(
+        &format!("{BASE}{}", mbus(5, "gas", "7FLO4100000123")),
+        4,
+        11,
+        &["channels are 1 to 4, found 5"],
+    );
+    check(
+        &format!("{BASE}{}", mbus(2, "water", "7SAG4100000456")),
+        6,
+        16,
+        &["water meter", "medium digit 8", "starts with 7 (gas)"],
+    );
+    check(
+        &format!("{BASE}{}", mbus(1, "gas", "7FLO41")),
+        6,
+        16,
+        &["14 ASCII characters"],
+    );
+    // Caught by p1-meter (water needs 50216) and mapped back to the device's `kind`.
+    check(
+        &format!("{BASE}[meter]\nfirmware = \"50215\"\n{}", mbus(1, "water", "8SAG4100000456")),
+        7,
+        8,
+        &["50216"],
+    );
+}
+
+#[test]
+fn impossible_loads() {
+    check(
+        &format!(
+            "{BASE}[meter]\nmodel = \"S211\"\n[[loads.constant]]\nname = \"x\"\n\
+             phases = [1, 2]\npower = \"1 kW\"\n"
+        ),
+        7,
+        10,
+        &["S211 has one phase"],
+    );
+    check(
+        &format!(
+            "{BASE}[meter]\ngrid = \"3x230V\"\n[[loads.constant]]\nname = \"x\"\n\
+             phases = [2]\npower = \"1 kW\"\n"
+        ),
+        7,
+        10,
+        &["delta", "L2 is the reference"],
+    );
+    check(
+        &format!(
+            "{BASE}[[loads.constant]]\nname = \"x\"\npower = 1\n\
+             [[loads.constant]]\nname = \"x\"\npower = 2\n"
+        ),
+        7,
+        8,
+        &["load named `x` already exists"],
+    );
+}
+
+#[test]
+fn local_times_that_do_not_exist_or_repeat() {
+    check(
+        "start = \"2026-03-29 02:30:00\"\nduration = \"1m\"\n",
+        1,
+        9,
+        &["does not exist in Belgium"],
+    );
+    check(
+        "start = \"2026-10-25 02:30:00\"\nduration = \"1m\"\n",
+        1,
+        9,
+        &["occurs twice", "+02:00", "+01:00"],
+    );
+    // With an offset both are fine.
+    assert!(Scenario::parse("ok.toml", "start = \"2026-10-25T02:30:00+01:00\"\nduration = \"1m\"\n").is_ok());
+}
+
+#[test]
+fn event_parameters() {
+    check(
+        &format!("{BASE}[[event]]\nat = \"+1s\"\naction = \"release\"\nheld = \"3s\"\n"),
+        6,
+        8,
+        &["`held` does not apply to action `release`", "takes nothing"],
+    );
+    check(
+        &format!("{BASE}[[event]]\nat = \"+1s\"\naction = \"set_limiter\"\n"),
+        3,
+        1,
+        &["action `set_limiter` needs `limiter_kw`"],
+    );
+    check(
+        &format!("{BASE}[[event]]\nat = \"2026-03-02 09:00:00\"\naction = \"power_fail\"\n"),
+        4,
+        6,
+        &["before the scenario's `start`"],
+    );
+}
+
+#[test]
+fn toml_syntax() {
+    check(&format!("{BASE}[meter\n"), 3, 7, &[]);
+}
+
+#[test]
+fn missing_end() {
+    check("start = \"2026-03-02 10:00:00\"\n", 1, 9, &["needs `end` or `duration`"]);
+}
+
+fn tmp_file(name: &str, text: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("p1-scenario-errors");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn bad_csv_row() {
+    let csv = "\u{feff}From (date);From (time);Until (date);Until (time);EAN code;Meter;\
+               Meter type;Register;Volume;Unit;Validation status;Description\r\n\
+               02/03/2026;10:00:00;02/03/2026;10:15:00;=\"1\";1SAG;Digital meter;Offtake Day;0,120;kWh;Read;\r\n\
+               02/03/2026;10:00:00;02/03/2026;10:15:00;=\"1\";1SAG;Digital meter;Injection Day;0,000;kWh;Read;\r\n\
+               02/03/2026;10:15:00;02/03/2026;10:30:00;=\"1\";1SAG;Digital meter;Offtake Day;0.1.2;kWh;Read;\r\n";
+    let csv_path = tmp_file("bad-row.csv", csv);
+    let scenario = tmp_file(
+        "bad-row.toml",
+        "start = \"2026-03-02 10:00:00\"\nduration = \"1h\"\n\
+         [[loads.replay]]\nname = \"r\"\nelectricity = \"bad-row.csv\"\n",
+    );
+    let e = match Scenario::from_path(&scenario) {
+        Ok(_) => panic!("accepted a bad CSV"),
+        Err(e) => e,
+    };
+    assert_eq!(e.path, csv_path.display().to_string());
+    // Line 4; the Volume cell starts after 8 fields of 10+9+10+9+4+4+13+11 chars and 8 `;`.
+    assert_eq!((e.line, e.column), (4, 77), "{e}");
+    assert!(e.message.contains("decimal comma"), "{e}");
+
+    let e = match Scenario::from_path(&tmp_file(
+        "missing.toml",
+        "start = \"2026-03-02 10:00:00\"\nduration = \"1h\"\n\
+         [[loads.replay]]\nname = \"r\"\nelectricity = \"nowhere.csv\"\n",
+    )) {
+        Ok(_) => panic!("accepted a missing CSV"),
+        Err(e) => e,
+    };
+    assert_eq!((e.line, e.column), (5, 15), "{e}");
+    assert!(e.message.contains("cannot read"), "{e}");
+}
