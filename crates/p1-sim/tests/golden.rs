@@ -1,0 +1,276 @@
+//! The golden files of the scenario catalogue, checked three ways:
+//!
+//! 1. `p1sim fixtures --check` regenerates every scenario and finds no byte difference;
+//! 2. every golden telegram passes the strict decoder (CRC included), matches its truth
+//!    record, and is read by dsmr_parser 1.11.2 with values equal to what the meter meant;
+//! 3. properties computed from the emitted telegrams alone, not from the meter model:
+//!    registers never decrease, 1.4.0 agrees with register deltas, 1.6.0 is the month's
+//!    largest quarter, 98.1.0 gains the closed month at each month change, and every
+//!    timestamp's local time and S/W flag agree with chrono-tz's Europe/Brussels.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
+use chrono_tz::Europe::Brussels;
+use p1_wire::{Readout, Tst, decode_all};
+use serde_json::{Value, json};
+
+/// Slack of a demand recomputed from registers printed in whole Wh: each of the two
+/// readings is truncated by less than 1 Wh, and demand is 4 x the difference.
+const DEMAND_SLACK_W: i64 = 8;
+
+struct Golden {
+    name: String,
+    /// One entry per telegram sent: (truth record, decoded readout).
+    sent: Vec<(Value, Readout)>,
+}
+
+fn golden_dir() -> PathBuf {
+    common::root().join("golden")
+}
+
+fn goldens() -> Vec<Golden> {
+    let mut names: Vec<String> = std::fs::read_dir(golden_dir())
+        .expect("golden/ exists")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".p1").map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "no golden files");
+    names.into_iter().map(|n| load(&golden_dir(), &n)).collect()
+}
+
+fn load(dir: &Path, name: &str) -> Golden {
+    let bytes = std::fs::read(dir.join(format!("{name}.p1"))).expect("p1");
+    let truth = std::fs::read_to_string(dir.join(format!("{name}.truth.jsonl"))).expect("truth");
+    let records: Vec<Value> = truth
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("truth line is JSON"))
+        .filter(|r: &Value| !r["telegram"].is_null())
+        .collect();
+    let frames = decode_all(&bytes);
+    assert_eq!(frames.len(), records.len(), "{name}: telegrams vs truth records");
+    let mut sent = Vec::new();
+    for (i, (frame, record)) in frames.into_iter().zip(records).enumerate() {
+        let frame = frame.unwrap_or_else(|e| panic!("{name}: telegram {}: {e}", i + 1));
+        let text = &bytes[frame.offset..frame.offset + frame.len];
+        assert_eq!(
+            record["telegram"].as_str().map(str::as_bytes),
+            Some(text),
+            "{name}: telegram {} differs from its truth record",
+            i + 1
+        );
+        sent.push((record, frame.readout));
+    }
+    Golden {
+        name: name.to_owned(),
+        sent,
+    }
+}
+
+#[test]
+fn fixtures_check_finds_no_difference() {
+    let out = Command::new(env!("CARGO_BIN_EXE_p1sim"))
+        .current_dir(common::root())
+        .args(["fixtures", "--check"])
+        .output()
+        .expect("run p1sim");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!text.contains("differs") && !text.contains("missing"), "{text}");
+}
+
+#[test]
+fn dsmr_parser_reads_every_golden_telegram_as_meant() {
+    let mut cases = Vec::new();
+    for g in goldens() {
+        for (i, (record, _)) in g.sent.iter().enumerate() {
+            cases.push(json!({
+                "name": format!("{}#{}", g.name, i + 1),
+                "telegram": record["telegram"],
+                // What the meter meant, from the model, not from our decoder.
+                "readout": record["readout"],
+                "expect": "accept",
+            }));
+        }
+    }
+    let n = cases.len();
+    let out = common::run_dsmr_parser(&cases);
+    assert!(out.contains(&format!("{n} accepted with equal values")), "{out}");
+}
+
+/// The wire timestamp chrono-tz gives for a UTC instant in milliseconds.
+fn brussels_tst(ms: i64) -> String {
+    let utc: DateTime<Utc> = Utc.timestamp_millis_opt(ms).single().expect("instant");
+    let local = utc.with_timezone(&Brussels);
+    let summer = local.offset().to_string() == "CEST";
+    format!(
+        "{:02}{:02}{:02}{:02}{:02}{:02}{}",
+        local.year() % 100,
+        local.month(),
+        local.day(),
+        local.hour(),
+        local.minute(),
+        local.second(),
+        if summer { 'S' } else { 'W' }
+    )
+}
+
+fn meter_ms(record: &Value) -> i64 {
+    record["state"]["meter_ms"].as_i64().expect("state.meter_ms")
+}
+
+fn import_wh(r: &Readout) -> i64 {
+    (r.import_wh[0] + r.import_wh[1]) as i64
+}
+
+#[test]
+fn timestamps_agree_with_the_time_zone_database() {
+    for g in goldens() {
+        for (record, r) in &g.sent {
+            assert_eq!(
+                r.time.to_string(),
+                brussels_tst(meter_ms(record)),
+                "{}: {}",
+                g.name,
+                record["utc"]
+            );
+        }
+    }
+}
+
+#[test]
+fn registers_never_decrease() {
+    for g in goldens() {
+        for pair in g.sent.windows(2) {
+            let (a, b) = (&pair[0].1, &pair[1].1);
+            for i in 0..2 {
+                assert!(b.import_wh[i] >= a.import_wh[i], "{}: import {i} at {}", g.name, b.time);
+                assert!(b.export_wh[i] >= a.export_wh[i], "{}: export {i} at {}", g.name, b.time);
+            }
+        }
+    }
+}
+
+/// Demand checks need telegrams on quarter boundaries of the meter clock.
+fn quarter_of(ms: i64) -> i64 {
+    ms.div_euclid(900_000)
+}
+
+#[test]
+fn demand_agrees_with_register_deltas_and_the_peak_is_the_months_largest() {
+    let mut quarters_checked = 0;
+    for g in goldens() {
+        // (quarter index, import Wh at its first telegram, exactly on the boundary?)
+        let mut start: Option<(i64, i64)> = None;
+        let mut month_max: Option<(u32, i64)> = None;
+        let mut prev: Option<(&Value, &Readout)> = None;
+        for (record, r) in &g.sent {
+            let Some(d) = &r.demand else { continue };
+            let ms = meter_ms(record);
+            let q = quarter_of(ms);
+            let on_boundary = ms.rem_euclid(900_000) == 0;
+            let month = (r.time.year, r.time.month);
+            // A clock jump or a gap longer than a quarter breaks the chain.
+            let contiguous = prev.is_some_and(|(p, _)| {
+                let dt = meter_ms(record) - meter_ms(p);
+                let dtrue = record["state"]["true_ms"].as_i64().unwrap_or(0)
+                    - p["state"]["true_ms"].as_i64().unwrap_or(0);
+                dt == dtrue && dt <= 900_000
+            });
+            if !contiguous {
+                start = None;
+                month_max = None;
+            }
+            if let (Some((sq, wh0)), Some((_, p))) = (start, prev) {
+                if sq == q - 1 && on_boundary {
+                    // The quarter `sq` just completed.
+                    let demand = 4 * (import_wh(r) - wh0);
+                    let same_month = (p.time.year, p.time.month) == month;
+                    if same_month {
+                        let best = month_max.map_or(demand, |(_, w)| w.max(demand));
+                        month_max = Some((r.time.month.into(), best));
+                        let peak = i64::from(d.peak.w);
+                        assert!(
+                            (peak - best).abs() <= DEMAND_SLACK_W || peak > best,
+                            "{}: at {} 1.6.0 = {peak} W but a quarter reached {best} W",
+                            g.name,
+                            r.time
+                        );
+                        // A new peak can only come from the quarter that just closed.
+                        let before = p.demand.as_ref().map(|x| x.peak);
+                        if before != Some(d.peak) {
+                            assert!(
+                                (peak - demand).abs() <= DEMAND_SLACK_W,
+                                "{}: at {} 1.6.0 became {peak} W, the closed quarter was {demand} W",
+                                g.name,
+                                r.time
+                            );
+                        }
+                        quarters_checked += 1;
+                    } else {
+                        month_max = None;
+                    }
+                }
+            }
+            if on_boundary {
+                start = Some((q, import_wh(r)));
+                assert_eq!(d.current_w, 0, "{}: 1.4.0 restarts at {}", g.name, r.time);
+            } else if let Some((_, wh0)) = start.filter(|(sq, _)| *sq == q) {
+                let expected = 4 * (import_wh(r) - wh0);
+                assert!(
+                    (i64::from(d.current_w) - expected).abs() <= DEMAND_SLACK_W,
+                    "{}: at {} 1.4.0 = {} W, registers say {expected} W",
+                    g.name,
+                    r.time,
+                    d.current_w
+                );
+            }
+            prev = Some((record, r));
+        }
+    }
+    assert!(quarters_checked > 0, "no completed quarter was checked");
+}
+
+#[test]
+fn month_change_pushes_the_closed_month_into_the_history() {
+    let mut pushes = 0;
+    for g in goldens() {
+        for pair in g.sent.windows(2) {
+            let ((ra, a), (rb, b)) = (&pair[0], &pair[1]);
+            let (Some(da), Some(db)) = (&a.demand, &b.demand) else { continue };
+            let jumped = meter_ms(rb) - meter_ms(ra)
+                != rb["state"]["true_ms"].as_i64().unwrap_or(0)
+                    - ra["state"]["true_ms"].as_i64().unwrap_or(0);
+            if jumped || (a.time.year, a.time.month) == (b.time.year, b.time.month) {
+                continue;
+            }
+            let last = db.history.last().expect("a month closed");
+            let first_of_month = Tst {
+                year: b.time.year,
+                month: b.time.month,
+                day: 1,
+                hour: 0,
+                minute: 0,
+                second: 0,
+                dst: false,
+            };
+            assert_eq!(
+                (last.period.year, last.period.month, last.period.day, last.period.hour),
+                (first_of_month.year, first_of_month.month, 1, 0),
+                "{}: period of the pushed month at {}",
+                g.name,
+                b.time
+            );
+            assert_eq!((last.at, last.w), (da.peak.at, da.peak.w), "{}: pushed peak", g.name);
+            assert_eq!(db.history.len(), (da.history.len() + 1).min(13), "{}", g.name);
+            pushes += 1;
+        }
+    }
+    assert!(pushes > 0, "the catalogue has no month change");
+}
