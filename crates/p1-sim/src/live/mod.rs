@@ -154,7 +154,7 @@ pub struct LiveOptions {
     /// Stop on SIGINT/SIGTERM (a second signal exits the process with status 130). For the
     /// CLI; library users normally leave this off and use `stop`.
     pub handle_signals: bool,
-    /// Stop when this flag becomes true (checked at least every [`pacer::SLICE`]).
+    /// Stop when this flag becomes true (checked at least every 20 ms).
     pub stop: Option<Arc<AtomicBool>>,
     /// Keep every telegram's write lateness in [`PacingReport::samples_us`].
     pub record_lateness: bool,

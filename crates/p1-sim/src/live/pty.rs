@@ -60,8 +60,9 @@ fn step(what: &'static str) -> impl FnOnce(rustix::io::Errno) -> LiveError {
 impl PtySink {
     /// Creates the pair, configures it raw 115200 8N1, and makes `link` point at the slave.
     pub(crate) fn open(link: Option<&Path>) -> Result<Self, LiveError> {
-        let master = rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY)
-            .map_err(step("posix_openpt"))?;
+        let master =
+            rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)
+                .map_err(step("posix_openpt"))?;
         rustix::pty::grantpt(&master).map_err(step("grantpt"))?;
         rustix::pty::unlockpt(&master).map_err(step("unlockpt"))?;
         let name = rustix::pty::ptsname(&master, Vec::new()).map_err(step("ptsname"))?;
