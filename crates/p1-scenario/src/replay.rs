@@ -90,7 +90,11 @@ impl CsvFile<'_> {
         while start < bytes.len() && (bytes[start] == b'\r' || bytes[start] == b'\n') {
             start += 1;
         }
-        self.text.as_bytes()[..start].iter().filter(|&&b| b == b'\n').count() + 1
+        self.text.as_bytes()[..start]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
     }
 
     fn records(&self) -> Result<(Columns, Vec<(usize, csv::StringRecord)>), ScenarioError> {

@@ -986,7 +986,12 @@ fn convert_replay(
             }
         }
     }
-    let (steps, _) = compose(start..end, &pulses);
+    let (mut steps, _) = compose(start..end, &pulses);
+    // Nothing is known past the scenario's end: the replay stops there.
+    steps.push(crate::loads::Step {
+        at: end,
+        value: crate::loads::Contribution::default(),
+    });
     Ok(LoadKind::Steps(steps))
 }
 

@@ -539,7 +539,12 @@ macro_rules! named {
     };
 }
 
-named!(ModelName, Model, "model", [("S211", Model::S211), ("T211", Model::T211)]);
+named!(
+    ModelName,
+    Model,
+    "model",
+    [("S211", Model::S211), ("T211", Model::T211)]
+);
 named!(
     GridName,
     Grid,

@@ -24,7 +24,8 @@ fn check(text: &str, line: usize, column: usize, fragments: &[&str]) {
         assert!(e.message.contains(f), "`{f}` not in: {e}");
     }
     assert!(
-        e.to_string().starts_with(&format!("bad.toml:{line}:{column}: ")),
+        e.to_string()
+            .starts_with(&format!("bad.toml:{line}:{column}: ")),
         "{e}"
     );
 }
@@ -53,7 +54,12 @@ fn unknown_key_suggests_the_closest() {
         1,
         &["did you mean `phases`?"],
     );
-    check(&format!("durration = \"1m\"\n{BASE}"), 1, 1, &["did you mean `duration`?"]);
+    check(
+        &format!("durration = \"1m\"\n{BASE}"),
+        1,
+        1,
+        &["did you mean `duration`?"],
+    );
 }
 
 #[test]
@@ -102,7 +108,12 @@ fn wrong_types() {
         &["4 decimals", "at most 3"],
     );
     check(&format!("{BASE}interval = 5\n"), 3, 12, &["needs a unit"]);
-    check(&format!("{BASE}interval = \"5 parsecs\"\n"), 3, 12, &["not a duration"]);
+    check(
+        &format!("{BASE}interval = \"5 parsecs\"\n"),
+        3,
+        12,
+        &["not a duration"],
+    );
     check(
         &format!("{BASE}[[loads.constant]]\nname = \"x\"\npower = \"2\"\n"),
         5,
@@ -126,7 +137,7 @@ fn impossible_meters() {
         &["T211 is a three-phase meter"],
     );
     // Five devices: the 5th table starts on line 3 + 4 * 4 = 19.
-    let mut text = format!("{BASE}");
+    let mut text = BASE.to_owned();
     for ch in 1..=5 {
         text += &mbus(ch, "gas", "7FLO4100000123");
     }
@@ -151,7 +162,10 @@ fn impossible_meters() {
     );
     // Caught by p1-meter (water needs 50216) and mapped back to the device's `kind`.
     check(
-        &format!("{BASE}[meter]\nfirmware = \"50215\"\n{}", mbus(1, "water", "8SAG4100000456")),
+        &format!(
+            "{BASE}[meter]\nfirmware = \"50215\"\n{}",
+            mbus(1, "water", "8SAG4100000456")
+        ),
         7,
         8,
         &["50216"],
@@ -204,7 +218,13 @@ fn local_times_that_do_not_exist_or_repeat() {
         &["occurs twice", "+02:00", "+01:00"],
     );
     // With an offset both are fine.
-    assert!(Scenario::parse("ok.toml", "start = \"2026-10-25T02:30:00+01:00\"\nduration = \"1m\"\n").is_ok());
+    assert!(
+        Scenario::parse(
+            "ok.toml",
+            "start = \"2026-10-25T02:30:00+01:00\"\nduration = \"1m\"\n"
+        )
+        .is_ok()
+    );
 }
 
 #[test]
@@ -236,7 +256,12 @@ fn toml_syntax() {
 
 #[test]
 fn missing_end() {
-    check("start = \"2026-03-02 10:00:00\"\n", 1, 9, &["needs `end` or `duration`"]);
+    check(
+        "start = \"2026-03-02 10:00:00\"\n",
+        1,
+        9,
+        &["needs `end` or `duration`"],
+    );
 }
 
 fn tmp_file(name: &str, text: &str) -> PathBuf {
