@@ -2,7 +2,7 @@
 //! stream, saying what was simulated and what was sent. `docs/truth.md` documents the
 //! schema; keep the two in step.
 
-use p1_meter::{Load, MeterState};
+use p1_meter::MeterState;
 use serde::Serialize;
 
 use crate::sim::{Frame, Refusal};
@@ -20,8 +20,6 @@ pub struct TruthRecord<'a> {
     pub telegram: Option<String>,
     /// The four hex digits after `!`, or `null` while silent.
     pub crc: Option<String>,
-    /// The load the installation presented.
-    pub load: &'a Load,
     /// The meter's exact state.
     pub state: &'a MeterState,
     /// Scenario events the meter refused since the previous record.
@@ -46,7 +44,6 @@ impl<'a> TruthRecord<'a> {
             meter_time: frame.readout.as_ref().map(|r| r.time.to_string()),
             telegram,
             crc,
-            load: &frame.load,
             state: &frame.state,
             refused: &frame.refused,
         }
