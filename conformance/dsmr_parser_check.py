@@ -8,6 +8,15 @@ Input: a JSON-lines file; each line is an object
      "expect": "accept" | "reject"}
 Every "accept" telegram must parse and every value dsmr_parser reports must equal the
 readout's; every "reject" telegram must raise. Prints a summary; exits 1 on any mismatch.
+
+Extensions (used by p1-faults; cases without them behave as above):
+  "expect" may also be "silent_empty" (parsed without error into zero objects),
+  "crash" (an exception other than InvalidChecksumError/ParseError escapes) or, with
+  "mode": "stream", "not_framed" (dsmr_parser's TelegramBuffer never cuts a telegram
+  out of the text). "mode": "stream" feeds the text to the reader path Home Assistant's
+  asyncio protocol runs (TelegramBuffer, ASCII check, parse without throw_ex) instead of
+  parsing it whole; the outcome is that of the last telegram cut out. Bytes outside
+  ASCII travel as the code points U+0080..U+00FF (latin-1, as that protocol decodes).
 """
 
 import json
@@ -17,6 +26,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from dsmr_parser import telegram_specifications
+from dsmr_parser.clients.telegram_buffer import TelegramBuffer
 from dsmr_parser.exceptions import InvalidChecksumError, ParseError
 from dsmr_parser.parsers import TelegramParser
 
@@ -120,6 +130,34 @@ def check_values(t, r):
             same(f"ch{ch} unit", reading.unit, "m3")
 
 
+def outcome(t, error):
+    """The extended verdict of one parse: accept, silent_empty, reject or crash."""
+    if error is None:
+        return "accept" if len(t) > 0 else "silent_empty"
+    if isinstance(error, (InvalidChecksumError, ParseError)):
+        return "reject"
+    return "crash"
+
+
+def run_stream(parser, text):
+    """What the asyncio reader does with `text`: (outcome, telegram, error) of the last
+    telegram TelegramBuffer cuts out, or ("not_framed", None, None)."""
+    buf = TelegramBuffer()
+    buf.append(text)
+    last = ("not_framed", None, None)
+    for telegram in buf.get_all():
+        try:
+            telegram = telegram.encode("latin1").decode("ascii")
+            t, error = parser.parse(telegram), None
+        except Exception as e:  # noqa: BLE001 - the point is to see what escapes
+            t, error = None, e
+        last = (outcome(t, error), t, error)
+    return last
+
+
+EXTENDED = ("silent_empty", "crash", "not_framed")
+
+
 def main(path):
     parser = TelegramParser(telegram_specifications.BELGIUM_FLUVIUS)
     counts = {"accepted": 0, "rejected": 0}
@@ -128,11 +166,28 @@ def main(path):
         for lineno, line in enumerate(f, 1):
             case = json.loads(line)
             name = case.get("name", f"line {lineno}")
-            try:
-                t = parser.parse(case["telegram"], throw_ex=True)
-                error = None
-            except (InvalidChecksumError, ParseError) as e:
-                t, error = None, e
+            stream = case.get("mode") == "stream"
+            if stream:
+                got, t, error = run_stream(parser, case["telegram"])
+            else:
+                try:
+                    t = parser.parse(case["telegram"], throw_ex=True)
+                    error = None
+                except (InvalidChecksumError, ParseError) as e:
+                    t, error = None, e
+                except Exception as e:  # noqa: BLE001
+                    t, error = None, e
+                got = outcome(t, error)
+            if case["expect"] in EXTENDED:
+                if got == case["expect"]:
+                    counts.setdefault(got, 0)
+                    counts[got] += 1
+                else:
+                    failures.append(f"{name}: expected {case['expect']}, dsmr_parser: {got} ({error!r})")
+                continue
+            if got in ("crash", "not_framed") or (got == "silent_empty" and case["expect"] == "reject"):
+                failures.append(f"{name}: expected {case['expect']}, dsmr_parser: {got} ({error!r})")
+                continue
             if case["expect"] == "reject":
                 if error is None:
                     failures.append(f"{name}: dsmr_parser accepted a telegram meant to be rejected")
@@ -157,8 +212,9 @@ def main(path):
     if KNOWN_DIVERGENCES:
         print(f"known dsmr_parser divergence: S/W flag contradicting the date ignored in "
               f"{len(KNOWN_DIVERGENCES)} timestamp(s): {sorted(set(KNOWN_DIVERGENCES))}")
+    extra = "".join(f", {counts[k]} {k} as expected" for k in EXTENDED if k in counts)
     print(f"dsmr_parser: {counts['accepted']} accepted with equal values, "
-          f"{counts['rejected']} rejected as expected, {len(failures)} failure(s)")
+          f"{counts['rejected']} rejected as expected{extra}, {len(failures)} failure(s)")
     return 1 if failures else 0
 
 
