@@ -450,7 +450,10 @@ impl LoadRuntime {
                 days,
                 jitter_ms,
             } => {
-                let duration = |wh: i64| wh.saturating_mul(3_600_000) / (*power_w).max(1);
+                let duration = |wh: i64| {
+                    (wh.saturating_mul(3_600_000) / (*power_w).max(1))
+                        .min(crate::units::MAX_DURATION_MS)
+                };
                 if let Some(time) = plug_in {
                     if days[day.weekday()] {
                         let start = day.at(*time).plus_ms(self.jitter(*jitter_ms));

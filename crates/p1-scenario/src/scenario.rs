@@ -18,7 +18,7 @@ use crate::error::{ScenarioError, suggest, with_suggestion};
 use crate::loads::{Draw, LoadKind, LoadSpec, Pulse, compose, local_instant, program_cycle};
 use crate::replay::{self, Label};
 use crate::schema::{Action, Kind, RawEvent, RawLoads, RawMbus, RawMeter, RawScenario, RawSupply};
-use crate::units::Weekday;
+use crate::units::{MAX_DURATION_MS, Weekday};
 
 /// The scenario file shipped as `scenarios/quickstart.toml`.
 const QUICKSTART: &str = include_str!("../../../scenarios/quickstart.toml");
@@ -221,6 +221,9 @@ impl Scenario {
         let every = match &raw.every {
             Some(e) if *e.get_ref() == 0 => {
                 return Err(ctx.err(&e.span(), "`every` must be at least 1"));
+            }
+            Some(e) if e.get_ref().saturating_mul(interval_ms as u64) > MAX_DURATION_MS as u64 => {
+                return Err(ctx.err(&e.span(), "`every` x `interval` is longer than 100 years"));
             }
             Some(e) => *e.get_ref(),
             None => 1,

@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime};
 use p1_meter::SimTime;
 use p1_meter::time::{LocalTimeError, from_local};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -127,15 +127,25 @@ int_or_str!(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub(crate) struct Power(pub(crate) i64);
 
+/// Largest power a load may name (1 GW), which keeps sums and scalings exact in `i64`.
+const MAX_POWER_W: i64 = 1_000_000_000;
+
+fn bounded_power(w: i64) -> Result<Power, String> {
+    if w.abs() > MAX_POWER_W {
+        return Err("a power is at most 1 GW".to_owned());
+    }
+    Ok(Power(w))
+}
+
 int_or_str!(
     Power,
     "a power such as \"1.5 kW\", \"800 W\" or 800 (W)",
-    |v| Ok(Power(v)),
+    bounded_power,
     |s| {
         let (num, unit) = split_unit(s);
         match unit {
-            "W" => parse_decimal(num, 0).map(Power),
-            "kW" => parse_decimal(num, 3).map(Power),
+            "W" => parse_decimal(num, 0).and_then(bounded_power),
+            "kW" => parse_decimal(num, 3).and_then(bounded_power),
             "" => Err(format!("`{s}` needs a unit: \"{s} W\" or \"{s} kW\"")),
             _ => Err(format!("unknown power unit `{unit}`: use W or kW")),
         }
@@ -245,6 +255,13 @@ int_or_str!(
     }
 );
 
+fn bounded_ratio(permille: i64) -> Result<Ratio, String> {
+    if permille.abs() > 1_000_000 {
+        return Err("a ratio is at most 1000".to_owned());
+    }
+    Ok(Ratio(permille))
+}
+
 /// A dimensionless ratio in per-mille: `"0.95"`, `"1.5"` or `1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub(crate) struct Ratio(pub(crate) i64);
@@ -252,11 +269,8 @@ pub(crate) struct Ratio(pub(crate) i64);
 int_or_str!(
     Ratio,
     "a ratio such as \"0.95\" or 1",
-    |v| v
-        .checked_mul(1000)
-        .map(Ratio)
-        .ok_or_else(|| "ratio too large".to_owned()),
-    |s| parse_decimal(s, 3).map(Ratio)
+    |v| bounded_ratio(v.saturating_mul(1000)),
+    |s| parse_decimal(s, 3).and_then(bounded_ratio)
 );
 
 /// Parses `"1h30m"`, `"90s"`, `"500ms"`, `"-2m"`, `"1d"`, `"1w"` into ms.
@@ -302,8 +316,15 @@ pub(crate) fn parse_duration(text: &str) -> Result<i64, String> {
             .and_then(|v| total.checked_add(v))
             .ok_or_else(|| format!("`{t}` is too long"))?;
     }
+    if total > MAX_DURATION_MS {
+        return Err(format!("`{t}` is longer than 100 years"));
+    }
     Ok(if negative { -total } else { total })
 }
+
+/// Longest duration a scenario may name (100 years), which keeps every sum of instants
+/// far from overflowing.
+pub(crate) const MAX_DURATION_MS: i64 = 100 * 366 * 86_400_000;
 
 /// A signed duration in ms: `"10m"`, `"1h30m"`, `"-90s"`, `"250ms"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -322,6 +343,11 @@ int_or_str!(
 pub(crate) fn parse_instant(text: &str) -> Result<SimTime, String> {
     let t = text.trim();
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+        if !(2000..=2099).contains(&dt.year()) {
+            return Err(format!(
+                "`{t}` is outside 2000-2099, the years a meter's two-digit timestamps can show"
+            ));
+        }
         return Ok(SimTime(dt.timestamp_millis()));
     }
     let local_formats = [
@@ -344,6 +370,11 @@ pub(crate) fn parse_instant(text: &str) -> Result<SimTime, String> {
                  (\"2026-03-29T01:30:00+01:00\") or Belgian local time (\"2026-03-29 01:30:00\")"
             )
         })?;
+    if !(2000..=2099).contains(&naive.year()) {
+        return Err(format!(
+            "`{t}` is outside 2000-2099, the years a meter's two-digit timestamps can show"
+        ));
+    }
     from_local(naive).map_err(|e| match e {
         LocalTimeError::Nonexistent => format!(
             "local time {naive} does not exist in Belgium (clocks jump from 02:00 to 03:00 \
@@ -540,6 +571,7 @@ mod tests {
         assert!(parse_duration("10").is_err());
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("1y").is_err());
+        assert!(parse_duration("9000000000000s").is_err());
     }
 
     #[test]
