@@ -1,7 +1,7 @@
 //! Scenario errors: each bad input is reported at its exact line and column, with a
 //! message saying what was expected. Positions are counted by hand from the inputs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use p1_scenario::{Scenario, ScenarioError};
 
@@ -304,4 +304,35 @@ fn bad_csv_row() {
     };
     assert_eq!((e.line, e.column), (5, 15), "{e}");
     assert!(e.message.contains("cannot read"), "{e}");
+}
+
+#[test]
+fn replay_labels_must_match_the_tariff_calendar() {
+    let csv = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios/data/fluvius-electricity-2023-10-26.csv")
+        .canonicalize()
+        .unwrap();
+    // With the day tariff ending at 21:00, Thursday 26/10 21:00 is night for the meter
+    // but "Offtake Day" in the export.
+    let scenario = tmp_file(
+        "mismatch.toml",
+        &format!(
+            "start = \"2023-10-26 00:00:00\"\nduration = \"1d\"\n[meter.tariff]\n\
+             day_end = \"21:00\"\n[[loads.replay]]\nname = \"r\"\nelectricity = {:?}\n",
+            csv.display().to_string()
+        ),
+    );
+    let e = match Scenario::from_path(&scenario) {
+        Ok(_) => panic!("accepted a calendar that contradicts the export"),
+        Err(e) => e,
+    };
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("26/10/2023;21:00:00;"))
+        .unwrap()
+        + 1;
+    assert_eq!(e.path, csv.display().to_string());
+    assert_eq!((e.line, e.column), (line, 1), "{e}");
+    assert!(e.message.contains("labels the quarter"), "{e}");
 }
