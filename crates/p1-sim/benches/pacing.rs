@@ -71,19 +71,19 @@ fn open_raw(path: &Path) -> io::Result<File> {
     Ok(File::from(fd))
 }
 
-/// Mean, p99 (nearest rank) and max of `v`.
-fn stats(mut v: Vec<u64>) -> (f64, u64, u64) {
+/// Mean, median, p99 (nearest rank; with 60 samples that is the largest) and max of `v`.
+fn stats(mut v: Vec<u64>) -> (f64, u64, u64, u64) {
     if v.is_empty() {
-        return (0.0, 0, 0);
+        return (0.0, 0, 0, 0);
     }
     v.sort_unstable();
     let mean = v.iter().sum::<u64>() as f64 / v.len() as f64;
-    let rank = (v.len() * 99).div_ceil(100).max(1);
-    (mean, v[rank - 1], v[v.len() - 1])
+    let rank = |p: usize| v[(v.len() * p).div_ceil(100).max(1) - 1];
+    (mean, rank(50), rank(99), v[v.len() - 1])
 }
 
 fn report(name: &str, speed: f64, summary: &LiveSummary, arrived: &[Instant]) {
-    let (wm, wp, wx) = stats(summary.pacing.samples_us.clone());
+    let (wm, w50, wp, wx) = stats(summary.pacing.samples_us.clone());
     let interval = Duration::from_secs_f64(1.0 / speed);
     let arrival_late: Vec<u64> = match summary.started_at {
         Some(t0) => arrived
@@ -97,9 +97,9 @@ fn report(name: &str, speed: f64, summary: &LiveSummary, arrived: &[Instant]) {
             .collect(),
         None => Vec::new(),
     };
-    let (am, ap, ax) = stats(arrival_late);
+    let (am, a50, ap, ax) = stats(arrival_late);
     println!(
-        "{name:<14} {speed:>5}x  telegrams {:>3} written {:>3} dropped {:>2} | write |late| us: mean {wm:>7.1} p99 {wp:>6} max {wx:>6} | arrival us: mean {am:>7.1} p99 {ap:>6} max {ax:>6} (n={})",
+        "{name:<14} {speed:>5}x  telegrams {:>3} written {:>3} dropped {:>2} | write |late| us: mean {wm:>6.1} p50 {w50:>5} p99 {wp:>5} max {wx:>5} | arrival us: mean {am:>6.1} p50 {a50:>5} p99 {ap:>5} max {ax:>5} (n={})",
         summary.telegrams,
         summary.written,
         summary.dropped,
