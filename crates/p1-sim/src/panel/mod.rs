@@ -1,0 +1,128 @@
+//! `p1sim panel`: the meter's front panel over a scenario. Headless with `--script` (the
+//! simulated clock, no sleeping, one text frame per step with `--frames`), otherwise an
+//! interactive terminal UI paced in real time (`--speed`), optionally serving the same
+//! meter's P1 telegrams (`--out pty|tcp:...`). docs/panel.md describes both.
+
+pub mod script;
+pub mod session;
+mod tui;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use p1_meter::SimTime;
+use p1_panel::{PanelConfig, render_text};
+
+use crate::error::CliError;
+use crate::live::LiveSinkSpec;
+use script::Step;
+pub use session::Session;
+
+/// Options of `p1sim panel`.
+#[derive(Debug, Clone)]
+pub struct PanelOptions {
+    /// Scenario file; `None` plays the built-in quickstart.
+    pub scenario: Option<PathBuf>,
+    /// Headless script.
+    pub script: Option<String>,
+    /// Headless: print a frame after every step (otherwise only after the last).
+    pub frames: bool,
+    /// Interactive: simulated seconds per real second.
+    pub speed: f64,
+    /// Interactive: also serve P1 here.
+    pub out: Option<LiveSinkSpec>,
+    /// Panel settings.
+    pub panel: PanelConfig,
+}
+
+/// `p1sim panel`.
+pub fn run(opts: &PanelOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
+    let scenario = crate::run::load(opts.scenario.as_deref())?;
+    match &opts.script {
+        Some(text) => {
+            let steps = script::parse(text).map_err(|e| CliError::Input {
+                path: "--script".into(),
+                line: e.line,
+                column: e.column,
+                message: e.message,
+            })?;
+            let session = Session::new(scenario, opts.panel.clone(), false)?;
+            headless(session, &steps, opts.frames, stdout)?;
+            Ok(0)
+        }
+        None => tui::run(scenario, opts),
+    }
+}
+
+/// `2026-06-15 12:00:10.200` (Belgian local time).
+fn local_text(t: SimTime) -> String {
+    t.local().0.format("%Y-%m-%d %H:%M:%S%.3f").to_string()
+}
+
+/// The header line printed above each headless frame.
+fn header(session: &Session, index: usize, step: &str) -> String {
+    let t = session.now();
+    let since = t.0 - session.start().0;
+    let p1 = match session.last_telegram() {
+        Some((at, Some(r))) => format!(
+            "last telegram {} 96.3.10={}",
+            local_text(*at),
+            r.breaker.code()
+        ),
+        Some((at, None)) => format!("last telegram {} silent", local_text(*at)),
+        None => "no telegram yet".to_owned(),
+    };
+    format!(
+        "--- step {index}: {step} | {} (+{}) | P1 {p1}\n",
+        local_text(t),
+        script::ms_text(since),
+    )
+}
+
+/// Runs `steps` on the simulated clock and prints the frames.
+pub fn headless(
+    mut session: Session,
+    steps: &[Step],
+    frames: bool,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let mut print = |session: &mut Session, index: usize, step: &str| -> Result<(), CliError> {
+        let t = session.now();
+        let view = session.view(t);
+        let text = format!("{}{}", header(session, index, step), render_text(&view));
+        out.write_all(text.as_bytes()).map_err(CliError::Write)
+    };
+    if frames {
+        print(&mut session, 0, "start")?;
+    }
+    for (i, step) in steps.iter().enumerate() {
+        let now = session.now();
+        let next = match step {
+            Step::Press { held_ms, .. } | Step::Wait { ms: held_ms } => now.plus_ms(*held_ms),
+            _ => now,
+        };
+        if next >= session.end() {
+            return Err(CliError::Usage(format!(
+                "--script step {} ({step}) goes past the end of the scenario at {}",
+                i + 1,
+                local_text(session.end())
+            )));
+        }
+        match step {
+            Step::Press { held_ms, .. } => {
+                session.press(next, *held_ms)?;
+            }
+            Step::Wait { .. } => {
+                session.view(next);
+            }
+            Step::Error(on) => session.set_error(*on),
+            Step::Network { registered, signal } => {
+                session.set_network(*registered, signal.unwrap_or(u8::MAX));
+            }
+        }
+        if frames || i + 1 == steps.len() {
+            print(&mut session, i + 1, &step.to_string())?;
+        }
+    }
+    Ok(())
+}
