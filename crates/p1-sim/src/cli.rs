@@ -59,6 +59,38 @@ pub enum Command {
         #[arg(long)]
         baud_pacing: bool,
     },
+    /// The meter's front panel: screen, indicators, LEDs and the button (docs/panel.md).
+    ///
+    /// Interactive in a terminal (space/enter = press, h = hold 3 s, q = quit), or
+    /// headless with --script on the simulated clock.
+    Panel {
+        /// Scenario file (the built-in quickstart without it).
+        scenario: Option<PathBuf>,
+        /// Headless: steps such as "press; press; wait 10s; hold 3s" (docs/panel.md).
+        #[arg(long)]
+        script: Option<String>,
+        /// Headless: print a text frame after every step, not only after the last.
+        #[arg(long, requires = "script")]
+        frames: bool,
+        /// Interactive: simulated seconds per real second.
+        #[arg(long, default_value_t = 1.0, conflicts_with = "script")]
+        speed: f64,
+        /// Interactive: also serve the meter's P1 stream on `pty` or `tcp:HOST:PORT`.
+        #[arg(long, conflicts_with = "script")]
+        out: Option<String>,
+        /// Seconds the screen stays lit after the last press.
+        #[arg(long, default_value_t = 30)]
+        screen_timeout: u32,
+        /// Control LED pulses per kWh.
+        #[arg(long, default_value_t = p1_panel::DEFAULT_CONTROL_IMP_PER_KWH)]
+        imp_per_kwh: u32,
+        /// Blind LED pulses per kvarh.
+        #[arg(long, default_value_t = p1_panel::DEFAULT_BLIND_IMP_PER_KVARH)]
+        imp_per_kvarh: u32,
+        /// Display sequence, comma-separated (default 1.8.1,1.8.2,1.7.0,1.6.0,2.8.1,2.8.2,2.7.0,96.1.1).
+        #[arg(long, value_delimiter = ',')]
+        sequence: Vec<p1_panel::Code>,
+    },
     /// Regenerate golden/<name>.p1 and golden/<name>.truth.jsonl from scenarios/*.toml.
     Fixtures {
         /// Regenerate in memory and fail on any byte difference instead of writing.

@@ -7,6 +7,7 @@ pub mod error;
 pub mod fixtures;
 pub mod input;
 pub mod live;
+pub mod panel;
 pub mod run;
 
 use std::io::{self, Write};
@@ -64,6 +65,43 @@ fn dispatch(command: Command) -> Result<i32, CliError> {
                 baud_pacing,
             };
             run::run(&opts, &mut out)?
+        }
+        Command::Panel {
+            scenario,
+            script,
+            frames,
+            speed,
+            out: dest,
+            screen_timeout,
+            imp_per_kwh,
+            imp_per_kvarh,
+            sequence,
+        } => {
+            let out_spec = match dest {
+                Some(d) => Some(
+                    d.parse::<live::LiveSinkSpec>()
+                        .map_err(|e| CliError::Usage(format!("--out: {e}")))?,
+                ),
+                None => None,
+            };
+            let mut cfg = p1_panel::PanelConfig {
+                screen_timeout_ms: i64::from(screen_timeout) * 1000,
+                control_imp_per_kwh: imp_per_kwh,
+                blind_imp_per_kvarh: imp_per_kvarh,
+                ..p1_panel::PanelConfig::default()
+            };
+            if !sequence.is_empty() {
+                cfg.sequence = sequence;
+            }
+            let opts = panel::PanelOptions {
+                scenario,
+                script,
+                frames,
+                speed,
+                out: out_spec,
+                panel: cfg,
+            };
+            panel::run(&opts, &mut out)?
         }
         Command::Fixtures {
             check,
