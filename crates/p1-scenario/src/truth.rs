@@ -3,6 +3,7 @@
 //! schema; keep the two in step.
 
 use p1_meter::MeterState;
+use p1_wire::Readout;
 use serde::Serialize;
 
 use crate::sim::{Frame, Refusal};
@@ -20,6 +21,9 @@ pub struct TruthRecord<'a> {
     pub telegram: Option<String>,
     /// The four hex digits after `!`, or `null` while silent.
     pub crc: Option<String>,
+    /// What the telegram means, typed (the `readout` schema of docs/json.md), or `null`
+    /// while silent: compare a parser's output with this.
+    pub readout: Option<&'a Readout>,
     /// The meter's exact state.
     pub state: &'a MeterState,
     /// Scenario events the meter refused since the previous record.
@@ -44,6 +48,7 @@ impl<'a> TruthRecord<'a> {
             meter_time: frame.readout.as_ref().map(|r| r.time.to_string()),
             telegram,
             crc,
+            readout: frame.readout.as_ref(),
             state: &frame.state,
             refused: &frame.refused,
         }
