@@ -58,6 +58,12 @@ pub enum Command {
         /// Live ports: write each telegram at the 115200-baud line rate.
         #[arg(long)]
         baud_pacing: bool,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Override the scenario's `every`: emit only every N-th telegram instant.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        every: Option<u64>,
     },
     /// The meter's front panel: screen, indicators, LEDs and the button (docs/panel.md).
     ///

@@ -54,9 +54,13 @@ fn dispatch(command: Command) -> Result<i32, CliError> {
             speed,
             link,
             baud_pacing,
+            seed,
+            every,
         } => {
             let opts = run::RunOptions {
                 scenario,
+                seed,
+                every,
                 out: run::Output::parse(&dest)?,
                 truth,
                 fast,

@@ -49,6 +49,10 @@ impl Output {
 pub struct RunOptions {
     /// Scenario file; `None` plays the built-in quickstart.
     pub scenario: Option<PathBuf>,
+    /// Replaces the scenario's seed.
+    pub seed: Option<u64>,
+    /// Replaces the scenario's `every` (emit every n-th telegram instant).
+    pub every: Option<u64>,
     /// Destination.
     pub out: Output,
     /// JSON-lines truth file.
@@ -158,7 +162,13 @@ fn report_refusals(frame: &Frame, scenario: &str) {
 
 /// `p1sim run`.
 pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
-    let scenario = load(opts.scenario.as_deref())?;
+    let mut scenario = load(opts.scenario.as_deref())?;
+    if let Some(seed) = opts.seed {
+        scenario.seed = seed;
+    }
+    if let Some(every) = opts.every {
+        scenario.every = every;
+    }
     let name = opts
         .scenario
         .as_ref()
