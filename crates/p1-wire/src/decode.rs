@@ -212,15 +212,7 @@ impl Decoder {
     /// Ends the stream: a telegram still open is reported as truncated.
     pub fn finish(&mut self, emit: &mut dyn FnMut(Result<Frame, DecodeError>)) {
         if self.state != State::Hunting {
-            let (line, column) = line_col(&self.buf, self.buf.len());
-            emit(Err(DecodeError {
-                telegram_offset: self.start,
-                offset: self.pos,
-                line,
-                column,
-                kind: ErrorKind::Truncated,
-            }));
-            self.reset();
+            self.abandon(self.buf.len(), ErrorKind::Truncated, emit);
         }
     }
 
@@ -236,11 +228,18 @@ impl Decoder {
         self.start = self.pos;
     }
 
-    fn abandon(&mut self, kind: ErrorKind, emit: &mut dyn FnMut(Result<Frame, DecodeError>)) {
-        let (line, column) = line_col(&self.buf, self.buf.len());
+    /// Reports the open telegram as failed at index `at` of the buffer (its length: the
+    /// byte being fed) and starts hunting again.
+    fn abandon(
+        &mut self,
+        at: usize,
+        kind: ErrorKind,
+        emit: &mut dyn FnMut(Result<Frame, DecodeError>),
+    ) {
+        let (line, column) = line_col(&self.buf, at);
         emit(Err(DecodeError {
             telegram_offset: self.start,
-            offset: self.pos,
+            offset: self.start + at,
             line,
             column,
             kind,
@@ -259,10 +258,10 @@ impl Decoder {
             }
             State::Body => {
                 if b == b'/' {
-                    self.abandon(ErrorKind::Interrupted, emit);
+                    self.abandon(self.buf.len(), ErrorKind::Interrupted, emit);
                     self.begin();
                 } else if self.buf.len() >= MAX_TELEGRAM_LEN {
-                    self.abandon(ErrorKind::TooLong, emit);
+                    self.abandon(self.buf.len(), ErrorKind::TooLong, emit);
                 } else {
                     self.buf.push(b);
                     if b == b'!' {
@@ -274,7 +273,7 @@ impl Decoder {
             State::Trailer => {
                 if b == b'/' {
                     let found = show(&self.buf[self.bang + 1..]);
-                    self.abandon_at_bang(ErrorKind::CrcFormat { found }, emit);
+                    self.abandon(self.bang + 1, ErrorKind::CrcFormat { found }, emit);
                     self.begin();
                     return;
                 }
@@ -285,26 +284,10 @@ impl Decoder {
                     self.reset();
                 } else if self.buf.len() - self.bang >= MAX_TRAILER {
                     let found = show(&self.buf[self.bang + 1..]);
-                    self.abandon_at_bang(ErrorKind::CrcFormat { found }, emit);
+                    self.abandon(self.bang + 1, ErrorKind::CrcFormat { found }, emit);
                 }
             }
         }
-    }
-
-    fn abandon_at_bang(
-        &mut self,
-        kind: ErrorKind,
-        emit: &mut dyn FnMut(Result<Frame, DecodeError>),
-    ) {
-        let (line, column) = line_col(&self.buf, self.bang + 1);
-        emit(Err(DecodeError {
-            telegram_offset: self.start,
-            offset: self.start + self.bang + 1,
-            line,
-            column,
-            kind,
-        }));
-        self.reset();
     }
 }
 
