@@ -131,6 +131,13 @@ pub enum Command {
         /// New valve state.
         state: Breaker,
     },
+    /// The tariff is imposed from outside instead of following the calendar (`Some(1)` day,
+    /// `Some(2)` night), or handed back to the calendar (`None`). Used to replay a portal
+    /// export whose Day/Night labels are the ground truth, whatever calendar made them.
+    ForceTariff {
+        /// The imposed tariff, or `None` for the calendar.
+        tariff: Option<u8>,
+    },
 }
 
 /// A command the meter refuses in its current state (e.g. the button on a connected meter).
@@ -272,6 +279,8 @@ pub struct Meter {
     tariff: u8,
     /// Meter-clock instant of the next tariff change.
     tariff_next: Option<i64>,
+    /// A tariff imposed by [`Command::ForceTariff`], overriding the calendar.
+    tariff_forced: Option<u8>,
     demand: DemandState,
     breaker: Breaker,
     cut_reason: Option<CutReason>,
@@ -456,6 +465,7 @@ impl Meter {
         let mut meter = Meter {
             tariff: tariff::tariff_at_ms(&config.tariff, m),
             tariff_next: tariff::next_change(&config.tariff, m),
+            tariff_forced: None,
             import_mj: config.import_wh.map(|wh| wh.saturating_mul(MJ_PER_WH)),
             export_mj: config.export_wh.map(|wh| wh.saturating_mul(MJ_PER_WH)),
             load: Load::default(),
@@ -688,6 +698,11 @@ impl Meter {
     }
 
     fn refresh_tariff(&mut self) {
+        if let Some(forced) = self.tariff_forced {
+            self.tariff = forced;
+            self.tariff_next = None;
+            return;
+        }
         let m = self.now.saturating_add(self.offset);
         self.tariff = tariff::tariff_at_ms(&self.cfg.tariff, m);
         self.tariff_next = tariff::next_change(&self.cfg.tariff, m);
@@ -1052,6 +1067,15 @@ impl Meter {
                     ));
                 }
                 self.message = bytes;
+            }
+            Command::ForceTariff { tariff } => {
+                if let Some(t) = tariff.filter(|t| ![tariff::DAY, tariff::NIGHT].contains(t)) {
+                    return refuse(format!(
+                        "ForceTariff refused: tariff must be 1 (day) or 2 (night), found {t}"
+                    ));
+                }
+                self.tariff_forced = tariff;
+                self.refresh_tariff();
             }
         }
         Ok(())

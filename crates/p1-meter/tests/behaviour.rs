@@ -175,6 +175,25 @@ fn tariff_indicator_switches_at_7_and_22() {
 }
 
 #[test]
+fn forced_tariff_overrides_the_calendar_until_released() {
+    // Monday 10:00, a day-tariff hour: forcing night sends the energy to 1.8.2.
+    let start = cet(2026, 1, 12, 10, 0, 0);
+    let mut m = meter(s211(), start);
+    m.set_load(start, &one(3600));
+    let force = |t| Command::ForceTariff { tariff: t };
+    m.apply(start, force(Some(2))).expect("force night");
+    assert_eq!(m.readout().expect("port").tariff, 2);
+    m.advance_to(cet(2026, 1, 12, 11, 0, 0));
+    assert_eq!(m.state().import_wh, [0, 3600]);
+    m.apply(cet(2026, 1, 12, 11, 0, 0), force(None))
+        .expect("release");
+    assert_eq!(m.readout().expect("port").tariff, 1);
+    m.advance_to(cet(2026, 1, 12, 12, 0, 0));
+    assert_eq!(m.state().import_wh, [3600, 3600]);
+    assert!(m.apply(cet(2026, 1, 12, 12, 0, 0), force(Some(3))).is_err());
+}
+
+#[test]
 fn tariff_follows_wall_time_through_both_dst_transitions() {
     // Every day has a day tariff from 02:30 to 23:00 local.
     let mut c = s211();
