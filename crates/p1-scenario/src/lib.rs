@@ -35,5 +35,5 @@ mod units;
 pub use error::ScenarioError;
 pub use scenario::{Event, EventAction, Scenario, Supply};
 pub use sim::{Frame, Refusal, Simulation};
-pub use truth::TruthRecord;
+pub use truth::{FaultTruth, TruthRecord, TruthVerdict};
 pub use units::At;

@@ -7,6 +7,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use chrono::{Datelike, NaiveTime, Timelike};
+use p1_faults::{FaultError, FaultInjector, FaultSpec, Schedule};
 use p1_meter::{
     Command, Grid, MbusConfig, MbusKind, Meter, MeterConfig, PeakStamp, Prepaid, SimTime,
     TariffCalendar,
@@ -17,8 +18,11 @@ use toml::Spanned;
 use crate::error::{ScenarioError, suggest, with_suggestion};
 use crate::loads::{Draw, LoadKind, LoadSpec, Pulse, compose, local_instant, program_cycle};
 use crate::replay::{self, Label};
-use crate::schema::{Action, Kind, RawEvent, RawLoads, RawMbus, RawMeter, RawScenario, RawSupply};
-use crate::units::{MAX_DURATION_MS, Weekday};
+use crate::schema::{
+    Action, Kind, RawEvent, RawFault, RawFaultSchedule, RawLoads, RawMbus, RawMeter, RawScenario,
+    RawSupply, RawWindow,
+};
+use crate::units::{At, MAX_DURATION_MS, Weekday};
 
 /// The scenario file shipped as `scenarios/quickstart.toml`.
 const QUICKSTART: &str = include_str!("../../../scenarios/quickstart.toml");
@@ -46,6 +50,9 @@ pub struct Scenario {
     pub supply: Supply,
     /// Events in time order (file order for equal times).
     pub events: Vec<Event>,
+    /// Scheduled faults (`[[faults]]`), in file order, instants resolved to ms since the
+    /// epoch.
+    pub faults: Vec<FaultSpec>,
     pub(crate) loads: Vec<LoadSpec>,
     pub(crate) origin: Origin,
 }
@@ -98,6 +105,8 @@ pub(crate) struct Origin {
     pub path: String,
     /// Line and column of meter settings, keyed like `ConfigError::field`.
     pub spans: BTreeMap<String, (usize, usize)>,
+    /// Line and column of each `[[faults]]` table, in file order.
+    pub faults: Vec<(usize, usize)>,
 }
 
 impl Origin {
@@ -118,6 +127,17 @@ impl Origin {
             line,
             column,
             message: format!("meter: {field}: {message}"),
+        }
+    }
+
+    /// Maps a fault injector error to the `[[faults]]` table it names.
+    pub(crate) fn fault_error(&self, e: &FaultError) -> ScenarioError {
+        let (line, column) = self.faults.get(e.index).copied().unwrap_or((1, 1));
+        ScenarioError {
+            path: self.path.clone(),
+            line,
+            column,
+            message: format!("faults: {e}"),
         }
     }
 }
@@ -246,15 +266,22 @@ impl Scenario {
             convert_event(&ctx, e, start, &loads, &mut events)?;
         }
         events.sort_by_key(|e| e.at);
+        let seed = raw.seed.unwrap_or(0);
+        let faults = convert_faults(&ctx, &raw.faults, start, seed)?;
         let origin = Origin {
             path: path.to_owned(),
             spans: ctx.spans,
+            faults: raw
+                .faults
+                .iter()
+                .map(|f| crate::error::line_col(text, f.span().start))
+                .collect(),
         };
         Meter::new(meter.clone(), start).map_err(|e| origin.config_error(&e.field, &e.message))?;
         Ok(Scenario {
             name: raw.name.clone().unwrap_or_default(),
             description: raw.description.clone().unwrap_or_default(),
-            seed: raw.seed.unwrap_or(0),
+            seed,
             start,
             end,
             interval_ms,
@@ -262,6 +289,7 @@ impl Scenario {
             meter,
             supply,
             events,
+            faults,
             loads,
             origin,
         })
@@ -1210,4 +1238,91 @@ fn convert_event(
         }
     }
     Ok(())
+}
+
+/// Converts the `[[faults]]` tables: scenario instants in schedules become the ms since
+/// the epoch p1-faults expects, and every fault is checked where it is written.
+fn convert_faults(
+    ctx: &Ctx<'_>,
+    raw: &[Spanned<RawFault>],
+    start: SimTime,
+    seed: u64,
+) -> Result<Vec<FaultSpec>, ScenarioError> {
+    let mut out = Vec::with_capacity(raw.len());
+    for f in raw {
+        let r = f.get_ref();
+        let fault = r.fault.get_ref().clone();
+        if let Err(m) = fault.validate() {
+            return Err(ctx.err(
+                &r.fault.span(),
+                format!("fault `{}`: expected {m}", fault.name()),
+            ));
+        }
+        let schedule = convert_schedule(ctx, &r.schedule, start)?;
+        if let Err(m) = schedule.validate() {
+            return Err(ctx.err(&r.schedule.span(), format!("schedule: expected {m}")));
+        }
+        out.push(FaultSpec { fault, schedule });
+    }
+    // The injector's own checks, so that `Simulation::new` cannot fail on them later.
+    FaultInjector::new(out.clone(), seed).map_err(|e| {
+        let span = raw.get(e.index).map_or(0..0, Spanned::span);
+        ctx.err(&span, format!("faults: {e}"))
+    })?;
+    Ok(out)
+}
+
+fn convert_schedule(
+    ctx: &Ctx<'_>,
+    s: &Spanned<RawFaultSchedule>,
+    start: SimTime,
+) -> Result<Schedule, ScenarioError> {
+    Ok(match s.get_ref() {
+        RawFaultSchedule::AtIndex(n) => Schedule::AtIndex(*n),
+        RawFaultSchedule::AtMs(ms) => Schedule::AtMs(*ms),
+        RawFaultSchedule::At(at) => {
+            let t = at.get_ref().resolve(start);
+            if t < start {
+                return Err(ctx.err(&at.span(), "this instant is before the scenario's `start`"));
+            }
+            Schedule::AtMs(t.millis())
+        }
+        RawFaultSchedule::Window(w) => {
+            let RawWindow {
+                from,
+                until,
+                from_ms,
+                until_ms,
+            } = w.get_ref();
+            let bound = |at: &Option<Spanned<At>>, ms: &Option<i64>, name: &str| match (at, ms) {
+                (Some(a), None) => Ok(a.get_ref().resolve(start).millis()),
+                (None, Some(ms)) => Ok(*ms),
+                (Some(_), Some(_)) => Err(ctx.err(
+                    &w.span(),
+                    format!("give either `{name}` or `{name}_ms`, not both"),
+                )),
+                (None, None) => Err(ctx.err(
+                    &w.span(),
+                    format!("a window needs `{name}` (an instant or \"+10m\") or `{name}_ms`"),
+                )),
+            };
+            let (a, b) = (
+                bound(from, from_ms, "from")?,
+                bound(until, until_ms, "until")?,
+            );
+            if a >= b {
+                let span = until.as_ref().map_or(w.span(), Spanned::span);
+                return Err(ctx.err(&span, "a window's `until` must be after its `from`"));
+            }
+            Schedule::Window {
+                from_ms: a,
+                until_ms: b,
+            }
+        }
+        RawFaultSchedule::Every { n, offset } => Schedule::Every {
+            n: *n,
+            offset: *offset,
+        },
+        RawFaultSchedule::Probability(p) => Schedule::Probability(*p),
+    })
 }

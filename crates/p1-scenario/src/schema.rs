@@ -34,6 +34,46 @@ pub(crate) struct RawScenario {
     pub loads: Option<RawLoads>,
     #[serde(default)]
     pub event: Vec<Spanned<RawEvent>>,
+    #[serde(default)]
+    pub faults: Vec<Spanned<RawFault>>,
+}
+
+/// One `[[faults]]` table: p1-faults' [`p1_faults::FaultKind`] as is, and a schedule whose
+/// instants may be written like any scenario instant (converted to the milliseconds
+/// p1-faults expects by [`crate::scenario`]).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFault {
+    pub fault: Spanned<p1_faults::FaultKind>,
+    pub schedule: Spanned<RawFaultSchedule>,
+}
+
+/// `schedule = { .. }` of a fault: p1-faults' forms plus `at` and `window = { from, until }`
+/// with scenario instants or offsets from `start`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub(crate) enum RawFaultSchedule {
+    AtIndex(u64),
+    AtMs(i64),
+    At(Spanned<At>),
+    Window(Spanned<RawWindow>),
+    Every {
+        n: u64,
+        #[serde(default)]
+        offset: u64,
+    },
+    Probability(f64),
+}
+
+/// `window = { from = "+1m", until = "+2m" }` (or `from_ms`/`until_ms`): telegrams with
+/// `from <= t < until`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWindow {
+    pub from: Option<Spanned<At>>,
+    pub until: Option<Spanned<At>>,
+    pub from_ms: Option<i64>,
+    pub until_ms: Option<i64>,
 }
 
 /// `[meter]`.

@@ -2,8 +2,11 @@
 //! per telegram instant. Between telegrams it jumps straight to the next thing that
 //! happens (an event, a load change, a voltage draw, a meter deadline), never ticking
 //! through idle seconds, and it keeps no history, so memory does not grow with the
-//! scenario's length.
+//! scenario's length. When the scenario schedules `[[faults]]`, each telegram the meter
+//! meant goes through a [`p1_faults::FaultInjector`]; the frame carries both what was
+//! meant and what was sent.
 
+use p1_faults::{Applied, FaultInjector, Piece, Verdict};
 use p1_meter::{Load, Meter, MeterState, PhaseLoad, SimTime};
 use p1_wire::Readout;
 use rand::{RngExt, SeedableRng};
@@ -19,9 +22,26 @@ use crate::scenario::{Event, EventAction, Scenario, Supply};
 pub struct Frame {
     /// The telegram instant (true time, not the meter's possibly offset clock).
     pub at: SimTime,
-    /// The exact telegram bytes; empty while the line is silent.
+    /// The bytes actually sent: the meter's telegram after the scenario's faults (exactly
+    /// the meter's telegram when none hit). Empty while the line is silent or a `silence`
+    /// fault hits.
     pub bytes: Vec<u8>,
-    /// The telegram content; `None` while the line is silent.
+    /// How to write `bytes`: empty = one write; otherwise the writes, with real-time pauses
+    /// between them (a `split` fault).
+    pub pieces: Vec<Piece>,
+    /// The faults that changed this telegram, in the order applied.
+    pub applied: Vec<Applied>,
+    /// How consumers should react to `bytes`: `Some` for every telegram the meter meant
+    /// when the scenario has `[[faults]]` (even if none hit this one), `None` otherwise
+    /// (then `bytes` is always the meter's own, valid telegram).
+    pub verdict: Option<Verdict>,
+    /// What the sent telegram says after content quirks (equal to `readout` unless a
+    /// content quirk hit); `Some` only when faults are scheduled and bytes were sent.
+    pub sent_readout: Option<Readout>,
+    /// Whether the scenario schedules faults (the truth record then says what was sent).
+    pub faults_scheduled: bool,
+    /// What the meter meant: its telegram content, before any fault; `None` while the
+    /// line is silent.
     pub readout: Option<Readout>,
     /// The meter's exact state at `at`.
     pub state: MeterState,
@@ -110,6 +130,10 @@ pub struct Simulation {
     load: Load,
     refused: Vec<Refusal>,
     n_steps: u64,
+    /// `None` when the scenario has no faults: bytes are then the meter's, untouched.
+    faults: Option<FaultInjector>,
+    /// Telegram instants yielded so far: the fault schedule's index.
+    index: u64,
 }
 
 impl Simulation {
@@ -138,6 +162,18 @@ impl Simulation {
             load: Load::default(),
             refused: Vec::new(),
             n_steps: 0,
+            // The injector draws from its own ChaCha8 streams of the scenario seed, far
+            // from the supply's (0) and the loads' (1, 2, ...): adding a fault changes no
+            // load draw, and the same seed gives the same damage.
+            faults: if scenario.faults.is_empty() {
+                None
+            } else {
+                Some(
+                    FaultInjector::new(scenario.faults.clone(), scenario.seed)
+                        .map_err(|e| scenario.origin.fault_error(&e))?,
+                )
+            },
+            index: 0,
         };
         sim.apply_events(start);
         sim.update_load(start);
@@ -257,11 +293,31 @@ impl Iterator for Simulation {
         self.n_steps += 1;
         self.meter.advance_to(target);
         let readout = self.meter.readout();
-        let bytes = readout.as_ref().map(Readout::to_bytes).unwrap_or_default();
+        let index = self.index;
+        self.index += 1;
+        let (bytes, pieces, applied, verdict, sent_readout) = match (&mut self.faults, &readout) {
+            (Some(inj), Some(r)) => {
+                let e = inj.apply(index, target.millis(), r);
+                let sent = (!e.bytes.is_empty()).then_some(e.readout);
+                (e.bytes, e.pieces, e.applied, Some(e.verdict), sent)
+            }
+            (_, r) => (
+                r.as_ref().map(Readout::to_bytes).unwrap_or_default(),
+                Vec::new(),
+                Vec::new(),
+                None,
+                None,
+            ),
+        };
         self.telegram_at = target.plus_ms(self.telegram_step_ms);
         Some(Frame {
             at: target,
             bytes,
+            pieces,
+            applied,
+            verdict,
+            sent_readout,
+            faults_scheduled: self.faults.is_some(),
             readout,
             state: self.meter.state(),
             load: self.load.clone(),

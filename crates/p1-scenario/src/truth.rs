@@ -1,7 +1,8 @@
 //! [`TruthRecord`]: one line of the JSON-lines truth file written next to a telegram
-//! stream, saying what was simulated and what was sent. `docs/truth.md` documents the
-//! schema; keep the two in step.
+//! stream, saying what was simulated, what the meter meant and what was sent.
+//! `docs/truth.md` documents the schema; keep the two in step.
 
+use p1_faults::{Applied, Expect};
 use p1_meter::MeterState;
 use p1_wire::Readout;
 use serde::Serialize;
@@ -15,29 +16,85 @@ pub struct TruthRecord<'a> {
     pub utc: String,
     /// The same instant as a Belgian local wire timestamp (`YYMMDDhhmmssX`), true time.
     pub local: String,
-    /// The meter's own clock as sent in `0-0:1.0.0`, or `null` while silent.
+    /// The meter's own clock as printed in `0-0:1.0.0`, or `null` while silent.
     pub meter_time: Option<String>,
-    /// The telegram text exactly as sent (CR LF kept), or `null` while silent.
+    /// The telegram the meter meant, exactly (CR LF kept), or `null` while silent. Without
+    /// faults this is also what was sent.
     pub telegram: Option<String>,
-    /// The four hex digits after `!`, or `null` while silent.
+    /// The four hex digits after `!` of `telegram`, or `null` while silent.
     pub crc: Option<String>,
-    /// What the telegram means, typed (the `readout` schema of docs/json.md), or `null`
+    /// What the meter meant, typed (the `readout` schema of docs/json.md), or `null`
     /// while silent: compare a parser's output with this.
     pub readout: Option<&'a Readout>,
     /// The meter's exact state.
     pub state: &'a MeterState,
     /// Scenario events the meter refused since the previous record.
     pub refused: &'a [Refusal],
+    /// Only in scenarios with `[[faults]]`: what was sent and how consumers should react.
+    #[serde(flatten)]
+    pub faults: Option<FaultTruth<'a>>,
+}
+
+/// The fault part of a truth record (scenarios with `[[faults]]` only).
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultTruth<'a> {
+    /// The bytes actually sent, each byte as the code point of the same value (latin-1,
+    /// so noise bytes survive: encode as latin-1 to get the bytes back), or `null` when
+    /// nothing was sent.
+    pub sent: Option<String>,
+    /// The faults that changed this telegram, in the order applied.
+    pub faults: &'a [Applied],
+    /// How consumers should react to `sent`; `null` while the meter is silent.
+    pub verdict: Option<TruthVerdict>,
+    /// What the sent telegram says after content quirks (read correctly), or `null` when
+    /// nothing was sent.
+    pub sent_readout: Option<&'a Readout>,
+}
+
+/// A verdict as written in the truth file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TruthVerdict {
+    /// A strict e-MUCS consumer (`p1sim verify`) should accept the sent bytes: exactly
+    /// one valid telegram, noise outside it skipped.
+    pub should_accept: bool,
+    /// What dsmr_parser's `TelegramParser.parse(sent, throw_ex=True)` does.
+    pub dsmr_parser: Expect,
+    /// What dsmr_parser's stream reader does with `sent` on its own.
+    pub dsmr_reader: Expect,
+}
+
+/// Each byte as the character with the same code point (ASCII unchanged).
+fn latin1(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| char::from(b)).collect()
 }
 
 impl<'a> TruthRecord<'a> {
     /// The record of `frame`.
     pub fn from_frame(frame: &'a Frame) -> TruthRecord<'a> {
-        let telegram =
-            (!frame.bytes.is_empty()).then(|| String::from_utf8_lossy(&frame.bytes).into_owned());
+        let faulty = frame.faults_scheduled;
+        // With faults, `bytes` is what was sent; the meter's own telegram is re-encoded
+        // from what it meant (the encoder is the one that produced it).
+        let telegram = if faulty {
+            frame
+                .readout
+                .as_ref()
+                .map(|r| String::from_utf8_lossy(&r.to_bytes()).into_owned())
+        } else {
+            (!frame.bytes.is_empty()).then(|| String::from_utf8_lossy(&frame.bytes).into_owned())
+        };
         let crc = telegram.as_ref().and_then(|t| {
             let bang = t.rfind('!')?;
             t.get(bang + 1..bang + 5).map(str::to_owned)
+        });
+        let faults = faulty.then(|| FaultTruth {
+            sent: (!frame.bytes.is_empty()).then(|| latin1(&frame.bytes)),
+            faults: &frame.applied,
+            verdict: frame.verdict.map(|v| TruthVerdict {
+                should_accept: v.spec_valid,
+                dsmr_parser: v.dsmr_parser,
+                dsmr_reader: v.dsmr_reader,
+            }),
+            sent_readout: frame.sent_readout.as_ref(),
         });
         TruthRecord {
             utc: frame
@@ -51,6 +108,7 @@ impl<'a> TruthRecord<'a> {
             readout: frame.readout.as_ref(),
             state: &frame.state,
             refused: &frame.refused,
+            faults,
         }
     }
 

@@ -7,12 +7,13 @@
 use std::fs;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use p1_scenario::{Frame, Scenario, Simulation, TruthRecord};
 
 use crate::error::CliError;
-use crate::live::{self, LiveFrame, LiveOptions, LiveSinkSpec, Pacing};
+use crate::live::{self, LiveFrame, LiveOptions, LivePiece, LiveSinkSpec, Pacing};
 
 /// Where `--out` sends the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,21 +113,45 @@ impl Staged {
     }
 }
 
-/// Writes the truth file as frames go by.
-struct Truth(Option<Staged>);
+/// Writes the truth file as frames go by: staged and renamed into place at the end for
+/// a run to files, or line by line for a live run, so a test can read the truth of a
+/// telegram as soon as it is sent.
+enum Truth {
+    None,
+    Staged(Staged),
+    Live(io::LineWriter<fs::File>),
+}
 
 impl Truth {
+    fn create(path: Option<&Path>, live: bool) -> Result<Truth, CliError> {
+        match path {
+            None => Ok(Truth::None),
+            Some(p) if live => fs::File::create(p)
+                .map(|f| Truth::Live(io::LineWriter::new(f)))
+                .map_err(|e| CliError::io(&p.display().to_string(), e)),
+            Some(p) => Staged::create(p).map(Truth::Staged),
+        }
+    }
+
     fn record(&mut self, frame: &Frame) -> Result<(), CliError> {
-        if let Some(file) = &mut self.0 {
+        let line = || {
             let mut line = TruthRecord::from_frame(frame).to_json_line();
             line.push('\n');
-            file.write(line.as_bytes())?;
+            line
+        };
+        match self {
+            Truth::None => Ok(()),
+            Truth::Staged(file) => file.write(line().as_bytes()),
+            Truth::Live(file) => file.write_all(line().as_bytes()).map_err(CliError::Write),
         }
-        Ok(())
     }
 
     fn commit(self) -> Result<(), CliError> {
-        self.0.map_or(Ok(()), Staged::commit)
+        match self {
+            Truth::None => Ok(()),
+            Truth::Staged(file) => file.commit(),
+            Truth::Live(mut file) => file.flush().map_err(CliError::Write),
+        }
     }
 }
 
@@ -174,10 +199,8 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
         .as_ref()
         .map_or_else(|| "<quickstart>".to_owned(), |p| p.display().to_string());
     let sim = Simulation::new(&scenario).map_err(|e| CliError::Scenario(e.to_string()))?;
-    let mut truth = Truth(match &opts.truth {
-        Some(p) => Some(Staged::create(p)?),
-        None => None,
-    });
+    let live = matches!(opts.out, Output::Live(_));
+    let mut truth = Truth::create(opts.truth.as_deref(), live)?;
 
     if let Output::Live(spec) = &opts.out {
         return run_live(opts, spec.clone(), sim, truth, &name, stdout);
@@ -255,7 +278,15 @@ fn run_live(
             return None;
         }
         report_refusals(&frame, name);
-        Some(LiveFrame::new(frame.at.millis(), frame.bytes))
+        let pieces = frame
+            .pieces
+            .iter()
+            .map(|p| LivePiece {
+                len: p.len,
+                pause_after: Duration::from_millis(u64::from(p.pause_after_ms)),
+            })
+            .collect();
+        Some(LiveFrame::new(frame.at.millis(), frame.bytes).with_pieces(pieces))
     });
     let mut ready_error = None;
     let summary = live::serve(frames, spec, live_opts, |ready| {

@@ -4,7 +4,8 @@
 //! This module tree is the only place in the workspace that reads a clock or sleeps.
 //!
 //! Model: the caller hands [`serve`] an iterator of [`LiveFrame`]s (a simulated instant and
-//! the bytes of one whole telegram, or nothing for silence). Frame *k* leaves at
+//! the bytes of one whole telegram, or nothing for silence, optionally split into writes
+//! with real-time pauses between them). Frame *k* leaves at
 //! `start + (at_ms_k - at_ms_0) / speed` on [`std::time::Instant`], each deadline computed
 //! from the start so no drift accumulates. The clock never waits for a reader: every write
 //! is non-blocking, and what a destination cannot take is dropped as whole telegrams and
@@ -50,15 +51,36 @@ pub struct LiveFrame {
     pub at_ms: i64,
     /// One whole telegram. Empty = silence (port disabled, power failure): nothing is written.
     pub bytes: Vec<u8>,
+    /// How to write `bytes` (a split-write fault): empty = one write. Each piece is
+    /// released, then its pause waited in real time within the telegram's slot (not
+    /// scaled by the speed, like the line rate). Pieces that do not add up to `bytes`
+    /// are ignored (one write).
+    pub pieces: Vec<LivePiece>,
+}
+
+/// One write of a telegram split into several.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LivePiece {
+    /// Bytes in this write.
+    pub len: usize,
+    /// Real-time pause after it, before the next piece.
+    pub pause_after: Duration,
 }
 
 impl LiveFrame {
-    /// A frame carrying `bytes` at simulated instant `at_ms`.
+    /// A frame carrying `bytes` at simulated instant `at_ms`, written at once.
     pub fn new(at_ms: i64, bytes: impl Into<Vec<u8>>) -> Self {
         Self {
             at_ms,
             bytes: bytes.into(),
+            pieces: Vec::new(),
         }
+    }
+
+    /// The same frame written in `pieces`.
+    pub fn with_pieces(mut self, pieces: Vec<LivePiece>) -> Self {
+        self.pieces = pieces;
+        self
     }
 }
 
@@ -452,22 +474,22 @@ where
             lateness.record(began.saturating_duration_since(due));
         }
         out.begin(Arc::clone(&telegram))?;
-        if opts.baud_pacing {
-            let mut released = 0;
-            while released < telegram.len() {
-                let chunk_due = began + pacer::baud_offset(released);
-                if let Err(why) = wait_until(chunk_due, out.as_mut(), &stop)? {
-                    stopped = Some(why);
-                    break;
-                }
-                released = (released + BAUD_CHUNK).min(telegram.len());
-                out.release(released)?;
-            }
-            if stopped.is_some() {
+        let pieces: Vec<(usize, Duration)> = frame
+            .pieces
+            .iter()
+            .map(|p| (p.len, p.pause_after))
+            .collect();
+        for (upto, offset) in pacer::release_plan(telegram.len(), &pieces, opts.baud_pacing) {
+            if !offset.is_zero()
+                && let Err(why) = wait_until(began + offset, out.as_mut(), &stop)?
+            {
+                stopped = Some(why);
                 break;
             }
-        } else {
-            out.release(telegram.len())?;
+            out.release(upto)?;
+        }
+        if stopped.is_some() {
+            break;
         }
     }
     if stopped.is_none() {

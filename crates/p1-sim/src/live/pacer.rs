@@ -66,6 +66,42 @@ pub(crate) fn baud_offset(bytes: usize) -> Duration {
     Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
+/// When each prefix of a `len`-byte telegram may be written, as (bytes released so far,
+/// offset from the telegram's first write). `pieces` are (length, pause after) of a split
+/// write: each piece is released after the pauses of the pieces before it; with `baud`,
+/// each piece goes out in [`BAUD_CHUNK`]-byte chunks at the line rate on top of that.
+/// Pieces that do not add up to `len` are ignored (one piece).
+pub(crate) fn release_plan(
+    len: usize,
+    pieces: &[(usize, Duration)],
+    baud: bool,
+) -> Vec<(usize, Duration)> {
+    let whole = [(len, Duration::ZERO)];
+    let pieces = if pieces.iter().map(|p| p.0).sum::<usize>() == len && !pieces.is_empty() {
+        pieces
+    } else {
+        &whole[..]
+    };
+    let mut plan = Vec::new();
+    let mut start = 0;
+    let mut paused = Duration::ZERO;
+    for &(n, pause) in pieces {
+        let end = start + n;
+        if baud {
+            let mut at = start;
+            while at < end {
+                plan.push(((at + BAUD_CHUNK).min(end), paused + baud_offset(at)));
+                at += BAUD_CHUNK;
+            }
+        } else if end > start {
+            plan.push((end, paused));
+        }
+        paused += pause;
+        start = end;
+    }
+    plan
+}
+
 /// Accumulates |actual - scheduled| per telegram.
 #[derive(Debug)]
 pub(crate) struct LatenessStats {
@@ -151,6 +187,38 @@ mod tests {
         assert_eq!(baud_offset(11_520), Duration::from_secs(1));
         // 64 bytes * 10 bits / 115200 bit/s = 5.5555... ms, truncated to whole ns.
         assert_eq!(baud_offset(64), Duration::from_nanos(5_555_555));
+    }
+
+    #[test]
+    fn release_plans() {
+        let ms = Duration::from_millis;
+        // One write at once, as before pieces existed.
+        assert_eq!(release_plan(100, &[], false), vec![(100, Duration::ZERO)]);
+        // Baud: 64-byte chunks at the line rate.
+        assert_eq!(
+            release_plan(100, &[], true),
+            vec![(64, Duration::ZERO), (100, baud_offset(64))]
+        );
+        // Pieces: each after the pauses before it.
+        let pieces = [(30, ms(20)), (50, ms(10)), (20, Duration::ZERO)];
+        assert_eq!(
+            release_plan(100, &pieces, false),
+            vec![(30, Duration::ZERO), (80, ms(20)), (100, ms(30))]
+        );
+        // Pieces and baud: the pauses add to the line time.
+        assert_eq!(
+            release_plan(100, &pieces, true),
+            vec![
+                (30, Duration::ZERO),
+                (80, ms(20) + baud_offset(30)),
+                (100, ms(30) + baud_offset(80))
+            ]
+        );
+        // Pieces that do not cover the telegram are ignored.
+        assert_eq!(
+            release_plan(100, &[(30, ms(5))], false),
+            vec![(100, Duration::ZERO)]
+        );
     }
 
     #[test]
