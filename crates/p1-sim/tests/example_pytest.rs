@@ -1,0 +1,24 @@
+//! Runs the pytest example (`examples/pytest`): a fixture starts `p1sim run --out pty`,
+//! dsmr_parser's SerialReader reads the pseudo-terminal, and the values must equal the
+//! live truth file. Keeps the example in the README true.
+
+mod common;
+
+use std::process::Command;
+
+#[test]
+fn pytest_example_passes() {
+    let out = Command::new(common::python())
+        .current_dir(common::root())
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "examples/pytest"])
+        .env("P1SIM", env!("CARGO_BIN_EXE_p1sim"))
+        .output()
+        .expect("run pytest");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1 passed"), "{text}");
+}
