@@ -272,7 +272,12 @@ impl Decoder {
             }
             State::Trailer => {
                 if b == b'/' {
-                    let found = show(&self.buf[self.bang + 1..]);
+                    // The next telegram began where the CRC should be: say so rather
+                    // than "end of telegram".
+                    let found = match &self.buf[self.bang + 1..] {
+                        [] => "'/' starting another telegram".to_owned(),
+                        crc => format!("{} then '/' starting another telegram", show(crc)),
+                    };
                     self.abandon(self.bang + 1, ErrorKind::CrcFormat { found }, emit);
                     self.begin();
                     return;

@@ -236,7 +236,13 @@ pub(crate) fn readout(t: &Telegram) -> Res<Readout> {
         let obis = line.obis;
         let mbus_channel = (obis.a == 0 && (1..=4).contains(&obis.b)).then_some(obis.b);
         if seen.contains(&obis) {
-            return Err(o.fail("each object once"));
+            // Data line `k` (0-based) is line k + 3 of the telegram, after the
+            // identification and the empty line.
+            let first = t.lines[..idx].iter().position(|l| l.obis == obis);
+            return Err(FieldError {
+                found: format!("it again (first on line {})", first.map_or(0, |k| k + 3)),
+                ..o.fail("each object once")
+            });
         }
         let phase_of = |table: &[Obis; 3]| table.iter().position(|&c| c == obis);
         let not_in_version =
