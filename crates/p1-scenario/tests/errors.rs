@@ -336,3 +336,63 @@ fn replay_labels_must_match_the_tariff_calendar() {
     assert_eq!((e.line, e.column), (line, 1), "{e}");
     assert!(e.message.contains("labels the quarter"), "{e}");
 }
+
+#[test]
+fn faults() {
+    let fault = |body: &str| format!("{BASE}[[faults]]\n{body}");
+    // An unknown fault kind, inside the inline table.
+    check(
+        &fault("fault = { kind = \"bitflip\" }\nschedule = { at_index = 1 }\n"),
+        4,
+        18,
+        &["unknown value `bitflip`; did you mean `bit_flip`?"],
+    );
+    // A parameter out of range: at the `fault` value.
+    check(
+        &fault("fault = { kind = \"wrong_crc\", xor = 0 }\nschedule = { at_index = 1 }\n"),
+        4,
+        9,
+        &["fault `wrong_crc`: expected a non-zero xor mask"],
+    );
+    // A schedule p1-faults refuses: at the `schedule` value.
+    check(
+        &fault("fault = { kind = \"silence\" }\nschedule = { every = { n = 3, offset = 3 } }\n"),
+        5,
+        12,
+        &["schedule: expected offset below n"],
+    );
+    // Scenario instants in schedules.
+    check(
+        &fault("fault = { kind = \"silence\" }\nschedule = { at = \"2026-03-02 09:59:00\" }\n"),
+        5,
+        19,
+        &["before the scenario's `start`"],
+    );
+    check(
+        &fault(
+            "fault = { kind = \"silence\" }\n\
+             schedule = { window = { from = \"+5s\", until = \"+5s\" } }\n",
+        ),
+        5,
+        47,
+        &["`until` must be after its `from`"],
+    );
+    check(
+        &fault("fault = { kind = \"silence\" }\nschedule = { window = { from = \"+5s\" } }\n"),
+        5,
+        23,
+        &["a window needs `until`"],
+    );
+    check(
+        &fault("fault = { kind = \"silence\" }\nschedule = { at = \"2026-03-29 02:30\" }\n"),
+        5,
+        19,
+        &["does not exist in Belgium"],
+    );
+    check(
+        &fault("fault = { kind = \"silence\" }\nschedule = { sometimes = 1 }\n"),
+        5,
+        14,
+        &["unknown variant `sometimes`"],
+    );
+}
