@@ -134,7 +134,10 @@ fn load(dir: &Path, name: &str) -> Golden {
 /// the record says `should_accept`, and then say `sent_readout`.
 fn load_faulty(name: &str, bytes: &[u8], all: Vec<Value>) -> Golden {
     let stream: Vec<u8> = all.iter().flat_map(sent_bytes).collect();
-    assert!(stream == bytes, "{name}: the stream is not the records' `sent` bytes");
+    assert!(
+        stream == bytes,
+        "{name}: the stream is not the records' `sent` bytes"
+    );
     let mut sent = Vec::new();
     for (i, record) in all.iter().enumerate() {
         let Some(verdict) = record.get("verdict").filter(|v| !v.is_null()) else {
@@ -151,7 +154,10 @@ fn load_faulty(name: &str, bytes: &[u8], all: Vec<Value>) -> Golden {
             verdict["should_accept"].as_bool().expect("should_accept"),
             "{name}#{i} ({:?}): strict decoder gave {:?}",
             fault_names(record),
-            results.iter().map(|r| r.as_ref().map(|f| f.len)).collect::<Vec<_>>()
+            results
+                .iter()
+                .map(|r| r.as_ref().map(|f| f.len))
+                .collect::<Vec<_>>()
         );
         let Some(frame) = accepted else { continue };
         let meant: Readout =
