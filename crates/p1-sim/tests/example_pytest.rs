@@ -10,7 +10,14 @@ use std::process::Command;
 fn pytest_example_passes() {
     let out = Command::new(common::python())
         .current_dir(common::root())
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "examples/pytest"])
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "examples/pytest",
+        ])
         .env("P1SIM", env!("CARGO_BIN_EXE_p1sim"))
         .output()
         .expect("run pytest");
