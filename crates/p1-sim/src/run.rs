@@ -7,13 +7,12 @@
 use std::fs;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use p1_scenario::{Frame, Scenario, Simulation, TruthRecord};
 
 use crate::error::CliError;
-use crate::live::{self, LiveFrame, LiveOptions, LivePiece, LiveSinkSpec, Pacing};
+use crate::live::{self, LiveFrame, LiveOptions, LiveSinkSpec, Pacing};
 
 /// Where `--out` sends the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -278,15 +277,7 @@ fn run_live(
             return None;
         }
         report_refusals(&frame, name);
-        let pieces = frame
-            .pieces
-            .iter()
-            .map(|p| LivePiece {
-                len: p.len,
-                pause_after: Duration::from_millis(u64::from(p.pause_after_ms)),
-            })
-            .collect();
-        Some(LiveFrame::new(frame.at.millis(), frame.bytes).with_pieces(pieces))
+        Some(LiveFrame::from(frame))
     });
     let mut ready_error = None;
     let summary = live::serve(frames, spec, live_opts, |ready| {

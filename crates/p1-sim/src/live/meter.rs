@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
+use p1_scenario::{Scenario, Simulation};
+
 use super::{LiveError, LiveFrame, LiveOptions, LiveSinkSpec, LiveSummary, ReadyInfo, serve};
 
 /// A live meter on a background thread.
@@ -82,6 +84,30 @@ impl VirtualMeter {
         let mut m = Self::prepare(frames, sink, opts)?;
         m.start();
         Ok(m)
+    }
+
+    /// A started meter playing `scenario` on `sink`: the library form of
+    /// `p1sim run SCENARIO --out pty|tcp:...`. The scenario is checked before anything
+    /// is opened.
+    ///
+    /// ```no_run
+    /// use p1_scenario::Scenario;
+    /// use p1_sim::live::{LiveOptions, LiveSinkSpec, VirtualMeter};
+    /// let scenario = Scenario::from_path("scenarios/dst-autumn.toml".as_ref())
+    ///     .map_err(|e| e.to_string())?;
+    /// let meter = VirtualMeter::from_scenario(&scenario, LiveSinkSpec::Pty { link: None }, LiveOptions::default())?;
+    /// let path = meter.path().expect("a pty"); // hand it to the code under test
+    /// # let _ = path;
+    /// // Dropping `meter` stops it.
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_scenario(
+        scenario: &Scenario,
+        sink: LiveSinkSpec,
+        opts: LiveOptions,
+    ) -> Result<Self, LiveError> {
+        let sim = Simulation::new(scenario).map_err(|e| LiveError::Scenario(e.to_string()))?;
+        Self::spawn(sim.map(LiveFrame::from), sink, opts)
     }
 
     /// A started meter on a new pseudo-terminal; see [`path`](Self::path).

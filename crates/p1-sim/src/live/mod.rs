@@ -67,6 +67,22 @@ pub struct LivePiece {
     pub pause_after: Duration,
 }
 
+impl From<p1_scenario::Frame> for LiveFrame {
+    /// What the simulation sent at a telegram instant, with its split writes and pauses
+    /// (fault injection); silence stays silence.
+    fn from(frame: p1_scenario::Frame) -> Self {
+        let pieces = frame
+            .pieces
+            .iter()
+            .map(|p| LivePiece {
+                len: p.len,
+                pause_after: Duration::from_millis(u64::from(p.pause_after_ms)),
+            })
+            .collect();
+        LiveFrame::new(frame.at.millis(), frame.bytes).with_pieces(pieces)
+    }
+}
+
 impl LiveFrame {
     /// A frame carrying `bytes` at simulated instant `at_ms`, written at once.
     pub fn new(at_ms: i64, bytes: impl Into<Vec<u8>>) -> Self {
@@ -351,6 +367,9 @@ pub enum LiveError {
         /// What went wrong.
         message: String,
     },
+    /// The scenario does not parse or cannot start (`path:line:column: message`).
+    #[error("{0}")]
+    Scenario(String),
     /// Installing the signal handlers failed.
     #[error("signals: {0}")]
     Signal(std::io::Error),
