@@ -865,7 +865,8 @@ fn kw_to_w(v: &str) -> i64 {
 
 #[test]
 fn dsmrhub_stream_demand_matches_within_one_watt() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/telegrams");
+    // The real captures are kept with the codec's fixtures.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../p1-wire/tests/fixtures");
     let telegrams: Vec<String> = (1..=14)
         .map(|i| {
             std::fs::read_to_string(format!("{dir}/fluvius-s211-dsmrhub-{i}.txt"))
