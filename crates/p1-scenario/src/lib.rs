@@ -33,7 +33,7 @@ mod truth;
 mod units;
 
 pub use error::ScenarioError;
-pub use scenario::{Event, EventAction, Scenario, Supply};
-pub use sim::{Frame, Refusal, Simulation};
+pub use scenario::{DEFAULT_PRESS_MS, Event, EventAction, PanelAction, Scenario, Supply};
+pub use sim::{Frame, INJECTED_LINE, Refusal, Simulation};
 pub use truth::{FaultTruth, TruthRecord, TruthVerdict};
 pub use units::At;

@@ -2,7 +2,8 @@
 //! the English and the Dutch form: `;`-separated, decimal commas, `="EAN"` cells, a
 //! UTF-8 byte-order mark, empty "No consumption" rows, "Estimated" rows, and the
 //! repeated hour of the October DST change (two rows with the same local start: the first
-//! is summer time).
+//! is summer time). A row with an empty `Register` cell carries no tariff label; it must
+//! have no volume either (there is no telling offtake from injection).
 //!
 //! A quarter's offtake of E Wh becomes a constant import of 4·E W for the quarter
 //! (4·E W × 900 s = E Wh exactly), so the meter's quarter demand equals 4·E. A quarter
@@ -37,9 +38,11 @@ pub struct Quarter {
     pub offtake_wh: i64,
     /// Injection (export), Wh.
     pub injection_wh: i64,
-    /// Tariff label of the rows.
-    pub label: Label,
-    /// Line of the quarter's first row in the CSV (1-based), for messages.
+    /// Tariff label of the rows; `None` when no row of the quarter names its register
+    /// (an empty "No consumption" row without a `Register` cell).
+    pub label: Option<Label>,
+    /// Line in the CSV (1-based) of the quarter's first labelled row (its first row when
+    /// none is), for messages.
     pub line: usize,
 }
 
@@ -256,10 +259,11 @@ pub fn parse_electricity(path: &str, text: &str) -> Result<Vec<Quarter>, Scenari
     for (line, record) in rows {
         let register = record.get(columns.register).unwrap_or("").trim();
         let (injection, label) = match register {
-            "Offtake Day" | "Afname Dag" => (false, Label::Day),
-            "Offtake Night" | "Afname Nacht" => (false, Label::Night),
-            "Injection Day" | "Injectie Dag" => (true, Label::Day),
-            "Injection Night" | "Injectie Nacht" => (true, Label::Night),
+            "Offtake Day" | "Afname Dag" => (false, Some(Label::Day)),
+            "Offtake Night" | "Afname Nacht" => (false, Some(Label::Night)),
+            "Injection Day" | "Injectie Dag" => (true, Some(Label::Day)),
+            "Injection Night" | "Injectie Nacht" => (true, Some(Label::Night)),
+            "" => (false, None),
             other => {
                 return Err(file.error(
                     line,
@@ -273,6 +277,13 @@ pub fn parse_electricity(path: &str, text: &str) -> Result<Vec<Quarter>, Scenari
         };
         let start = file.start(line, &record, &columns, &mut seen, register)?;
         let wh = file.volume(line, &record, &columns)?;
+        if label.is_none() && wh != 0 {
+            return Err(file.error(
+                line,
+                columns.register,
+                "a row with a volume needs its register (Offtake/Injection Day/Night)".into(),
+            ));
+        }
         let quarter = quarters.entry(start).or_insert(Quarter {
             start,
             offtake_wh: 0,
@@ -280,7 +291,11 @@ pub fn parse_electricity(path: &str, text: &str) -> Result<Vec<Quarter>, Scenari
             label,
             line,
         });
-        if quarter.label != label {
+        if quarter.label.is_none() {
+            quarter.label = label;
+            quarter.line = line;
+        }
+        if label.is_some() && quarter.label != label {
             return Err(file.error(
                 line,
                 columns.register,

@@ -12,6 +12,7 @@ use p1_meter::{
     Command, Grid, MbusConfig, MbusKind, Meter, MeterConfig, PeakStamp, Prepaid, SimTime,
     TariffCalendar,
 };
+use p1_panel::{Code, PanelConfig};
 use p1_wire::{Breaker, HistoryEntry, Model, Peak, Tst, Version};
 use toml::Spanned;
 
@@ -19,8 +20,8 @@ use crate::error::{ScenarioError, suggest, with_suggestion};
 use crate::loads::{Draw, LoadKind, LoadSpec, Pulse, compose, local_instant, program_cycle};
 use crate::replay::{self, Label};
 use crate::schema::{
-    Action, Kind, RawEvent, RawFault, RawFaultSchedule, RawLoads, RawMbus, RawMeter, RawScenario,
-    RawSupply, RawWindow,
+    Action, Kind, RawEvent, RawFault, RawFaultSchedule, RawLoads, RawMbus, RawMeter, RawPanel,
+    RawScenario, RawSupply, RawWindow, ReplayTariff,
 };
 use crate::units::{At, MAX_DURATION_MS, Weekday};
 
@@ -53,8 +54,25 @@ pub struct Scenario {
     /// Scheduled faults (`[[faults]]`), in file order, instants resolved to ms since the
     /// epoch.
     pub faults: Vec<FaultSpec>,
+    /// The front panel: `Some` when the file has a `[panel]` table or panel events
+    /// (`press`, `hold`, `error`, `network`); then [`crate::Simulation`] runs a
+    /// [`p1_panel::Panel`] and every frame (and truth record) carries its view. Set it to
+    /// simulate a panel for a scenario that has none.
+    pub panel: Option<PanelConfig>,
     pub(crate) loads: Vec<LoadSpec>,
+    /// Day/Night labels of the replays that set the tariff, in file order.
+    pub(crate) tariff_labels: Vec<TariffLabels>,
     pub(crate) origin: Origin,
+}
+
+/// The tariff labels of one `[[loads.replay]]`: tariff (1 day, 2 night) by quarter start,
+/// for the labelled quarters within the scenario.
+#[derive(Debug, Clone)]
+pub(crate) struct TariffLabels {
+    /// The replay load's name (its labels count while it is enabled).
+    pub load: String,
+    /// Tariff by quarter start.
+    pub quarters: BTreeMap<SimTime, u8>,
 }
 
 /// What the grid delivers: voltage per phase, its seeded jitter and the power factor.
@@ -96,6 +114,29 @@ pub enum EventAction {
         load: String,
         /// Factor, per-mille.
         permille: i64,
+    },
+    /// Something done at the front panel.
+    Panel(PanelAction),
+}
+
+/// What a panel event does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PanelAction {
+    /// The button is released at the event's instant after being held `held_ms`
+    /// (`press` and `hold`); the panel decides whether the meter gets a
+    /// [`Command::Button`] (only while the breaker is ready for reconnection).
+    Press {
+        /// How long the button was held, ms.
+        held_ms: i64,
+    },
+    /// The `F` (serious error) indicator is set or cleared.
+    Error(bool),
+    /// Network registration and signal bars.
+    Network {
+        /// Registered on the communication network.
+        registered: bool,
+        /// Signal bars; `None`: all bars while registered, none otherwise.
+        signal: Option<u8>,
     },
 }
 
@@ -257,14 +298,26 @@ impl Scenario {
             None => convert_meter(&mut ctx, &RawMeter::default(), start)?,
         };
         let supply = convert_supply(&ctx, raw.supply.as_ref(), &meter)?;
+        let mut tariff_labels = Vec::new();
         let loads = match &raw.loads {
-            Some(l) => convert_loads(&ctx, l, &meter, start, end)?,
+            Some(l) => convert_loads(&ctx, l, &meter, start, end, &mut tariff_labels)?,
             None => Vec::new(),
         };
+        let panel_table = match &raw.panel {
+            Some(p) => Some(convert_panel(&ctx, p)?),
+            None => None,
+        };
+        let signal_max = panel_table
+            .as_ref()
+            .map_or(p1_panel::DEFAULT_SIGNAL_MAX, |p| p.signal_max);
         let mut events = Vec::new();
         for e in &raw.event {
-            convert_event(&ctx, e, start, &loads, &mut events)?;
+            convert_event(&ctx, e, start, &loads, signal_max, &mut events)?;
         }
+        let has_panel_events = events
+            .iter()
+            .any(|e| matches!(e.action, EventAction::Panel(_)));
+        let panel = panel_table.or_else(|| has_panel_events.then(PanelConfig::default));
         events.sort_by_key(|e| e.at);
         let seed = raw.seed.unwrap_or(0);
         let faults = convert_faults(&ctx, &raw.faults, start, seed)?;
@@ -290,7 +343,9 @@ impl Scenario {
             supply,
             events,
             faults,
+            panel,
             loads,
+            tariff_labels,
             origin,
         })
     }
@@ -692,6 +747,7 @@ fn convert_loads(
     meter: &MeterConfig,
     start: SimTime,
     end: SimTime,
+    tariff_labels: &mut Vec<TariffLabels>,
 ) -> Result<Vec<LoadSpec>, ScenarioError> {
     let mut specs: Vec<(Spanned<String>, bool, LoadKind)> = Vec::new();
     for c in &l.constant {
@@ -874,7 +930,13 @@ fn convert_loads(
     for r in &l.replay {
         let span = r.span();
         let r = r.get_ref();
-        let kind = convert_replay(ctx, &span, r, meter, start, end)?;
+        let (kind, labels) = convert_replay(ctx, &span, r, meter, start, end)?;
+        if !labels.is_empty() {
+            tariff_labels.push(TariffLabels {
+                load: r.name.get_ref().clone(),
+                quarters: labels,
+            });
+        }
         specs.push((r.name.clone(), r.enabled.unwrap_or(true), kind));
     }
     let mut out: Vec<LoadSpec> = Vec::new();
@@ -924,7 +986,7 @@ fn convert_replay(
     meter: &MeterConfig,
     start: SimTime,
     end: SimTime,
-) -> Result<LoadKind, ScenarioError> {
+) -> Result<(LoadKind, BTreeMap<SimTime, u8>), ScenarioError> {
     let phase = match &r.phase {
         Some(p) => {
             let list = Spanned::new(p.span(), vec![*p.get_ref()]);
@@ -950,31 +1012,38 @@ fn convert_replay(
             .map_err(|e| ctx.err(&file.span(), format!("cannot read `{label}`: {e}")))
     };
     let mut pulses = Vec::new();
+    let mut labels = BTreeMap::new();
     if let Some(file) = &r.electricity {
         let (label, text) = read(file)?;
         let quarters = replay::parse_electricity(&label, &text)?;
+        let strict = r.tariff.is_some_and(|t| t.0 == ReplayTariff::Calendar);
         for q in quarters
             .iter()
             .filter(|q| q.start >= start && q.start < end)
         {
-            let expected = match q.label {
-                Label::Day => 1,
-                Label::Night => 2,
-            };
-            if calendar_tariff(&meter.tariff, q.start) != expected {
-                let (local, _) = q.start.local();
-                return Err(ScenarioError {
-                    path: label,
-                    line: q.line,
-                    column: 1,
-                    message: format!(
-                        "the export labels the quarter at {local} {:?}, but the scenario's \
-                         [meter.tariff] calendar gives tariff {}; the meter follows its \
-                         calendar, so adjust [meter.tariff]",
-                        q.label,
-                        3 - expected
-                    ),
-                });
+            if let Some(l) = q.label {
+                let expected = match l {
+                    Label::Day => 1,
+                    Label::Night => 2,
+                };
+                if strict && calendar_tariff(&meter.tariff, q.start) != expected {
+                    let (local, _) = q.start.local();
+                    return Err(ScenarioError {
+                        path: label,
+                        line: q.line,
+                        column: 1,
+                        message: format!(
+                            "the export labels the quarter at {local} {l:?}, but the \
+                             scenario's [meter.tariff] calendar gives tariff {}, and this \
+                             replay has `tariff = \"calendar\"`: adjust [meter.tariff], or \
+                             drop `tariff` to let the labels set the tariff",
+                            3 - expected
+                        ),
+                    });
+                }
+                if !strict {
+                    labels.insert(q.start, expected);
+                }
             }
             let q_end = q.start.plus_ms(900_000);
             let half = q.start.plus_ms(450_000);
@@ -1023,7 +1092,89 @@ fn convert_replay(
         at: end,
         value: crate::loads::Contribution::default(),
     });
-    Ok(LoadKind::Steps(steps))
+    Ok((LoadKind::Steps(steps), labels))
+}
+
+/// Default hold of a `press` event, ms: a short press.
+pub const DEFAULT_PRESS_MS: i64 = 200;
+
+/// The `held` of a button event, positive, or `default`.
+fn held(ctx: &Ctx<'_>, e: &RawEvent, default: i64) -> Result<i64, ScenarioError> {
+    match &e.held {
+        Some(h) if h.get_ref().0 <= 0 => {
+            Err(ctx.err(&h.span(), "the button is held for a positive time"))
+        }
+        Some(h) => Ok(h.get_ref().0),
+        None => Ok(default),
+    }
+}
+
+/// Converts `[panel]` into the panel's settings, checking each where it is written.
+fn convert_panel(ctx: &Ctx<'_>, p: &Spanned<RawPanel>) -> Result<PanelConfig, ScenarioError> {
+    let r = p.get_ref();
+    let mut cfg = PanelConfig::default();
+    let positive = |d: &Spanned<crate::units::Duration>, what: &str| {
+        let ms = d.get_ref().0;
+        if ms > 0 {
+            Ok(ms)
+        } else {
+            Err(ctx.err(&d.span(), format!("{what} must be positive")))
+        }
+    };
+    if let Some(d) = &r.screen_timeout {
+        cfg.screen_timeout_ms = positive(d, "the screen timeout")?;
+    }
+    if let Some(d) = &r.led_flash {
+        cfg.led_flash_ms = positive(d, "the LED flash")?;
+    }
+    for (value, slot) in [
+        (&r.control_imp_per_kwh, &mut cfg.control_imp_per_kwh),
+        (&r.blind_imp_per_kvarh, &mut cfg.blind_imp_per_kvarh),
+    ] {
+        if let Some(v) = value {
+            *slot = u32::try_from(*v.get_ref())
+                .ok()
+                .filter(|c| (1..=1_000_000).contains(c))
+                .ok_or_else(|| {
+                    ctx.err(
+                        &v.span(),
+                        format!(
+                            "an LED constant is 1 to 1000000 pulses, found {}",
+                            v.get_ref()
+                        ),
+                    )
+                })?;
+        }
+    }
+    if let Some(v) = &r.signal_max {
+        cfg.signal_max = u8::try_from(*v.get_ref())
+            .ok()
+            .filter(|n| (1..=9).contains(n))
+            .ok_or_else(|| {
+                ctx.err(
+                    &v.span(),
+                    format!("`signal_max` is 1 to 9 bars, found {}", v.get_ref()),
+                )
+            })?;
+    }
+    if let Some(seq) = &r.sequence {
+        if seq.get_ref().is_empty() {
+            return Err(ctx.err(&seq.span(), "the sequence lists at least one code"));
+        }
+        cfg.sequence = seq
+            .get_ref()
+            .iter()
+            .map(|c| {
+                c.get_ref()
+                    .parse::<Code>()
+                    .map_err(|e| ctx.err(&c.span(), e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+    }
+    // The panel's own checks, so that `Simulation::new` cannot fail on them later.
+    cfg.validate()
+        .map_err(|e| ctx.err(&p.span(), format!("panel: {e}")))?;
+    Ok(cfg)
 }
 
 /// Fields of an `[[event]]` that carry parameters, with their spans.
@@ -1045,6 +1196,9 @@ fn event_params(e: &RawEvent) -> Vec<(&'static str, Range<usize>)> {
     add("load", e.load.as_ref().map(Spanned::span));
     add("factor", e.factor.as_ref().map(Spanned::span));
     add("valve", e.valve.as_ref().map(Spanned::span));
+    add("on", e.on.as_ref().map(Spanned::span));
+    add("registered", e.registered.as_ref().map(Spanned::span));
+    add("signal", e.signal.as_ref().map(Spanned::span));
     v
 }
 
@@ -1053,6 +1207,7 @@ fn convert_event(
     event: &Spanned<RawEvent>,
     start: SimTime,
     loads: &[LoadSpec],
+    signal_max: u8,
     out: &mut Vec<Event>,
 ) -> Result<(), ScenarioError> {
     let e = event.get_ref();
@@ -1075,6 +1230,9 @@ fn convert_event(
         Action::TextMessage => (&["text"], &[]),
         Action::LoadEnable | Action::LoadDisable => (&["load"], &[]),
         Action::LoadScale => (&["load", "factor"], &[]),
+        Action::Press | Action::Hold => (&[], &["held"]),
+        Action::Error => (&["on"], &[]),
+        Action::Network => (&["registered"], &["signal"]),
         _ => (&[], &[]),
     };
     let params = event_params(e);
@@ -1132,15 +1290,47 @@ fn convert_event(
         Action::RemoteDisconnect => meter(out, Command::RemoteDisconnect),
         Action::Release => meter(out, Command::Release),
         Action::RemoteConnect => meter(out, Command::RemoteConnect),
-        Action::Button => {
-            let held_ms = match &e.held {
-                Some(h) if h.get_ref().0 <= 0 => {
-                    return Err(ctx.err(&h.span(), "the button is held for a positive time"));
-                }
-                Some(h) => h.get_ref().0,
-                None => 3000,
+        Action::Button => meter(
+            out,
+            Command::Button {
+                held_ms: held(ctx, e, p1_meter::BUTTON_HOLD_MS)?,
+            },
+        ),
+        Action::Press | Action::Hold => {
+            let default = if action == Action::Press {
+                DEFAULT_PRESS_MS
+            } else {
+                p1_meter::BUTTON_HOLD_MS
             };
-            meter(out, Command::Button { held_ms });
+            let held_ms = held(ctx, e, default)?;
+            push(out, EventAction::Panel(PanelAction::Press { held_ms }));
+        }
+        Action::Error => {
+            let on = e.on.as_ref().is_some_and(|o| *o.get_ref());
+            push(out, EventAction::Panel(PanelAction::Error(on)));
+        }
+        Action::Network => {
+            let registered = e.registered.as_ref().is_some_and(|r| *r.get_ref());
+            let signal = match &e.signal {
+                None => None,
+                Some(s) => match u8::try_from(*s.get_ref()) {
+                    Ok(v) if v <= signal_max => Some(v),
+                    _ => {
+                        return Err(ctx.err(
+                            &s.span(),
+                            format!(
+                                "signal bars are 0 to {signal_max} (the panel's `signal_max`), \
+                                 found {}",
+                                s.get_ref()
+                            ),
+                        ));
+                    }
+                },
+            };
+            push(
+                out,
+                EventAction::Panel(PanelAction::Network { registered, signal }),
+            );
         }
         Action::SetLimiter => {
             let hw = e.limiter_kw.as_ref().map_or(9999, |l| l.get_ref().0);

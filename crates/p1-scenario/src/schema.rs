@@ -36,6 +36,19 @@ pub(crate) struct RawScenario {
     pub event: Vec<Spanned<RawEvent>>,
     #[serde(default)]
     pub faults: Vec<Spanned<RawFault>>,
+    pub panel: Option<Spanned<RawPanel>>,
+}
+
+/// `[panel]`: the front panel's settings ([`p1_panel::PanelConfig`]) in human units.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPanel {
+    pub screen_timeout: Option<Spanned<Duration>>,
+    pub sequence: Option<Spanned<Vec<Spanned<String>>>>,
+    pub control_imp_per_kwh: Option<Spanned<i64>>,
+    pub blind_imp_per_kvarh: Option<Spanned<i64>>,
+    pub led_flash: Option<Spanned<Duration>>,
+    pub signal_max: Option<Spanned<i64>>,
 }
 
 /// One `[[faults]]` table: p1-faults' [`p1_faults::FaultKind`] as is, and a schedule whose
@@ -313,6 +326,16 @@ pub(crate) struct RawReplay {
     pub gas: Option<Spanned<String>>,
     pub phase: Option<Spanned<i64>>,
     pub gas_channel: Option<Spanned<i64>>,
+    pub tariff: Option<ReplayTariffName>,
+}
+
+/// Who sets the tariff during a replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReplayTariff {
+    /// The export's Day/Night labels (the default): the driver forces each quarter's.
+    Labels,
+    /// The meter's calendar; a label that contradicts it is an error.
+    Calendar,
 }
 
 /// Event actions.
@@ -340,6 +363,10 @@ pub(crate) enum Action {
     LoadEnable,
     LoadDisable,
     LoadScale,
+    Press,
+    Hold,
+    Error,
+    Network,
 }
 
 /// One `[[event]]`.
@@ -359,6 +386,9 @@ pub(crate) struct RawEvent {
     pub load: Option<Spanned<String>>,
     pub factor: Option<Spanned<Ratio>>,
     pub valve: Option<Spanned<Valve>>,
+    pub on: Option<Spanned<bool>>,
+    pub registered: Option<Spanned<bool>>,
+    pub signal: Option<Spanned<i64>>,
 }
 
 /// A valve or breaker state: 0, 1, 2 or `"disconnected"`, `"connected"`, `"ready"`.
@@ -593,5 +623,14 @@ named!(
         ("1x230V", Grid::OnePhase230),
         ("3x230V", Grid::Delta230),
         ("3x400V", Grid::Star400)
+    ]
+);
+named!(
+    ReplayTariffName,
+    ReplayTariff,
+    "replay tariff",
+    [
+        ("labels", ReplayTariff::Labels),
+        ("calendar", ReplayTariff::Calendar)
     ]
 );

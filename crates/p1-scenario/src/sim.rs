@@ -5,9 +5,20 @@
 //! scenario's length. When the scenario schedules `[[faults]]`, each telegram the meter
 //! meant goes through a [`p1_faults::FaultInjector`]; the frame carries both what was
 //! meant and what was sent.
+//!
+//! Two other things ride along. When the scenario has a front panel, a
+//! [`p1_panel::Panel`] observes the meter at every instant the driver stops at (so its
+//! LEDs integrate every load change exactly), panel events go through it, and the
+//! `Button` it hands back is applied to the same meter; [`Simulation::press`] and
+//! [`Simulation::apply`] let an interactive driver act between telegrams. During a
+//! Fluvius replay whose labels set the tariff, the driver forces the meter's tariff to
+//! each quarter's Day/Night label at the quarter's start ([`TariffControl`]).
+
+use std::collections::BTreeMap;
 
 use p1_faults::{Applied, FaultInjector, Piece, Verdict};
-use p1_meter::{Load, Meter, MeterState, PhaseLoad, SimTime};
+use p1_meter::{Command, CommandError, Load, Meter, MeterState, PhaseLoad, SimTime};
+use p1_panel::{Panel, PanelView};
 use p1_wire::Readout;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -15,7 +26,14 @@ use serde::Serialize;
 
 use crate::error::ScenarioError;
 use crate::loads::{Contribution, LoadRuntime};
-use crate::scenario::{Event, EventAction, Scenario, Supply};
+use crate::scenario::{Event, EventAction, PanelAction, Scenario, Supply};
+
+/// Line recorded in a [`Refusal`] of a command injected through [`Simulation::apply`] or
+/// [`Simulation::press`] (no line of the scenario file).
+pub const INJECTED_LINE: usize = 0;
+
+/// A quarter hour, ms.
+const QUARTER_MS: i64 = 900_000;
 
 /// What the meter sends (or not) at one telegram instant, with the truth behind it.
 #[derive(Debug, Clone)]
@@ -49,6 +67,9 @@ pub struct Frame {
     pub load: Load,
     /// Commands the meter refused since the previous frame.
     pub refused: Vec<Refusal>,
+    /// What the front panel shows at `at`; `Some` exactly when the simulation runs a panel
+    /// ([`Scenario::panel`]).
+    pub panel: Option<PanelView>,
 }
 
 /// A scenario event the meter refused in its state (e.g. the button on a connected
@@ -57,7 +78,8 @@ pub struct Frame {
 pub struct Refusal {
     /// When the event happened.
     pub at: SimTime,
-    /// Line of the `[[event]]` in the scenario file.
+    /// Line of the `[[event]]` in the scenario file ([`INJECTED_LINE`] for commands
+    /// injected with [`Simulation::apply`] or [`Simulation::press`]).
     pub line: usize,
     /// The meter's reason.
     pub message: String,
@@ -113,6 +135,29 @@ impl Voltages {
     }
 }
 
+/// The tariff during replays whose Day/Night labels set it (`[[loads.replay]]` without
+/// `tariff = "calendar"`).
+///
+/// At each quarter start (and again after any event, which may enable a replay, restore
+/// power or move the meter's clock) the quarter's label is looked up in the enabled
+/// replays, first in file order. The calendar is left in charge when it already gives the
+/// label for the whole quarter, otherwise the label is forced with
+/// [`Command::ForceTariff`]; a quarter without a label (a gap, a row without a register,
+/// outside the export) goes back to the calendar. Forcing only where the calendar
+/// disagrees gives the same tariff as forcing everywhere, and keeps the state's
+/// `next_tariff_change_meter_ms` meaningful where the export agrees with the calendar.
+#[derive(Debug)]
+struct TariffControl {
+    /// Index of a replay load in `Simulation::loads`, and its labels by quarter start.
+    labels: Vec<(usize, BTreeMap<SimTime, u8>)>,
+    /// End of the last labelled quarter: no control is needed after it.
+    end: SimTime,
+    /// The tariff the driver has forced and not released.
+    forced: Option<u8>,
+    /// Start of the quarter last evaluated.
+    quarter: Option<SimTime>,
+}
+
 /// A running scenario: an iterator of [`Frame`]s, one per telegram instant
 /// `start + k·interval·every < end`.
 #[derive(Debug)]
@@ -134,6 +179,9 @@ pub struct Simulation {
     faults: Option<FaultInjector>,
     /// Telegram instants yielded so far: the fault schedule's index.
     index: u64,
+    /// The front panel, when the scenario has one.
+    panel: Option<Panel>,
+    tariff: TariffControl,
 }
 
 impl Simulation {
@@ -142,12 +190,33 @@ impl Simulation {
         let start = scenario.start;
         let meter = Meter::new(scenario.meter.clone(), start)
             .map_err(|e| scenario.origin.config_error(&e.field, &e.message))?;
-        let loads = scenario
+        let loads: Vec<LoadRuntime> = scenario
             .loads
             .iter()
             .enumerate()
             .map(|(i, spec)| LoadRuntime::new(spec, scenario.seed, i as u64 + 1, start))
             .collect();
+        let panel = match &scenario.panel {
+            Some(cfg) => Some(
+                Panel::new(cfg.clone(), &scenario.meter)
+                    .map_err(|e| scenario.origin.config_error("", &format!("panel: {e}")))?,
+            ),
+            None => None,
+        };
+        let mut tariff = TariffControl {
+            labels: Vec::new(),
+            end: start,
+            forced: None,
+            quarter: None,
+        };
+        for t in &scenario.tariff_labels {
+            if let Some(i) = loads.iter().position(|l| l.name == t.load) {
+                if let Some((&last, _)) = t.quarters.last_key_value() {
+                    tariff.end = tariff.end.max(last.plus_ms(QUARTER_MS));
+                }
+                tariff.labels.push((i, t.quarters.clone()));
+            }
+        }
         let mut sim = Simulation {
             meter,
             loads,
@@ -174,10 +243,184 @@ impl Simulation {
                 )
             },
             index: 0,
+            panel,
+            tariff,
         };
         sim.apply_events(start);
         sim.update_load(start);
+        sim.sync_tariff(start, true);
+        sim.observe_panel(start);
         Ok(sim)
+    }
+
+    /// The instant the simulation has reached: the latest telegram yielded, or the latest
+    /// instant given to [`Simulation::advance`].
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// The front panel, when the simulation runs one.
+    pub fn panel(&self) -> Option<&Panel> {
+        self.panel.as_ref()
+    }
+
+    /// Runs the scenario up to `at` without yielding a telegram: events, load changes and
+    /// meter deadlines due by then are applied, and the panel observes the meter there.
+    /// `at` is taken no earlier than [`Simulation::now`] and no later than the next
+    /// telegram instant (take that telegram with `next()` first). Returns the instant
+    /// reached.
+    pub fn advance(&mut self, at: SimTime) -> SimTime {
+        let t = at.min(self.telegram_at).max(self.now);
+        self.run_until(t);
+        t
+    }
+
+    /// Applies `cmd` to the meter at `at` (see [`Simulation::advance`] for the instant),
+    /// between telegrams; the next telegram shows its effect. A refusal is returned and
+    /// also recorded in the next frame's `refused` (line [`INJECTED_LINE`]).
+    pub fn apply(&mut self, at: SimTime, cmd: Command) -> Result<(), CommandError> {
+        let t = self.advance(at);
+        let result = self.meter.apply(t, cmd);
+        if let Err(e) = &result {
+            self.refused.push(Refusal {
+                at: t,
+                line: INJECTED_LINE,
+                message: e.message.clone(),
+            });
+        }
+        self.update_load(t);
+        self.sync_tariff(t, true);
+        self.observe_panel(t);
+        result
+    }
+
+    /// The customer releases the panel's button at `at` (see [`Simulation::advance`])
+    /// after holding it `held_ms`. Returns the command the panel handed to the meter (and
+    /// that was applied to it): `Button` while the breaker is ready for reconnection,
+    /// `None` otherwise or when the simulation has no panel.
+    pub fn press(&mut self, at: SimTime, held_ms: i64) -> Option<Command> {
+        let t = self.advance(at);
+        self.panel_press(t, held_ms, INJECTED_LINE)
+    }
+
+    /// Sets or clears the panel's `F` indicator (no effect without a panel).
+    pub fn set_panel_error(&mut self, on: bool) {
+        if let Some(p) = &mut self.panel {
+            p.set_error(on);
+        }
+    }
+
+    /// Sets the panel's network registration and signal bars (`None`: all bars while
+    /// registered, none otherwise; no effect without a panel).
+    pub fn set_panel_network(&mut self, registered: bool, signal: Option<u8>) {
+        if let Some(p) = &mut self.panel {
+            let all = if registered { u8::MAX } else { 0 };
+            p.set_network(registered, signal.unwrap_or(all));
+        }
+    }
+
+    /// What the panel shows at `at` (see [`Simulation::advance`] for the instant), or
+    /// `None` without a panel.
+    pub fn panel_view(&mut self, at: SimTime) -> Option<PanelView> {
+        let t = self.advance(at);
+        self.observe_panel(t);
+        self.panel.as_mut().map(|p| p.view(t))
+    }
+
+    /// Hands the meter's state at `t` to the panel.
+    fn observe_panel(&mut self, t: SimTime) {
+        if let Some(p) = &mut self.panel {
+            p.observe(t, &self.meter.state());
+        }
+    }
+
+    /// A press released at `t`: the panel sees the meter as it is now, and any command it
+    /// hands back goes to the meter; a refusal is recorded against `line`.
+    fn panel_press(&mut self, t: SimTime, held_ms: i64, line: usize) -> Option<Command> {
+        let panel = self.panel.as_mut()?;
+        panel.observe(t, &self.meter.state());
+        let cmd = panel.press(t, held_ms)?;
+        if let Err(e) = self.meter.apply(t, cmd.clone()) {
+            self.refused.push(Refusal {
+                at: t,
+                line,
+                message: e.message,
+            });
+        }
+        panel.observe(t, &self.meter.state());
+        Some(cmd)
+    }
+
+    /// Forces or releases the tariff for the replay quarter holding `t` (see
+    /// [`TariffControl`]); `again` re-evaluates a quarter already evaluated.
+    fn sync_tariff(&mut self, t: SimTime, again: bool) {
+        if self.tariff.labels.is_empty() {
+            return;
+        }
+        let quarter = SimTime(t.0 - t.0.rem_euclid(QUARTER_MS));
+        if !again && self.tariff.quarter == Some(quarter) {
+            return;
+        }
+        self.tariff.quarter = Some(quarter);
+        let wanted = self
+            .tariff
+            .labels
+            .iter()
+            .filter(|(i, _)| self.loads.get(*i).is_some_and(|l| l.enabled))
+            .find_map(|(_, m)| m.get(&quarter).copied());
+        // Hand the tariff back to the calendar first, to see what the calendar says. A
+        // refusal (no mains power) keeps the force; the meter integrates nothing then, and
+        // `power_restore` is an event, which brings a re-evaluation.
+        if self.tariff.forced.is_some()
+            && self
+                .meter
+                .apply(t, Command::ForceTariff { tariff: None })
+                .is_ok()
+        {
+            self.tariff.forced = None;
+        }
+        let Some(label) = wanted else {
+            return;
+        };
+        let s = self.meter.state();
+        let quarter_end = quarter.0.saturating_add(QUARTER_MS);
+        let calendar_agrees = self.tariff.forced.is_none()
+            && s.tariff == label
+            && s.next_tariff_change_meter_ms
+                .is_none_or(|m| m.saturating_sub(s.clock_offset_ms) >= quarter_end);
+        if !calendar_agrees
+            && self
+                .meter
+                .apply(
+                    t,
+                    Command::ForceTariff {
+                        tariff: Some(label),
+                    },
+                )
+                .is_ok()
+        {
+            self.tariff.forced = Some(label);
+        }
+    }
+
+    /// One stop of the driver at `t`: integrate up to `t`, then apply what happens there.
+    fn step_to(&mut self, t: SimTime) {
+        self.n_steps += 1;
+        self.meter.advance_to(t);
+        self.now = t;
+        let evented = self.apply_events(t);
+        self.voltages.advance(t);
+        self.update_load(t);
+        self.sync_tariff(t, evented);
+        self.observe_panel(t);
+    }
+
+    /// Stops at everything that happens up to `target`, ending at `target`.
+    fn run_until(&mut self, target: SimTime) {
+        while self.now < target {
+            let t = self.next_stop(target);
+            self.step_to(t);
+        }
     }
 
     /// How many instants the driver has stopped at so far (telegrams, events, load
@@ -191,8 +434,9 @@ impl Simulation {
         &self.meter
     }
 
-    /// Applies every event due at `t` (in file order).
-    fn apply_events(&mut self, t: SimTime) {
+    /// Applies every event due at `t` (in file order); true if there was one.
+    fn apply_events(&mut self, t: SimTime) -> bool {
+        let first = self.next_event;
         while let Some(event) = self.events.get(self.next_event) {
             if event.at > t {
                 break;
@@ -214,8 +458,16 @@ impl Simulation {
                 EventAction::LoadScale { load, permille } => {
                     self.with_load(&load, |l| l.scale_permille = permille);
                 }
+                EventAction::Panel(PanelAction::Press { held_ms }) => {
+                    self.panel_press(t, held_ms, event.line);
+                }
+                EventAction::Panel(PanelAction::Error(on)) => self.set_panel_error(on),
+                EventAction::Panel(PanelAction::Network { registered, signal }) => {
+                    self.set_panel_network(registered, signal);
+                }
             }
         }
+        self.next_event > first
     }
 
     fn with_load(&mut self, name: &str, f: impl FnOnce(&mut LoadRuntime)) {
@@ -269,6 +521,9 @@ impl Simulation {
         if let Some(t) = self.meter.next_deadline().filter(|&t| t > now) {
             next = next.min(t);
         }
+        if !self.tariff.labels.is_empty() && now < self.tariff.end {
+            next = next.min(SimTime(now.0 - now.0.rem_euclid(QUARTER_MS) + QUARTER_MS));
+        }
         next
     }
 }
@@ -281,18 +536,15 @@ impl Iterator for Simulation {
         if target >= self.end {
             return None;
         }
-        while self.now < target {
-            let t = self.next_stop(target);
-            self.n_steps += 1;
-            self.meter.advance_to(t);
-            self.now = t;
-            self.apply_events(t);
-            self.voltages.advance(t);
-            self.update_load(t);
-        }
+        self.run_until(target);
         self.n_steps += 1;
         self.meter.advance_to(target);
         let readout = self.meter.readout();
+        let state = self.meter.state();
+        let panel = self.panel.as_mut().map(|p| {
+            p.observe(target, &state);
+            p.view(target)
+        });
         let index = self.index;
         self.index += 1;
         let (bytes, pieces, applied, verdict, sent_readout) = match (&mut self.faults, &readout) {
@@ -319,9 +571,10 @@ impl Iterator for Simulation {
             sent_readout,
             faults_scheduled: self.faults.is_some(),
             readout,
-            state: self.meter.state(),
+            state,
             load: self.load.clone(),
             refused: std::mem::take(&mut self.refused),
+            panel,
         })
     }
 }

@@ -4,6 +4,7 @@
 
 use p1_faults::{Applied, Expect};
 use p1_meter::MeterState;
+use p1_panel::PanelView;
 use p1_wire::Readout;
 use serde::Serialize;
 
@@ -33,6 +34,11 @@ pub struct TruthRecord<'a> {
     /// Only in scenarios with `[[faults]]`: what was sent and how consumers should react.
     #[serde(flatten)]
     pub faults: Option<FaultTruth<'a>>,
+    /// Only in scenarios with a front panel (a `[panel]` table or panel events): what the
+    /// panel shows at this instant. Absent otherwise, so panel-free truth files are
+    /// unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub panel: Option<&'a PanelView>,
 }
 
 /// The fault part of a truth record (scenarios with `[[faults]]` only).
@@ -109,6 +115,7 @@ impl<'a> TruthRecord<'a> {
             state: &frame.state,
             refused: &frame.refused,
             faults,
+            panel: frame.panel.as_ref(),
         }
     }
 

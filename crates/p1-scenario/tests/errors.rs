@@ -307,18 +307,20 @@ fn bad_csv_row() {
 }
 
 #[test]
-fn replay_labels_must_match_the_tariff_calendar() {
+fn replay_labels_checked_against_the_calendar_on_request() {
     let csv = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../scenarios/data/fluvius-electricity-2023-10-26.csv")
         .canonicalize()
         .unwrap();
     // With the day tariff ending at 21:00, Thursday 26/10 21:00 is night for the meter
-    // but "Offtake Day" in the export.
+    // but "Offtake Day" in the export; `tariff = "calendar"` asks for the strict check
+    // (by default the labels set the tariff, tests/replay.rs).
     let scenario = tmp_file(
         "mismatch.toml",
         &format!(
             "start = \"2023-10-26 00:00:00\"\nduration = \"1d\"\n[meter.tariff]\n\
-             day_end = \"21:00\"\n[[loads.replay]]\nname = \"r\"\nelectricity = {:?}\n",
+             day_end = \"21:00\"\n[[loads.replay]]\nname = \"r\"\ntariff = \"calendar\"\n\
+             electricity = {:?}\n",
             csv.display().to_string()
         ),
     );
@@ -335,6 +337,14 @@ fn replay_labels_must_match_the_tariff_calendar() {
     assert_eq!(e.path, csv.display().to_string());
     assert_eq!((e.line, e.column), (line, 1), "{e}");
     assert!(e.message.contains("labels the quarter"), "{e}");
+    // Without `tariff = "calendar"` the same file is accepted.
+    let relaxed = tmp_file(
+        "mismatch-relaxed.toml",
+        &std::fs::read_to_string(&scenario)
+            .unwrap()
+            .replace("tariff = \"calendar\"\n", ""),
+    );
+    assert!(Scenario::from_path(&relaxed).is_ok());
 }
 
 #[test]

@@ -106,3 +106,113 @@ fn replay_registers_and_peaks_match_the_export() {
         );
     }
 }
+
+/// An export whose Day/Night labels contradict the default calendar (weekdays 07:00-22:00
+/// day): Wednesday 4 March 2026, Day before 07:00, Night in the afternoon, a quarter with
+/// no row at all and one whose only row names no register. Each row is
+/// (local time of the quarter, register, volume as written).
+const CONTRARY: &[(&str, &str, &str)] = &[
+    ("06:30:00", "Offtake Day", "0,250"),
+    ("06:30:00", "Injection Day", "0,000"),
+    ("06:45:00", "Offtake Day", "0,125"),
+    ("06:45:00", "Injection Day", "0,040"),
+    ("07:00:00", "Offtake Night", "0,300"),
+    ("07:00:00", "Injection Night", "0,000"),
+    ("07:15:00", "Offtake Night", "0,075"),
+    ("07:15:00", "Injection Night", "0,010"),
+    // 07:30 missing; 07:45 without register or volume.
+    ("07:45:00", "", ""),
+    ("14:00:00", "Offtake Night", "0,500"),
+    ("14:00:00", "Injection Night", "0,000"),
+    ("14:15:00", "Offtake Day", "0,111"),
+    ("14:15:00", "Injection Day", "0,000"),
+    ("14:30:00", "Offtake Night", "0,000"),
+    ("14:30:00", "Injection Night", "0,333"),
+    ("14:45:00", "Offtake Night", ""),
+    ("14:45:00", "Injection Night", ""),
+];
+
+fn contrary_csv() -> String {
+    let mut text = "\u{feff}From (date);From (time);Until (date);Until (time);EAN code;Meter;\
+                    Meter type;Register;Volume;Unit;Validation status;Description\r\n"
+        .to_owned();
+    for (time, register, volume) in CONTRARY {
+        let status = if volume.is_empty() {
+            "No consumption"
+        } else {
+            "Read"
+        };
+        text += &format!(
+            "04/03/2026;{time};04/03/2026;{time};=\"541448820000000001\";1SAG1100000001;\
+             Digital meter;{register};{volume};kWh;{status};\r\n"
+        );
+    }
+    text
+}
+
+/// The labels set the tariff: registers split day/night exactly as the export's labels
+/// say, although the calendar says the opposite; unlabelled quarters and the time outside
+/// the export follow the calendar.
+#[test]
+fn labels_that_contradict_the_calendar_set_the_tariff() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("p1-scenario-replay-labels");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("contrary.csv"), contrary_csv()).unwrap();
+    let toml = "start = \"2026-03-04 06:00:00\"\nend = \"2026-03-04 17:00:00\"\n\
+                interval = \"1m\"\n[meter]\nmodel = \"S211\"\n\
+                [[loads.replay]]\nname = \"portal\"\nelectricity = \"contrary.csv\"\n";
+    std::fs::write(dir.join("contrary.toml"), toml).unwrap();
+    let scenario = Scenario::from_path(&dir.join("contrary.toml")).unwrap();
+    let frames: Vec<_> = Simulation::new(&scenario).unwrap().collect();
+
+    // Totals per register, straight from the table above.
+    let wh = |v: &str| -> u64 {
+        if v.is_empty() {
+            return 0;
+        }
+        let (int, frac) = v.split_once(',').unwrap();
+        int.parse::<u64>().unwrap() * 1000 + frac.parse::<u64>().unwrap()
+    };
+    let total = |register: &str| -> u64 {
+        CONTRARY
+            .iter()
+            .filter(|r| r.1 == register)
+            .map(|r| wh(r.2))
+            .sum()
+    };
+    let last = frames.last().unwrap();
+    assert_eq!(frames[0].state.import_wh, [0, 0]);
+    assert_eq!(
+        last.state.import_wh,
+        [total("Offtake Day"), total("Offtake Night")]
+    );
+    assert_eq!(
+        last.state.export_wh,
+        [total("Injection Day"), total("Injection Night")]
+    );
+    // The split is not the calendar's: night energy in a weekday afternoon.
+    assert!(total("Offtake Night") > 0 && total("Offtake Day") > 0);
+
+    // The tariff in force, minute by minute.
+    let label_of = |hhmm: &str| -> Option<u8> {
+        CONTRARY.iter().find_map(|(t, reg, _)| {
+            (t.starts_with(hhmm) && !reg.is_empty())
+                .then(|| if reg.ends_with("Day") { 1 } else { 2 })
+        })
+    };
+    for f in &frames {
+        let (local, _) = f.at.local();
+        let minute = local.format("%H:%M").to_string();
+        let quarter = format!(
+            "{}:{:02}",
+            &minute[..2],
+            minute[3..].parse::<u32>().unwrap() / 15 * 15
+        );
+        // The default calendar: Wednesday 07:00-22:00 is day.
+        let calendar = if minute.as_str() >= "07:00" { 1 } else { 2 };
+        let expected = label_of(&quarter).unwrap_or(calendar);
+        assert_eq!(f.state.tariff, expected, "at {minute}");
+        let readout = f.readout.as_ref().unwrap();
+        assert_eq!(readout.tariff, expected, "0-0:96.14.0 at {minute}");
+    }
+}
