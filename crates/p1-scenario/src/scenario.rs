@@ -304,7 +304,10 @@ impl Scenario {
             None => Vec::new(),
         };
         let panel_table = match &raw.panel {
-            Some(p) => Some(convert_panel(&ctx, p)?),
+            Some(p) => {
+                ctx.note("panel", p);
+                Some(convert_panel(&ctx, p)?)
+            }
             None => None,
         };
         let signal_max = panel_table

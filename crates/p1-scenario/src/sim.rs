@@ -197,10 +197,20 @@ impl Simulation {
             .map(|(i, spec)| LoadRuntime::new(spec, scenario.seed, i as u64 + 1, start))
             .collect();
         let panel = match &scenario.panel {
-            Some(cfg) => Some(
-                Panel::new(cfg.clone(), &scenario.meter)
-                    .map_err(|e| scenario.origin.config_error("", &format!("panel: {e}")))?,
-            ),
+            Some(cfg) => Some(Panel::new(cfg.clone(), &scenario.meter).map_err(|e| {
+                let (line, column) = scenario
+                    .origin
+                    .spans
+                    .get("panel")
+                    .copied()
+                    .unwrap_or((1, 1));
+                ScenarioError {
+                    path: scenario.origin.path.clone(),
+                    line,
+                    column,
+                    message: format!("panel: {e}"),
+                }
+            })?),
             None => None,
         };
         let mut tariff = TariffControl {

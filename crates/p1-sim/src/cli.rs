@@ -84,16 +84,18 @@ pub enum Command {
         /// Interactive: also serve the meter's P1 stream on `pty` or `tcp:HOST:PORT`.
         #[arg(long, conflicts_with = "script")]
         out: Option<String>,
-        /// Seconds the screen stays lit after the last press.
-        #[arg(long, default_value_t = 30)]
-        screen_timeout: u32,
-        /// Control LED pulses per kWh.
-        #[arg(long, default_value_t = p1_panel::DEFAULT_CONTROL_IMP_PER_KWH)]
-        imp_per_kwh: u32,
-        /// Blind LED pulses per kvarh.
-        #[arg(long, default_value_t = p1_panel::DEFAULT_BLIND_IMP_PER_KVARH)]
-        imp_per_kvarh: u32,
-        /// Display sequence, comma-separated (default 1.8.1,1.8.2,1.7.0,1.6.0,2.8.1,2.8.2,2.7.0,96.1.1).
+        /// Seconds the screen stays lit after the last press [default: the scenario's
+        /// [panel] screen_timeout, else 30].
+        #[arg(long)]
+        screen_timeout: Option<u32>,
+        /// Control LED pulses per kWh [default: the scenario's [panel], else 1000].
+        #[arg(long)]
+        imp_per_kwh: Option<u32>,
+        /// Blind LED pulses per kvarh [default: the scenario's [panel], else 1000].
+        #[arg(long)]
+        imp_per_kvarh: Option<u32>,
+        /// Display sequence, comma-separated [default: the scenario's [panel], else
+        /// 1.8.1,1.8.2,1.7.0,1.6.0,2.8.1,2.8.2,2.7.0,96.1.1].
         #[arg(long, value_delimiter = ',')]
         sequence: Vec<p1_panel::Code>,
     },

@@ -88,22 +88,18 @@ fn dispatch(command: Command) -> Result<i32, CliError> {
                 ),
                 None => None,
             };
-            let mut cfg = p1_panel::PanelConfig {
-                screen_timeout_ms: i64::from(screen_timeout) * 1000,
-                control_imp_per_kwh: imp_per_kwh,
-                blind_imp_per_kvarh: imp_per_kvarh,
-                ..p1_panel::PanelConfig::default()
-            };
-            if !sequence.is_empty() {
-                cfg.sequence = sequence;
-            }
             let opts = panel::PanelOptions {
                 scenario,
                 script,
                 frames,
                 speed,
                 out: out_spec,
-                panel: cfg,
+                panel: panel::PanelOverrides {
+                    screen_timeout_ms: screen_timeout.map(|s| i64::from(s) * 1000),
+                    control_imp_per_kwh: imp_per_kwh,
+                    blind_imp_per_kvarh: imp_per_kvarh,
+                    sequence: (!sequence.is_empty()).then_some(sequence),
+                },
             };
             panel::run(&opts, &mut out)?
         }

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use p1_meter::SimTime;
-use p1_panel::{PanelConfig, render_text};
+use p1_panel::{Code, PanelConfig, render_text};
 
 use crate::error::CliError;
 use crate::live::LiveSinkSpec;
@@ -31,13 +31,41 @@ pub struct PanelOptions {
     pub speed: f64,
     /// Interactive: also serve P1 here.
     pub out: Option<LiveSinkSpec>,
-    /// Panel settings.
-    pub panel: PanelConfig,
+    /// Panel settings given on the command line.
+    pub panel: PanelOverrides,
+}
+
+/// Panel settings from the command line; each one given replaces the scenario's `[panel]`
+/// setting (or the default when the scenario has none).
+#[derive(Debug, Clone, Default)]
+pub struct PanelOverrides {
+    /// `--screen-timeout`, ms.
+    pub screen_timeout_ms: Option<i64>,
+    /// `--imp-per-kwh`.
+    pub control_imp_per_kwh: Option<u32>,
+    /// `--imp-per-kvarh`.
+    pub blind_imp_per_kvarh: Option<u32>,
+    /// `--sequence`.
+    pub sequence: Option<Vec<Code>>,
+}
+
+impl PanelOverrides {
+    /// `base` with the settings given here.
+    pub fn over(&self, base: PanelConfig) -> PanelConfig {
+        PanelConfig {
+            screen_timeout_ms: self.screen_timeout_ms.unwrap_or(base.screen_timeout_ms),
+            control_imp_per_kwh: self.control_imp_per_kwh.unwrap_or(base.control_imp_per_kwh),
+            blind_imp_per_kvarh: self.blind_imp_per_kvarh.unwrap_or(base.blind_imp_per_kvarh),
+            sequence: self.sequence.clone().unwrap_or(base.sequence),
+            ..base
+        }
+    }
 }
 
 /// `p1sim panel`.
 pub fn run(opts: &PanelOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
     let scenario = crate::run::load(opts.scenario.as_deref())?;
+    let cfg = opts.panel.over(scenario.panel.clone().unwrap_or_default());
     match &opts.script {
         Some(text) => {
             let steps = script::parse(text).map_err(|e| CliError::Input {
@@ -46,11 +74,11 @@ pub fn run(opts: &PanelOptions, stdout: &mut dyn Write) -> Result<i32, CliError>
                 column: e.column,
                 message: e.message,
             })?;
-            let session = Session::new(scenario, opts.panel.clone(), false)?;
+            let session = Session::new(scenario, cfg, false)?;
             headless(session, &steps, opts.frames, stdout)?;
             Ok(0)
         }
-        None => tui::run(scenario, opts),
+        None => tui::run(scenario, cfg, opts),
     }
 }
 

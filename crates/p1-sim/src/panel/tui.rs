@@ -20,7 +20,7 @@ use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen};
 use crossterm::{cursor, execute, terminal};
 use p1_meter::SimTime;
-use p1_panel::render_text;
+use p1_panel::{PanelConfig, render_text};
 use p1_scenario::Scenario;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
@@ -137,7 +137,11 @@ fn start_server(
 }
 
 /// `p1sim panel` without `--script`.
-pub(super) fn run(scenario: Scenario, opts: &PanelOptions) -> Result<i32, CliError> {
+pub(super) fn run(
+    scenario: Scenario,
+    cfg: PanelConfig,
+    opts: &PanelOptions,
+) -> Result<i32, CliError> {
     if !(opts.speed.is_finite() && opts.speed > 0.0) {
         return Err(CliError::Usage(format!(
             "--speed must be a finite number > 0, got {}",
@@ -149,7 +153,7 @@ pub(super) fn run(scenario: Scenario, opts: &PanelOptions) -> Result<i32, CliErr
             "the interactive panel needs a terminal; use --script \"press; wait 10s\" --frames for headless runs".into(),
         ));
     }
-    let session = Session::new(scenario, opts.panel.clone(), opts.out.is_some())?;
+    let session = Session::new(scenario, cfg, opts.out.is_some())?;
     let start = session.start();
     let end = session.end();
     let name = session.name().to_owned();
