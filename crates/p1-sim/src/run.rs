@@ -201,12 +201,13 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
     let live = matches!(opts.out, Output::Live(_));
     let mut truth = Truth::create(opts.truth.as_deref(), live)?;
 
-    if let Output::Live(spec) = &opts.out {
-        return run_live(opts, spec.clone(), sim, truth, &name, stdout);
-    }
-
-    let bar = progress(telegram_count(&scenario));
+    let bar = if live {
+        ProgressBar::hidden()
+    } else {
+        progress(telegram_count(&scenario))
+    };
     match &opts.out {
+        Output::Live(spec) => return run_live(opts, spec.clone(), sim, truth, &name, stdout),
         Output::Stdout => {
             for frame in sim {
                 stdout.write_all(&frame.bytes).map_err(CliError::Write)?;
@@ -239,7 +240,6 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
                 bar.inc(1);
             }
         }
-        Output::Live(_) => unreachable!("handled above"),
     }
     bar.finish_and_clear();
     truth.commit()?;
