@@ -474,3 +474,89 @@ fn month_change_pushes_the_closed_month_into_the_history() {
     }
     assert!(pushes > 0, "the catalogue has no month change");
 }
+
+/// `kWh` as the panel prints it from Wh (`002318.407`).
+fn panel_kwh(wh: u64) -> String {
+    format!("{:06}.{:03}", wh / 1000, wh % 1000)
+}
+
+/// In the goldens that carry a front panel (scenarios with `[panel]` or panel events:
+/// `front-panel`), the panel and P1 read one meter: in every telegram, decoded from the
+/// bytes, `0-0:96.3.10` is the breaker the panel shows (code, closed, BD triangle), the
+/// tariff triangle is `0-0:96.14.0`, and an energy register on the screen is the one on
+/// the wire. Goldens of scenarios without a panel have no `panel` object at all.
+#[test]
+fn panel_breaker_agrees_with_p1_in_every_telegram() {
+    let mut codes_seen = std::collections::BTreeSet::new();
+    let mut screens_checked = 0;
+    let mut with_panel = Vec::new();
+    for g in goldens() {
+        let has_panel = g.sent.iter().any(|(r, _)| r.get("panel").is_some());
+        assert!(
+            g.sent
+                .iter()
+                .all(|(r, _)| r.get("panel").is_some() == has_panel),
+            "{}: some records have a panel and some not",
+            g.name
+        );
+        if !has_panel {
+            continue;
+        }
+        with_panel.push(g.name.clone());
+        for (i, (record, readout)) in g.sent.iter().enumerate() {
+            let panel = &record["panel"];
+            let ind = &panel["indicators"];
+            let code = readout.breaker.code();
+            codes_seen.insert(code);
+            assert_eq!(
+                ind["breaker_code"].as_u64(),
+                Some(u64::from(code)),
+                "{}#{i}: panel breaker vs 96.3.10",
+                g.name
+            );
+            assert_eq!(
+                ind["breaker_closed"].as_bool(),
+                Some(code == 1),
+                "{}#{i}",
+                g.name
+            );
+            let bd = match code {
+                0 => "steady",
+                1 => "off",
+                _ => "blinking",
+            };
+            assert_eq!(
+                ind["breaker_disconnect"].as_str(),
+                Some(bd),
+                "{}#{i}",
+                g.name
+            );
+            let triangle = if readout.tariff == 2 { "night" } else { "day" };
+            assert_eq!(ind["tariff"].as_str(), Some(triangle), "{}#{i}", g.name);
+            let screen = &panel["screen"];
+            let register = match screen["code"].as_str() {
+                Some("1.8.1") => Some(readout.import_wh[0]),
+                Some("1.8.2") => Some(readout.import_wh[1]),
+                Some("2.8.1") => Some(readout.export_wh[0]),
+                Some("2.8.2") => Some(readout.export_wh[1]),
+                _ => None,
+            };
+            if let Some(wh) = register {
+                assert_eq!(
+                    screen["value"].as_str(),
+                    Some(panel_kwh(wh).as_str()),
+                    "{}#{i}: screen vs wire",
+                    g.name
+                );
+                screens_checked += 1;
+            }
+        }
+    }
+    assert_eq!(with_panel, ["front-panel"], "goldens with a panel");
+    assert_eq!(
+        codes_seen.into_iter().collect::<Vec<_>>(),
+        [0, 1, 2],
+        "the front-panel golden goes through every breaker state"
+    );
+    assert!(screens_checked > 0, "no register on the screen was checked");
+}
