@@ -3,8 +3,10 @@
 //! A scenario (TOML, documented in `docs/scenarios.md`) describes a meter, the loads of
 //! the installation behind it (constant, schedules, a seeded random household,
 //! appliances, EV charging, PV with a clear-sky sun curve, gas and water flows, and
-//! replays of Fluvius portal exports) and events (operator commands, button presses,
-//! power failures, M-Bus changes, load switches). [`Scenario`] parses and validates it,
+//! replays of Fluvius portal exports, whose Day/Night labels set the tariff), events
+//! (operator commands, button presses, power failures, M-Bus changes, load switches) and
+//! optionally the meter's front panel (`[panel]`, panel events: a [`p1_panel::Panel`]
+//! driven on the same meter). [`Scenario`] parses and validates it,
 //! reporting problems as `path:line:column: message` ([`ScenarioError`]);
 //! [`Simulation`] runs it and yields one [`Frame`] per telegram instant, jumping from
 //! event to event. Same scenario and seed, same bytes: randomness comes only from
