@@ -43,7 +43,9 @@ impl Obis {
                 value = value * 10 + u16::from(text[pos] - b'0');
                 pos += 1;
             }
-            if pos == start || value > 255 {
+            // No leading zeros: `01` would parse as 1 and re-encode differently.
+            let leading_zero = pos - start > 1 && text[start] == b'0';
+            if pos == start || value > 255 || leading_zero {
                 return None;
             }
             fields[i] = value as u8;

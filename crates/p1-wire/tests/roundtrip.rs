@@ -1,7 +1,7 @@
 //! Property tests: encoding then decoding is exact for every readout the wire can carry,
 //! and decoding hostile bytes — random, or real telegrams with mutations — never panics.
 
-use p1_wire::{decode_all, strategies};
+use p1_wire::{crc16, decode_all, strategies};
 use proptest::prelude::*;
 
 const REAL: &[&[u8]] = &[
@@ -77,6 +77,32 @@ proptest! {
         // a mutation is either caught or yields another well-formed telegram.
         for f in decode_all(&bytes).iter().flatten() {
             prop_assert_eq!(&f.telegram.to_bytes()[..], &bytes[f.offset..f.offset + f.len]);
+        }
+    }
+
+    #[test]
+    fn accepted_telegrams_are_canonical_even_with_a_fixed_up_crc(
+        which in 0..REAL.len(),
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), prop::sample::select(b"0123456789.*()-:/!ABCDEFWSkVhm3 \r\n".to_vec()), 0u8..3), 1..4),
+    ) {
+        // Mutate the body with telegram-like bytes, then give it a correct CRC, so the
+        // parser (not the CRC) must decide: whatever it accepts must re-encode exactly.
+        let real = REAL[which];
+        let bang = real.iter().rposition(|&b| b == b'!').unwrap_or(0);
+        let mut body = real[..bang].to_vec();
+        for (at, byte, op) in edits {
+            let i = 1 + at.index(body.len().saturating_sub(1).max(1));
+            match op {
+                0 if i < body.len() => body[i] = byte,
+                1 if i < body.len() => { body.remove(i); }
+                _ => body.insert(i.min(body.len()), byte),
+            }
+        }
+        body.push(b'!');
+        let crc = crc16(&body);
+        body.extend_from_slice(format!("{crc:04X}\r\n").as_bytes());
+        for f in decode_all(&body).iter().flatten() {
+            prop_assert_eq!(&f.telegram.to_bytes()[..], &body[f.offset..f.offset + f.len]);
         }
     }
 }
