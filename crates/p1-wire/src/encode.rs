@@ -5,33 +5,12 @@
 //! roll over at 999999.999 kWh, every other field saturates at its largest printable
 //! value (no real S211/T211 reaches those limits).
 
+use crate::format;
 use crate::obis::codes;
 use crate::{Line, MbusCapture, MbusReadout, Obis, Readout, Telegram, Tst};
 
-/// Prints `raw` (in units of 10^-`dec`) as a zero-padded fixed-point number with `int`
-/// integer digits and `dec` decimals, saturating at the largest printable value.
-pub(crate) fn fixed(raw: u64, int: usize, dec: usize) -> String {
-    let width = int + dec;
-    let max = 10u64.saturating_pow(width as u32) - 1;
-    let digits = format!("{:0width$}", raw.min(max));
-    if dec == 0 {
-        digits
-    } else {
-        let (i, d) = digits.split_at(int);
-        format!("{i}.{d}")
-    }
-}
-
-fn with_unit(number: String, unit: &str) -> String {
-    format!("{number}*{unit}")
-}
-
 fn kw(w: u32) -> String {
-    with_unit(fixed(u64::from(w), 2, 3), "kW")
-}
-
-fn kwh(wh: u64) -> String {
-    with_unit(fixed(wh % 1_000_000_000, 6, 3), "kWh")
+    format::POWER.print(u64::from(w))
 }
 
 /// Upper-case hex of `bytes` (octet strings, DSMR 5.0.2 §6.5).
@@ -49,7 +28,7 @@ fn mbus_lines(m: &MbusReadout, out: &mut Vec<Line>) {
     let ch = m.channel;
     out.push(Line::single(
         codes::MBUS_TYPE.on_channel(ch),
-        fixed(u64::from(m.device_type), 3, 0),
+        format::DEVICE_TYPE.print(u64::from(m.device_type)),
     ));
     out.push(Line::single(
         codes::EQUIPMENT_ID.on_channel(ch),
@@ -64,9 +43,9 @@ fn mbus_lines(m: &MbusReadout, out: &mut Vec<Line>) {
     let obis = reading_obis(m.device_type).on_channel(ch);
     let values = match m.capture {
         MbusCapture::Reading { at, dm3 } => {
-            vec![at.to_string(), with_unit(fixed(dm3, 5, 3), "m3")]
+            vec![at.to_string(), format::VOLUME.print(dm3)]
         }
-        MbusCapture::Silent => vec![Tst::INVALID.to_string(), fixed(0, 5, 3)],
+        MbusCapture::Silent => vec![Tst::INVALID.to_string(), format::VOLUME_SILENT.print(0)],
     };
     out.push(Line { obis, values });
 }
@@ -92,11 +71,26 @@ impl Readout {
             hex(self.equipment_id.as_bytes()),
         ));
         lines.push(single(codes::TIME, self.time.to_string()));
-        lines.push(single(codes::IMPORT_T1, kwh(self.import_wh[0])));
-        lines.push(single(codes::IMPORT_T2, kwh(self.import_wh[1])));
-        lines.push(single(codes::EXPORT_T1, kwh(self.export_wh[0])));
-        lines.push(single(codes::EXPORT_T2, kwh(self.export_wh[1])));
-        lines.push(single(codes::TARIFF, fixed(u64::from(self.tariff), 4, 0)));
+        lines.push(single(
+            codes::IMPORT_T1,
+            format::ENERGY.print(self.import_wh[0] % 1_000_000_000),
+        ));
+        lines.push(single(
+            codes::IMPORT_T2,
+            format::ENERGY.print(self.import_wh[1] % 1_000_000_000),
+        ));
+        lines.push(single(
+            codes::EXPORT_T1,
+            format::ENERGY.print(self.export_wh[0] % 1_000_000_000),
+        ));
+        lines.push(single(
+            codes::EXPORT_T2,
+            format::ENERGY.print(self.export_wh[1] % 1_000_000_000),
+        ));
+        lines.push(single(
+            codes::TARIFF,
+            format::TARIFF.print(u64::from(self.tariff)),
+        ));
         if let Some(demand) = self.demand.as_ref().filter(|_| self.version.has_demand()) {
             lines.push(single(codes::DEMAND, kw(demand.current_w)));
             lines.push(Line {
@@ -135,25 +129,23 @@ impl Readout {
         for (i, p) in phases.iter().enumerate() {
             lines.push(single(
                 codes::VOLTAGE[i],
-                with_unit(fixed(u64::from(p.voltage_dv), 3, 1), "V"),
+                format::VOLTAGE.print(u64::from(p.voltage_dv)),
             ));
         }
         for (i, p) in phases.iter().enumerate() {
-            let current = if self.version.integer_currents() {
-                fixed(u64::from(p.current_ca / 100), 3, 0)
-            } else {
-                fixed(u64::from(p.current_ca), 3, 2)
-            };
-            lines.push(single(codes::CURRENT[i], with_unit(current, "A")));
+            // 50213 prints whole amperes, truncated.
+            let fmt = format::current(self.version);
+            let raw = u64::from(p.current_ca) / 10u64.pow(2 - fmt.dec as u32);
+            lines.push(single(codes::CURRENT[i], fmt.print(raw)));
         }
         lines.push(single(codes::BREAKER, self.breaker.code().to_string()));
         lines.push(single(
             codes::LIMITER,
-            with_unit(fixed(u64::from(self.limiter_hw), 3, 1), "kW"),
+            format::LIMITER.print(u64::from(self.limiter_hw)),
         ));
         lines.push(single(
             codes::FUSE,
-            with_unit(fixed(u64::from(self.fuse_a), 3, 0), "A"),
+            format::FUSE.print(u64::from(self.fuse_a)),
         ));
         lines.push(single(codes::MESSAGE, hex(&self.message)));
         for m in &self.mbus {
@@ -176,13 +168,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fixed_widths() {
-        assert_eq!(fixed(3_457_591, 6, 3), "003457.591");
-        assert_eq!(fixed(524, 2, 3), "00.524");
-        assert_eq!(fixed(2316, 3, 1), "231.6");
-        assert_eq!(fixed(2, 3, 0), "002");
-        assert_eq!(fixed(100_000, 2, 3), "99.999");
-        assert_eq!(kwh(1_000_000_001), "000000.001*kWh");
+    fn energy_rolls_over_and_ids_are_hex() {
+        let r = |wh: u64| format::ENERGY.print(wh % 1_000_000_000);
+        assert_eq!(r(1_000_000_001), "000000.001*kWh");
         assert_eq!(hex(b"1SAG3101021605"), "3153414733313031303231363035");
     }
 }

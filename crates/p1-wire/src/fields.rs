@@ -5,6 +5,7 @@
 //! object with the wrong width, decimals or unit, a repeated object, or a missing one is
 //! an error naming the object and what it should look like.
 
+use crate::format::{self, Fixed};
 use crate::obis::codes;
 use crate::{
     Breaker, Demand, HistoryEntry, MbusCapture, MbusReadout, Model, Obis, Peak, PhaseReadout,
@@ -33,49 +34,7 @@ fn quoted(values: &[String]) -> String {
     format!("{s:?}")
 }
 
-/// Parses `int` digits, a point, `dec` digits (no point when `dec` is 0), then `*unit`
-/// when `unit` is given; returns the value in units of 10^-dec.
-fn parse_fixed(text: &str, int: usize, dec: usize, unit: Option<&str>) -> Option<u64> {
-    let (number, u) = match text.split_once('*') {
-        Some((n, u)) => (n, Some(u)),
-        None => (text, None),
-    };
-    if u != unit {
-        return None;
-    }
-    let b = number.as_bytes();
-    let want = if dec == 0 { int } else { int + 1 + dec };
-    if b.len() != want {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for (i, &c) in b.iter().enumerate() {
-        if dec > 0 && i == int {
-            if c != b'.' {
-                return None;
-            }
-            continue;
-        }
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v * 10 + u64::from(c - b'0');
-    }
-    Some(v)
-}
-
-fn fixed_desc(int: usize, dec: usize, unit: Option<&str>) -> String {
-    let digits = if dec == 0 {
-        "0".repeat(int)
-    } else {
-        format!("{}.{}", "0".repeat(int), "0".repeat(dec))
-    };
-    match unit {
-        Some(u) => format!("F{}({dec},{dec}) like ({digits}*{u})", int + dec),
-        None => format!("F{}({dec},{dec}) like ({digits})", int + dec),
-    }
-}
-
+/// Decodes upper-case hex octets (`None` for odd length, lower case or non-hex).
 pub(crate) fn hex_decode(text: &str) -> Option<Vec<u8>> {
     let b = text.as_bytes();
     if b.len() % 2 != 0 {
@@ -117,20 +76,14 @@ impl Obj<'_> {
         }
     }
 
-    fn fixed_at(&self, i: usize, int: usize, dec: usize, unit: &str) -> Res<u64> {
-        parse_fixed(&self.values[i], int, dec, Some(unit))
-            .ok_or_else(|| self.fail(fixed_desc(int, dec, Some(unit))))
+    fn fixed_at(&self, i: usize, fmt: Fixed) -> Res<u64> {
+        fmt.parse(&self.values[i])
+            .ok_or_else(|| self.fail(fmt.describe()))
     }
 
-    fn fixed(&self, int: usize, dec: usize, unit: &str) -> Res<u64> {
-        self.count(1, &fixed_desc(int, dec, Some(unit)))?;
-        self.fixed_at(0, int, dec, unit)
-    }
-
-    fn digits(&self, n: usize) -> Res<u64> {
-        let desc = format!("{n} digit(s)");
-        self.count(1, &desc)?;
-        parse_fixed(&self.values[0], n, 0, None).ok_or_else(|| self.fail(desc))
+    fn fixed(&self, fmt: Fixed) -> Res<u64> {
+        self.count(1, &fmt.describe())?;
+        self.fixed_at(0, fmt)
     }
 
     fn tst_at(&self, i: usize) -> Res<Tst> {
@@ -156,7 +109,7 @@ impl Obj<'_> {
     }
 
     fn breaker(&self) -> Res<Breaker> {
-        let v = self.digits(1)?;
+        let v = self.fixed(format::STATE)?;
         Breaker::from_code(v as u8).ok_or_else(|| self.fail("0, 1 or 2"))
     }
 }
@@ -202,7 +155,7 @@ pub(crate) fn readout(t: &Telegram) -> Res<Readout> {
         obis: vline.obis,
         values: &vline.values,
     };
-    let code = vobj.digits(5)?;
+    let code = vobj.fixed(format::VERSION)?;
     let version = Version::from_code(code as u32)
         .ok_or_else(|| vobj.fail("a known e-MUCS version 50213..50217"))?;
 
@@ -225,7 +178,7 @@ pub(crate) fn readout(t: &Telegram) -> Res<Readout> {
     let mut message = None;
     let mut mbus: Vec<(u8, Mbus)> = Vec::new();
 
-    let kw = |o: &Obj| o.fixed(2, 3, "kW").map(|v| v as u32);
+    let kw = |o: &Obj| o.fixed(format::POWER).map(|v| v as u32);
 
     for (idx, line) in t.lines.iter().enumerate() {
         let o = Obj {
@@ -263,10 +216,10 @@ pub(crate) fn readout(t: &Telegram) -> Res<Readout> {
             .contains(&obis) =>
             {
                 let i = usize::from(obis.c == 2) * 2 + usize::from(obis.e == 2);
-                registers[i] = Some(o.fixed(6, 3, "kWh")?);
+                registers[i] = Some(o.fixed(format::ENERGY)?);
             }
             _ if obis == codes::TARIFF => {
-                let v = o.digits(4)?;
+                let v = o.fixed(format::TARIFF)?;
                 if !(1..=2).contains(&v) {
                     return Err(o.fail("0001 (day) or 0002 (night)"));
                 }
@@ -284,7 +237,7 @@ pub(crate) fn readout(t: &Telegram) -> Res<Readout> {
                 }
                 o.count(2, "(timestamp)(00.000*kW)")?;
                 let at = o.tst_at(0)?;
-                let w = o.fixed_at(1, 2, 3, "kW")? as u32;
+                let w = o.fixed_at(1, format::POWER)? as u32;
                 peak = Some(Peak { at, w });
             }
             _ if obis == codes::HISTORY => {
@@ -308,19 +261,17 @@ pub(crate) fn readout(t: &Telegram) -> Res<Readout> {
                 ph_export[phase_of(&codes::PHASE_EXPORT).unwrap_or(0)] = Some(kw(&o)?);
             }
             _ if phase_of(&codes::VOLTAGE).is_some_and(|p| p < n_phases) => {
-                voltage[phase_of(&codes::VOLTAGE).unwrap_or(0)] = Some(o.fixed(3, 1, "V")? as u32);
+                voltage[phase_of(&codes::VOLTAGE).unwrap_or(0)] =
+                    Some(o.fixed(format::VOLTAGE)? as u32);
             }
             _ if phase_of(&codes::CURRENT).is_some_and(|p| p < n_phases) => {
-                let ca = if version.integer_currents() {
-                    o.fixed(3, 0, "A")? * 100
-                } else {
-                    o.fixed(3, 2, "A")?
-                };
+                let fmt = format::current(version);
+                let ca = o.fixed(fmt)? * 10u64.pow(2 - fmt.dec as u32);
                 current[phase_of(&codes::CURRENT).unwrap_or(0)] = Some(ca as u32);
             }
             _ if obis == codes::BREAKER => breaker = Some(o.breaker()?),
-            _ if obis == codes::LIMITER => limiter = Some(o.fixed(3, 1, "kW")? as u32),
-            _ if obis == codes::FUSE => fuse = Some(o.fixed(3, 0, "A")? as u32),
+            _ if obis == codes::LIMITER => limiter = Some(o.fixed(format::LIMITER)? as u32),
+            _ if obis == codes::FUSE => fuse = Some(o.fixed(format::FUSE)? as u32),
             _ if obis == codes::MESSAGE => message = Some(o.hex(2048)?),
             _ if mbus_channel.is_some() => {
                 let ch = obis.b;
@@ -340,7 +291,7 @@ pub(crate) fn readout(t: &Telegram) -> Res<Readout> {
                 };
                 let m = &mut mbus[slot].1;
                 if generic == codes::MBUS_TYPE {
-                    m.device_type = Some(o.digits(3)? as u16);
+                    m.device_type = Some(o.fixed(format::DEVICE_TYPE)? as u16);
                 } else if generic == codes::EQUIPMENT_ID {
                     m.id = Some(o.ascii_id()?);
                 } else if generic == codes::MBUS_VALVE {
@@ -485,7 +436,7 @@ fn read_history(o: &Obj) -> Res<Vec<HistoryEntry>> {
         out.push(HistoryEntry {
             period: o.tst_at(base)?,
             at: o.tst_at(base + 1)?,
-            w: o.fixed_at(base + 2, 2, 3, "kW")? as u32,
+            w: o.fixed_at(base + 2, format::POWER)? as u32,
         });
     }
     Ok(out)
@@ -494,31 +445,16 @@ fn read_history(o: &Obj) -> Res<Vec<HistoryEntry>> {
 fn read_capture(o: &Obj) -> Res<MbusCapture> {
     o.count(2, "(timestamp)(00000.000*m3)")?;
     let at = o.tst_at(0)?;
-    if at == Tst::INVALID && o.values[1] == "00000.000" {
+    if at == Tst::INVALID && format::VOLUME_SILENT.parse(&o.values[1]) == Some(0) {
         return Ok(MbusCapture::Silent);
     }
-    let dm3 = o.fixed_at(1, 5, 3, "m3")?;
+    let dm3 = o.fixed_at(1, format::VOLUME)?;
     Ok(MbusCapture::Reading { at, dm3 })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fixed_parsing() {
-        assert_eq!(
-            parse_fixed("003457.591*kWh", 6, 3, Some("kWh")),
-            Some(3_457_591)
-        );
-        assert_eq!(parse_fixed("002*A", 3, 0, Some("A")), Some(2));
-        assert_eq!(parse_fixed("00000.000", 5, 3, None), Some(0));
-        assert_eq!(parse_fixed("03457.591*kWh", 6, 3, Some("kWh")), None);
-        assert_eq!(parse_fixed("003457,591*kWh", 6, 3, Some("kWh")), None);
-        assert_eq!(parse_fixed("003457.591*kW", 6, 3, Some("kWh")), None);
-        assert_eq!(parse_fixed("003457.591", 6, 3, Some("kWh")), None);
-        assert_eq!(parse_fixed("+03457.591*kWh", 6, 3, Some("kWh")), None);
-    }
 
     #[test]
     fn hex_is_upper_case() {

@@ -10,6 +10,7 @@
 pub mod decode;
 pub mod encode;
 mod fields;
+mod format;
 pub mod obis;
 pub mod readout;
 #[cfg(any(test, feature = "proptest"))]

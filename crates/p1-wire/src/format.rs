@@ -1,0 +1,182 @@
+//! The one table of numeric formats (DSMR 5.0.2 §6.4 `Fn(x,y)`, spec §3.2): for each kind
+//! of value, its integer digits, decimals and unit. The encoder prints and the decoder
+//! checks through the same [`Fixed`] constants, so the two cannot drift apart.
+
+use crate::Version;
+
+/// A fixed-point field: `int` integer digits, `dec` decimals (no point when 0), then
+/// `*unit` when there is a unit. Values are integers in units of 10^-dec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fixed {
+    pub(crate) int: usize,
+    pub(crate) dec: usize,
+    pub(crate) unit: Option<&'static str>,
+}
+
+const fn f(int: usize, dec: usize, unit: &'static str) -> Fixed {
+    Fixed {
+        int,
+        dec,
+        unit: Some(unit),
+    }
+}
+
+const fn digits(int: usize) -> Fixed {
+    Fixed {
+        int,
+        dec: 0,
+        unit: None,
+    }
+}
+
+/// `1-0:1.8.x`, `1-0:2.8.x`: F9(3,3) kWh.
+pub(crate) const ENERGY: Fixed = f(6, 3, "kWh");
+/// Powers `x.7.0`, demand `1.4.0`, peaks: F5(3,3) kW.
+pub(crate) const POWER: Fixed = f(2, 3, "kW");
+/// Voltages: F4(1,1) V.
+pub(crate) const VOLTAGE: Fixed = f(3, 1, "V");
+/// Currents from 50214: F5(2,2) A.
+pub(crate) const CURRENT: Fixed = f(3, 2, "A");
+/// Currents on 50213: F3(0,0) A.
+pub(crate) const CURRENT_WHOLE: Fixed = f(3, 0, "A");
+/// `0-0:17.0.0`: F4(1,1) kW.
+pub(crate) const LIMITER: Fixed = f(3, 1, "kW");
+/// `1-0:31.4.0`: F3(0,0) A.
+pub(crate) const FUSE: Fixed = f(3, 0, "A");
+/// M-Bus readings: F8(3,3) m³.
+pub(crate) const VOLUME: Fixed = f(5, 3, "m3");
+/// The unit-less reading of a silent M-Bus channel, `00000.000`.
+pub(crate) const VOLUME_SILENT: Fixed = Fixed {
+    int: 5,
+    dec: 3,
+    unit: None,
+};
+/// `0-0:96.14.0`: four digits.
+pub(crate) const TARIFF: Fixed = digits(4);
+/// `0-n:24.1.0`: three digits.
+pub(crate) const DEVICE_TYPE: Fixed = digits(3);
+/// `0-0:96.1.4`: five digits.
+pub(crate) const VERSION: Fixed = digits(5);
+/// Breaker and valve states: one digit.
+pub(crate) const STATE: Fixed = digits(1);
+
+/// The current format of `version`.
+pub(crate) const fn current(version: Version) -> Fixed {
+    if version.integer_currents() {
+        CURRENT_WHOLE
+    } else {
+        CURRENT
+    }
+}
+
+impl Fixed {
+    /// The largest value the field can print.
+    pub(crate) fn max(self) -> u64 {
+        10u64.saturating_pow((self.int + self.dec) as u32) - 1
+    }
+
+    /// Prints `raw`, zero-padded, saturating at [`Fixed::max`].
+    pub(crate) fn print(self, raw: u64) -> String {
+        let width = self.int + self.dec;
+        let digits = format!("{:0width$}", raw.min(self.max()));
+        let mut out = String::with_capacity(width + 6);
+        if self.dec == 0 {
+            out.push_str(&digits);
+        } else {
+            let (i, d) = digits.split_at(self.int);
+            out.push_str(i);
+            out.push('.');
+            out.push_str(d);
+        }
+        if let Some(unit) = self.unit {
+            out.push('*');
+            out.push_str(unit);
+        }
+        out
+    }
+
+    /// Parses exactly this format; `None` for anything else (other width, sign, comma,
+    /// missing or other unit).
+    pub(crate) fn parse(self, text: &str) -> Option<u64> {
+        let (number, unit) = match text.split_once('*') {
+            Some((n, u)) => (n, Some(u)),
+            None => (text, None),
+        };
+        if unit != self.unit {
+            return None;
+        }
+        let b = number.as_bytes();
+        let want = if self.dec == 0 {
+            self.int
+        } else {
+            self.int + 1 + self.dec
+        };
+        if b.len() != want {
+            return None;
+        }
+        let mut v: u64 = 0;
+        for (i, &c) in b.iter().enumerate() {
+            if self.dec > 0 && i == self.int {
+                if c != b'.' {
+                    return None;
+                }
+                continue;
+            }
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + u64::from(c - b'0');
+        }
+        Some(v)
+    }
+
+    /// How the field looks, for error messages: `F9(3,3) like (000000.000*kWh)`.
+    pub(crate) fn describe(self) -> String {
+        if self.unit.is_none() && self.dec == 0 {
+            return format!("{} digit(s)", self.int);
+        }
+        format!(
+            "F{}({},{}) like ({})",
+            self.int + self.dec,
+            self.dec,
+            self.dec,
+            self.print(0)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prints_the_widths_real_meters_print() {
+        assert_eq!(ENERGY.print(3_457_591), "003457.591*kWh");
+        assert_eq!(POWER.print(524), "00.524*kW");
+        assert_eq!(VOLTAGE.print(2316), "231.6*V");
+        assert_eq!(CURRENT_WHOLE.print(2), "002*A");
+        assert_eq!(LIMITER.print(23), "002.3*kW");
+        assert_eq!(FUSE.print(10), "010*A");
+        assert_eq!(VOLUME_SILENT.print(0), "00000.000");
+        assert_eq!(POWER.print(100_000), "99.999*kW");
+        assert_eq!(TARIFF.print(2), "0002");
+    }
+
+    #[test]
+    fn parses_exactly_its_own_format() {
+        assert_eq!(ENERGY.parse("003457.591*kWh"), Some(3_457_591));
+        assert_eq!(CURRENT_WHOLE.parse("002*A"), Some(2));
+        assert_eq!(VOLUME_SILENT.parse("00000.000"), Some(0));
+        for bad in [
+            "03457.591*kWh",
+            "003457,591*kWh",
+            "003457.591*kW",
+            "003457.591",
+            "+03457.591*kWh",
+            "003457.591*kWh*",
+        ] {
+            assert_eq!(ENERGY.parse(bad), None, "{bad}");
+        }
+        assert_eq!(ENERGY.describe(), "F9(3,3) like (000000.000*kWh)");
+    }
+}
