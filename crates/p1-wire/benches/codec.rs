@@ -4,6 +4,9 @@
 //! small S211 one, and decodes a 10 000-telegram stream of real captures; prints the
 //! median of several runs. A benchmark, not a test: nothing here asserts a speed.
 
+// A benchmark measures real time; the crate's clock ban (clippy.toml) is for its library.
+#![allow(clippy::disallowed_methods)]
+
 use std::hint::black_box;
 use std::time::Instant;
 
