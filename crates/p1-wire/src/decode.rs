@@ -9,10 +9,12 @@
 
 use std::fmt;
 
+use crate::fields::Place;
 use crate::telegram::crc16;
 use crate::{Line, Obis, Readout, Telegram};
 
-/// Largest telegram the decoder accepts, in bytes from `/` to the end of the CRC line.
+/// Largest telegram body the decoder accepts, in bytes from `/` through `!`; the CRC line
+/// after it adds at most 7 more before the decoder gives up on it.
 ///
 /// Real S211/T211 telegrams are 447 to about 1600 bytes; the text message alone may add
 /// 2048 hex characters, so 8 KiB leaves room for every legal telegram.
@@ -433,10 +435,11 @@ fn check(buf: &[u8], start: usize, bang: usize) -> Result<Frame, DecodeError> {
         lines,
     };
     let readout = crate::fields::readout(&telegram).map_err(|e| {
-        // Point at the offending line when there is one.
-        let at = e
-            .line
-            .map_or(body.len(), |idx| line_start(body, ident_end + 4, idx));
+        let at = match e.place {
+            Place::Header => 1,
+            Place::Line(idx) => line_start(body, ident_end + 4, idx),
+            Place::End => body.len(),
+        };
         err(
             at,
             ErrorKind::Object {

@@ -3,11 +3,12 @@
 //!
 //! Values that do not fit a field are handled as the hardware would: energy registers
 //! roll over at 999999.999 kWh, every other field saturates at its largest printable
-//! value (no real S211/T211 reaches those limits).
+//! value (no real S211/T211 reaches those limits). [`Readout::wire_form`] says what any
+//! readout becomes on the wire.
 
 use crate::format;
 use crate::obis::codes;
-use crate::{Line, MbusCapture, MbusReadout, Obis, Readout, Telegram, Tst};
+use crate::{Line, MbusCapture, MbusReadout, Obis, PhaseReadout, Readout, Telegram, Tst};
 
 fn kw(w: u32) -> String {
     format::POWER.print(u64::from(w))
@@ -117,7 +118,10 @@ impl Readout {
         }
         lines.push(single(codes::IMPORT_POWER, kw(self.import_w)));
         lines.push(single(codes::EXPORT_POWER, kw(self.export_w)));
-        let phases = &self.phases[..self.phases.len().min(3)];
+        // Exactly the model's phases: missing ones print as zero, extra ones not at all.
+        let phases: Vec<PhaseReadout> = (0..self.model.phases())
+            .map(|i| self.phases.get(i).copied().unwrap_or_default())
+            .collect();
         if self.version.has_phase_power() {
             for (i, p) in phases.iter().enumerate() {
                 lines.push(single(codes::PHASE_IMPORT[i], kw(p.import_w)));
@@ -147,7 +151,8 @@ impl Readout {
             codes::FUSE,
             format::FUSE.print(u64::from(self.fuse_a)),
         ));
-        lines.push(single(codes::MESSAGE, hex(&self.message)));
+        let message = &self.message[..self.message.len().min(Readout::MAX_MESSAGE_BYTES)];
+        lines.push(single(codes::MESSAGE, hex(message)));
         for m in &self.mbus {
             mbus_lines(m, &mut lines);
         }

@@ -12,12 +12,22 @@ use crate::{
     Readout, Telegram, Tst, Version,
 };
 
+/// Where a typed-reading error is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// The identification line.
+    Header,
+    /// Data line number n (0-based).
+    Line(usize),
+    /// Nowhere in particular (a missing object): the end of the telegram.
+    End,
+}
+
 /// A typed-reading error; [`crate::decode`] turns it into a positioned `DecodeError`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FieldError {
     pub(crate) obis: Option<Obis>,
-    /// Index of the offending data line, if one.
-    pub(crate) line: Option<usize>,
+    pub(crate) place: Place,
     pub(crate) expected: String,
     pub(crate) found: String,
 }
@@ -62,7 +72,7 @@ impl Obj<'_> {
     fn fail(&self, expected: impl Into<String>) -> FieldError {
         FieldError {
             obis: Some(self.obis),
-            line: Some(self.idx),
+            place: Place::Line(self.idx),
             expected: expected.into(),
             found: quoted(self.values),
         }
@@ -127,12 +137,13 @@ struct Mbus {
 pub(crate) fn readout(t: &Telegram) -> Res<Readout> {
     let whole = |expected: String, found: String| FieldError {
         obis: None,
-        line: None,
+        place: Place::End,
         expected,
         found,
     };
-    let model = Model::from_identification(&t.identification).ok_or_else(|| {
-        whole(
+    let model = Model::from_identification(&t.identification).ok_or_else(|| FieldError {
+        place: Place::Header,
+        ..whole(
             format!(
                 "identification {:?} (S211) or {:?} (T211)",
                 Model::S211.identification(),
@@ -315,7 +326,7 @@ pub(crate) fn readout(t: &Telegram) -> Res<Readout> {
 
     let missing = |obis: Obis| FieldError {
         obis: Some(obis),
-        line: None,
+        place: Place::End,
         expected: format!(
             "object {obis}, which version {} always prints",
             version.code()
@@ -354,7 +365,7 @@ pub(crate) fn readout(t: &Telegram) -> Res<Readout> {
     for (ch, m) in mbus {
         let at_block = |what: &str| FieldError {
             obis: Some(codes::MBUS_TYPE.on_channel(ch)),
-            line: Some(m.first_line),
+            place: Place::Line(m.first_line),
             expected: format!("M-Bus channel {ch} block with {what}"),
             found: "none".into(),
         };
@@ -364,7 +375,7 @@ pub(crate) fn readout(t: &Telegram) -> Res<Readout> {
         if device_type == MbusReadout::WATER && !version.has_water() {
             return Err(FieldError {
                 obis: Some(codes::MBUS_TYPE.on_channel(ch)),
-                line: Some(m.first_line),
+                place: Place::Line(m.first_line),
                 expected: format!("no water meter in version {}", version.code()),
                 found: "(007)".into(),
             });

@@ -270,6 +270,83 @@ impl Readout {
     pub const LIMITER_OFF_HW: u32 = 9999;
     /// Fuse value meaning "deactivated" (`999*A`).
     pub const FUSE_OFF_A: u32 = 999;
+    /// Longest text message `0-0:96.13.0`, in bytes (1024 characters; DSMR 5.0.2 §7.2).
+    pub const MAX_MESSAGE_BYTES: usize = 1024;
+
+    /// This readout as the wire carries it, which is what decoding its telegram gives
+    /// back: objects the version does not print are dropped (demand before 50217,
+    /// per-phase power before 50215), currents on 50213 are whole amperes (truncated),
+    /// the model has its own number of phases, energy registers roll over at
+    /// 999999.999 kWh, other values saturate at their field's largest value, and the
+    /// text message is cut at [`Readout::MAX_MESSAGE_BYTES`].
+    pub fn wire_form(&self) -> Readout {
+        use crate::format;
+        let sat = |v: u32, f: format::Fixed| v.min(u32::try_from(f.max()).unwrap_or(u32::MAX));
+        let power = |w: u32| sat(w, format::POWER);
+        let version = self.version;
+        let current = format::current(version);
+        let mut phases = self.phases.clone();
+        phases.resize(self.model.phases(), PhaseReadout::default());
+        for p in &mut phases {
+            if !version.has_phase_power() {
+                p.import_w = 0;
+                p.export_w = 0;
+            }
+            p.import_w = power(p.import_w);
+            p.export_w = power(p.export_w);
+            p.voltage_dv = sat(p.voltage_dv, format::VOLTAGE);
+            let unit = 10u32.pow(2 - current.dec as u32);
+            p.current_ca = sat(p.current_ca / unit, current) * unit;
+        }
+        let demand = self
+            .demand
+            .as_ref()
+            .filter(|_| version.has_demand())
+            .map(|d| Demand {
+                current_w: power(d.current_w),
+                peak: Peak {
+                    w: power(d.peak.w),
+                    ..d.peak
+                },
+                history: d
+                    .history
+                    .iter()
+                    .map(|e| HistoryEntry {
+                        w: power(e.w),
+                        ..*e
+                    })
+                    .collect(),
+            });
+        let mbus = self
+            .mbus
+            .iter()
+            .map(|m| MbusReadout {
+                capture: match m.capture {
+                    MbusCapture::Reading { at, dm3 } => MbusCapture::Reading {
+                        at,
+                        dm3: dm3.min(format::VOLUME.max()),
+                    },
+                    MbusCapture::Silent => MbusCapture::Silent,
+                },
+                ..m.clone()
+            })
+            .collect();
+        let mut message = self.message.clone();
+        message.truncate(Readout::MAX_MESSAGE_BYTES);
+        Readout {
+            import_wh: self.import_wh.map(|wh| wh % 1_000_000_000),
+            export_wh: self.export_wh.map(|wh| wh % 1_000_000_000),
+            demand,
+            import_w: power(self.import_w),
+            export_w: power(self.export_w),
+            phases,
+            limiter_hw: sat(self.limiter_hw, format::LIMITER),
+            fuse_a: sat(self.fuse_a, format::FUSE),
+            message,
+            mbus,
+            ..self.clone()
+        }
+    }
 }
 
 /// Serde representation of octet strings as upper-case hex, as on the wire.
