@@ -25,22 +25,34 @@ pub(crate) struct Contribution {
 }
 
 impl Contribution {
+    // Each value a scenario names is bounded (`MAX_POWER_W`, `MAX_FLOW_ML_PER_H`), but
+    // the number of loads and of overlapping pulses is not, so sums saturate instead of
+    // overflowing; within the bounds they are exact.
     fn add(&mut self, other: &Contribution, sign: i64) {
-        for (a, b) in self.power_w.iter_mut().zip(other.power_w) {
-            *a += sign * b;
-        }
-        for (a, b) in self.flow_ml_per_h.iter_mut().zip(other.flow_ml_per_h) {
-            *a += sign * b;
+        let pairs = self
+            .power_w
+            .iter_mut()
+            .zip(other.power_w)
+            .chain(self.flow_ml_per_h.iter_mut().zip(other.flow_ml_per_h));
+        for (a, b) in pairs {
+            *a = a.saturating_add(sign.saturating_mul(b));
         }
     }
 
-    /// Adds `other` scaled by `permille` / 1000 (truncated toward zero).
+    /// Adds `other` scaled by `permille` / 1000 (truncated toward zero, saturating).
     pub(crate) fn add_scaled(&mut self, other: &Contribution, permille: i64) {
-        for (a, b) in self.power_w.iter_mut().zip(other.power_w) {
-            *a += b * permille / 1000;
-        }
-        for (a, b) in self.flow_ml_per_h.iter_mut().zip(other.flow_ml_per_h) {
-            *a += b * permille / 1000;
+        let pairs = self
+            .power_w
+            .iter_mut()
+            .zip(other.power_w)
+            .chain(self.flow_ml_per_h.iter_mut().zip(other.flow_ml_per_h));
+        for (a, b) in pairs {
+            // i128 division truncates toward zero like i64's, so in range the result is
+            // the same as `b * permille / 1000`.
+            let scaled = i128::from(b) * i128::from(permille) / 1000;
+            let scaled =
+                i64::try_from(scaled).unwrap_or(if scaled < 0 { i64::MIN } else { i64::MAX });
+            *a = a.saturating_add(scaled);
         }
     }
 
@@ -767,6 +779,25 @@ mod tests {
         let c = Contribution::power(-1001, &[1, 2, 3]);
         assert_eq!(c.power_w.iter().sum::<i64>(), -1001);
         assert_eq!(c.power_w, [-335, -333, -333]);
+    }
+
+    #[test]
+    fn sums_and_scalings_saturate_instead_of_overflowing() {
+        let huge = Contribution {
+            power_w: [i64::MAX, i64::MIN, 7],
+            flow_ml_per_h: [i64::MAX, 0, 0, 0],
+        };
+        let mut sum = huge;
+        sum.add_scaled(&huge, 1_000_000);
+        assert_eq!(sum.power_w, [i64::MAX, i64::MIN, 7 + 7000]);
+        assert_eq!(sum.flow_ml_per_h[0], i64::MAX);
+        let mut sum = huge;
+        sum.add(&huge, -1);
+        assert_eq!(sum.power_w, [0, i64::MIN + i64::MAX, 0]);
+        // In range, scaling truncates toward zero as before.
+        let mut sum = Contribution::default();
+        sum.add_scaled(&Contribution::power(-1001, &[1]), 999);
+        assert_eq!(sum.power_w[0], -999);
     }
 
     #[test]

@@ -18,7 +18,15 @@ use chrono_tz::Europe::Brussels;
 use p1_meter::SimTime;
 
 use crate::error::ScenarioError;
-use crate::units::parse_decimal;
+use crate::units::{MAX_FLOW_ML_PER_H, MAX_POWER_W, parse_decimal};
+
+/// Largest offtake or injection of one quarter, Wh: a quarter with both becomes
+/// 8·E W for half the quarter, which stays within [`MAX_POWER_W`] (125 000 kWh).
+pub const MAX_QUARTER_WH: i64 = MAX_POWER_W / 8;
+
+/// Largest gas volume of one hour, dm³: V dm³ becomes V·1000 ml/h, which stays within
+/// the largest flow a scenario may name (1000 m³).
+pub const MAX_HOUR_DM3: i64 = MAX_FLOW_ML_PER_H / 1000;
 
 /// The tariff a Fluvius export assigns to a quarter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -312,11 +320,23 @@ pub fn parse_electricity(path: &str, text: &str) -> Result<Vec<Quarter>, Scenari
                 "a quarter must start at :00, :15, :30 or :45".into(),
             ));
         }
-        if injection {
-            quarter.injection_wh += wh;
+        let total = if injection {
+            &mut quarter.injection_wh
         } else {
-            quarter.offtake_wh += wh;
-        }
+            &mut quarter.offtake_wh
+        };
+        *total = total
+            .checked_add(wh)
+            .filter(|&t| t <= MAX_QUARTER_WH)
+            .ok_or_else(|| {
+                file.error(
+                    line,
+                    columns.volume,
+                    "a quarter's offtake or injection is at most 125000 kWh \
+                     (a 1 GW load)"
+                        .into(),
+                )
+            })?;
     }
     Ok(quarters.into_values().collect())
 }
@@ -356,7 +376,18 @@ pub fn parse_gas(path: &str, text: &str) -> Result<Vec<GasHour>, ScenarioError> 
         }
         let start = file.start(line, &record, &columns, &mut seen, "gas")?;
         let dm3 = file.volume(line, &record, &columns)?;
-        hours.entry(start).or_insert(GasHour { start, dm3: 0 }).dm3 += dm3;
+        let hour = hours.entry(start).or_insert(GasHour { start, dm3: 0 });
+        hour.dm3 = hour
+            .dm3
+            .checked_add(dm3)
+            .filter(|&t| t <= MAX_HOUR_DM3)
+            .ok_or_else(|| {
+                file.error(
+                    line,
+                    columns.volume,
+                    "an hour's gas volume is at most 1000 m³ (a flow of 1000 m³/h)".into(),
+                )
+            })?;
     }
     Ok(hours.into_values().collect())
 }

@@ -239,6 +239,22 @@ impl Scenario {
         }
     }
 
+    /// Sets [`Scenario::every`] (e.g. from a command-line option) with the check the
+    /// scenario file's `every` gets: at least 1, and `every` × `interval` at most 100
+    /// years. On error the scenario is unchanged and the message says what was expected.
+    pub fn set_every(&mut self, every: u64) -> Result<(), String> {
+        check_every(every, self.interval_ms)?;
+        self.every = every;
+        Ok(())
+    }
+
+    /// Time between emitted telegrams, ms: `interval` × `every`, saturating (both are
+    /// bounded when they come from a file or [`Scenario::set_every`]).
+    pub fn telegram_step_ms(&self) -> i64 {
+        self.interval_ms
+            .saturating_mul(i64::try_from(self.every).unwrap_or(i64::MAX))
+    }
+
     /// Names of the loads, in seeding order.
     pub fn load_names(&self) -> Vec<&str> {
         self.loads.iter().map(|l| l.name.as_str()).collect()
@@ -280,13 +296,10 @@ impl Scenario {
             None => 1000,
         };
         let every = match &raw.every {
-            Some(e) if *e.get_ref() == 0 => {
-                return Err(ctx.err(&e.span(), "`every` must be at least 1"));
+            Some(e) => {
+                check_every(*e.get_ref(), interval_ms).map_err(|m| ctx.err(&e.span(), m))?;
+                *e.get_ref()
             }
-            Some(e) if e.get_ref().saturating_mul(interval_ms as u64) > MAX_DURATION_MS as u64 => {
-                return Err(ctx.err(&e.span(), "`every` x `interval` is longer than 100 years"));
-            }
-            Some(e) => *e.get_ref(),
             None => 1,
         };
         let meter = match &raw.meter {
@@ -913,6 +926,11 @@ fn convert_loads(
             if d.duration.get_ref().0 <= 0 {
                 return Err(ctx.err(&d.duration.span(), "a draw's duration must be positive"));
             }
+            // Each draw is planned as a pulse of its day: an unbounded count would
+            // exhaust memory instead of failing.
+            if d.count.unwrap_or(1) > MAX_DRAWS_PER_DAY {
+                return Err(ctx.err(&span, "a draw's `count` is at most 10000 a day"));
+            }
             draws.push(Draw {
                 from: d.from.0,
                 to: d.to.0,
@@ -1050,28 +1068,30 @@ fn convert_replay(
             }
             let q_end = q.start.plus_ms(900_000);
             let half = q.start.plus_ms(450_000);
+            // Quarters are bounded by `MAX_QUARTER_WH` when parsed; saturating keeps
+            // hand-built ones from overflowing.
             match (q.offtake_wh, q.injection_wh) {
                 (0, 0) => {}
                 (imp, 0) => pulses.push(Pulse {
                     start: q.start,
                     end: q_end,
-                    value: crate::loads::Contribution::power(4 * imp, &[phase]),
+                    value: crate::loads::Contribution::power(imp.saturating_mul(4), &[phase]),
                 }),
                 (0, exp) => pulses.push(Pulse {
                     start: q.start,
                     end: q_end,
-                    value: crate::loads::Contribution::power(-4 * exp, &[phase]),
+                    value: crate::loads::Contribution::power(exp.saturating_mul(-4), &[phase]),
                 }),
                 (imp, exp) => {
                     pulses.push(Pulse {
                         start: q.start,
                         end: half,
-                        value: crate::loads::Contribution::power(8 * imp, &[phase]),
+                        value: crate::loads::Contribution::power(imp.saturating_mul(8), &[phase]),
                     });
                     pulses.push(Pulse {
                         start: half,
                         end: q_end,
-                        value: crate::loads::Contribution::power(-8 * exp, &[phase]),
+                        value: crate::loads::Contribution::power(exp.saturating_mul(-8), &[phase]),
                     });
                 }
             }
@@ -1084,7 +1104,10 @@ fn convert_replay(
                 pulses.push(Pulse {
                     start: h.start,
                     end: h.start.plus_ms(3_600_000),
-                    value: crate::loads::Contribution::flow(h.dm3 * 1000, gas_channel),
+                    value: crate::loads::Contribution::flow(
+                        h.dm3.saturating_mul(1000),
+                        gas_channel,
+                    ),
                 });
             }
         }
@@ -1097,6 +1120,21 @@ fn convert_replay(
     });
     Ok((LoadKind::Steps(steps), labels))
 }
+
+/// Whether `every` telegram instants `interval_ms` apart are a valid emission step.
+fn check_every(every: u64, interval_ms: i64) -> Result<(), String> {
+    if every == 0 {
+        return Err("`every` must be at least 1".to_owned());
+    }
+    let interval = u64::try_from(interval_ms).unwrap_or(u64::MAX);
+    if every.saturating_mul(interval) > MAX_DURATION_MS as u64 {
+        return Err("`every` x `interval` is longer than 100 years".to_owned());
+    }
+    Ok(())
+}
+
+/// Most times a flow draw may happen in one day.
+const MAX_DRAWS_PER_DAY: u32 = 10_000;
 
 /// Default hold of a `press` event, ms: a short press.
 pub const DEFAULT_PRESS_MS: i64 = 200;

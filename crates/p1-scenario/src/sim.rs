@@ -235,7 +235,7 @@ impl Simulation {
             voltages: Voltages::new(scenario.supply, scenario.seed, start),
             power_factor_permille: scenario.supply.power_factor_permille,
             telegram_at: start,
-            telegram_step_ms: scenario.interval_ms.saturating_mul(scenario.every as i64),
+            telegram_step_ms: scenario.telegram_step_ms(),
             end: scenario.end,
             now: start,
             load: Load::default(),

@@ -128,7 +128,7 @@ int_or_str!(
 pub(crate) struct Power(pub(crate) i64);
 
 /// Largest power a load may name (1 GW), which keeps sums and scalings exact in `i64`.
-const MAX_POWER_W: i64 = 1_000_000_000;
+pub(crate) const MAX_POWER_W: i64 = 1_000_000_000;
 
 fn bounded_power(w: i64) -> Result<Power, String> {
     if w.abs() > MAX_POWER_W {
@@ -177,7 +177,14 @@ int_or_str!(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub(crate) struct Flow(pub(crate) u64);
 
+/// Largest flow a load may name (1000 m³/h = 10⁹ ml/h), which, like [`MAX_POWER_W`],
+/// keeps sums and scalings exact in `i64`.
+pub(crate) const MAX_FLOW_ML_PER_H: i64 = 1_000_000_000;
+
 fn nonneg_flow(v: i64) -> Result<Flow, String> {
+    if v > MAX_FLOW_ML_PER_H {
+        return Err("a flow is at most 1000 m3/h".to_owned());
+    }
     u64::try_from(v)
         .map(Flow)
         .map_err(|_| "a flow cannot be negative".to_owned())

@@ -406,3 +406,135 @@ fn faults() {
         &["unknown variant `sometimes`"],
     );
 }
+
+#[test]
+fn huge_flows_are_refused_at_their_value() {
+    // 9e15 l/h = 9e18 ml/h still fits in i64, so only the bound refuses it; scaling it
+    // by a load's per-mille used to overflow.
+    let flow =
+        |key_value: &str| format!("{BASE}[[loads.flow]]\nname = \"f\"\nchannel = 1\n{key_value}\n");
+    check(
+        &flow("flow = \"9000000000000000 l/h\""),
+        6,
+        8,
+        &["a flow is at most 1000 m3/h"],
+    );
+    check(
+        &flow("flow = \"1000.000001 m3/h\""),
+        6,
+        8,
+        &["a flow is at most 1000 m3/h"],
+    );
+    check(
+        &flow("flow = 9000000000000000"),
+        6,
+        8,
+        &["a flow is at most 1000 m3/h"],
+    );
+    check(&flow("flow = 99999999999999999"), 6, 8, &["flow too large"]);
+    // `daily = [["00:00", "` is 19 characters.
+    check(
+        &flow("daily = [[\"00:00\", \"9000000000000000 l/h\"]]"),
+        6,
+        20,
+        &["a flow is at most 1000 m3/h"],
+    );
+    // The largest flow is accepted.
+    let ok = flow("flow = \"1000 m3/h\"") + &mbus(1, "gas", "7MIT1234567890");
+    if let Err(e) = Scenario::parse("ok.toml", &ok) {
+        panic!("refused the largest flow: {e}");
+    }
+}
+
+/// A Fluvius header and one data row per `(date time, register, volume, unit)`.
+fn export(rows: &[(&str, &str, &str, &str)]) -> String {
+    let mut text = "\u{feff}From (date);From (time);Until (date);Until (time);EAN code;Meter;\
+                    Meter type;Register;Volume;Unit;Validation status;Description\r\n"
+        .to_owned();
+    for (time, register, volume, unit) in rows {
+        text += &format!(
+            "02/03/2026;{time};02/03/2026;{time};=\"1\";1SAG;Digital meter;{register};\
+             {volume};{unit};Read;\r\n"
+        );
+    }
+    text
+}
+
+fn replay_error(name: &str, key: &str, csv: &str) -> (PathBuf, ScenarioError) {
+    let csv_path = tmp_file(&format!("{name}.csv"), csv);
+    let scenario = tmp_file(
+        &format!("{name}.toml"),
+        &format!(
+            "start = \"2026-03-02 10:00:00\"\nduration = \"1h\"\n\
+             [[loads.replay]]\nname = \"r\"\n{key} = \"{name}.csv\"\n"
+        ),
+    );
+    match Scenario::from_path(&scenario) {
+        Ok(_) => panic!("accepted {name}.csv"),
+        Err(e) => (csv_path, e),
+    }
+}
+
+#[test]
+fn huge_replay_volumes_are_refused_at_their_cell() {
+    // The Volume cell starts after 8 fields of 10+8+10+8+4+4+13 chars, the register and
+    // 8 `;`: column 57 + register length + 8 + 1.
+    let (path, e) = replay_error(
+        "huge-quarter",
+        "electricity",
+        &export(&[("10:00:00", "Offtake Day", "9000000000000000,000", "kWh")]),
+    );
+    assert_eq!(e.path, path.display().to_string());
+    assert_eq!((e.line, e.column), (2, 66 + 11), "{e}");
+    assert!(e.message.contains("at most 125000 kWh"), "{e}");
+
+    // Two rows of one quarter that are fine alone but not together: the second is blamed.
+    let (_, e) = replay_error(
+        "huge-sum",
+        "electricity",
+        &export(&[
+            ("10:00:00", "Injection Day", "100000,000", "kWh"),
+            ("10:00:00", "Injection Day", "25000,001", "kWh"),
+        ]),
+    );
+    assert_eq!((e.line, e.column), (3, 66 + 13), "{e}");
+    assert!(e.message.contains("at most 125000 kWh"), "{e}");
+
+    let (path, e) = replay_error(
+        "huge-gas",
+        "gas",
+        &export(&[("10:00:00", "Offtake", "9000000000000000,000", "m³")]),
+    );
+    assert_eq!(e.path, path.display().to_string());
+    assert_eq!((e.line, e.column), (2, 66 + 7), "{e}");
+    assert!(e.message.contains("at most 1000 m³"), "{e}");
+
+    // The largest volumes are accepted.
+    let ok = |name: &str, key: &str, csv: String| {
+        let _ = tmp_file(&format!("{name}.csv"), &csv);
+        let scenario = tmp_file(
+            &format!("{name}.toml"),
+            &format!(
+                "start = \"2026-03-02 10:00:00\"\nduration = \"1h\"\n\
+                 [[loads.replay]]\nname = \"r\"\n{key} = \"{name}.csv\"\n{}",
+                mbus(1, "gas", "7MIT1234567890")
+            ),
+        );
+        if let Err(e) = Scenario::from_path(&scenario) {
+            panic!("refused {name}: {e}");
+        }
+    };
+    ok(
+        "max-quarter",
+        "electricity",
+        export(&[
+            ("10:00:00", "Offtake Day", "125000,000", "kWh"),
+            ("10:00:00", "Injection Day", "125000,000", "kWh"),
+        ]),
+    );
+    ok(
+        "max-gas",
+        "gas",
+        export(&[("10:00:00", "Offtake", "1000,000", "m³")]),
+    );
+}

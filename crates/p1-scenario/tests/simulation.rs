@@ -182,3 +182,32 @@ fn fault_schedules_in_scenario_time() {
         "probability 0.5 hit {unknown} of 20"
     );
 }
+
+#[test]
+fn set_every_checks_like_the_file_does() {
+    // The quickstart: 600 telegram instants one second apart.
+    let mut s = Scenario::quickstart();
+    assert_eq!(s.interval_ms, 1000);
+    s.set_every(3).unwrap();
+    let frames: Vec<_> = Simulation::new(&s).unwrap().collect();
+    assert_eq!(frames.len(), 200);
+    assert_eq!(frames[1].at.millis() - frames[0].at.millis(), 3000);
+
+    // `u64::MAX as i64` is -1: unchecked, the driver would step backwards.
+    for bad in [0, u64::MAX, (100 * 366 * 86_400) + 1] {
+        let e = s.set_every(bad).unwrap_err();
+        assert!(e.contains("every"), "{bad}: {e}");
+        assert_eq!(s.every, 3, "a refused value must not be kept");
+    }
+    // The largest step the file accepts is accepted here too: one telegram.
+    s.set_every(100 * 366 * 86_400).unwrap();
+    assert_eq!(Simulation::new(&s).unwrap().count(), 1);
+    // The same bound in a file, at the value's position.
+    let e = Scenario::parse(
+        "x.toml",
+        "start = \"2026-03-02 10:00:00\"\nduration = \"1h\"\nevery = 3162240001\n",
+    )
+    .unwrap_err();
+    assert_eq!((e.line, e.column), (3, 9), "{e}");
+    assert!(e.message.contains("longer than 100 years"), "{e}");
+}

@@ -49,10 +49,7 @@ impl Session {
         scenario.panel = Some(cfg);
         let sim = Simulation::new(&scenario).map_err(|e| CliError::Scenario(e.to_string()))?;
         Ok(Session {
-            step_ms: scenario
-                .interval_ms
-                .saturating_mul(scenario.every as i64)
-                .max(1),
+            step_ms: scenario.telegram_step_ms().max(1),
             next_frame_at: scenario.start,
             now: scenario.start,
             start: scenario.start,
