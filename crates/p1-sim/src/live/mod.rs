@@ -41,6 +41,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub use meter::VirtualMeter;
+pub(crate) use pacer::Schedule;
 pub use pacer::{BAUD_BYTES_PER_SECOND, BAUD_CHUNK};
 pub use tcp::CLIENT_SEND_BUFFER;
 

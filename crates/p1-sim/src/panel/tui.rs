@@ -30,7 +30,7 @@ use ratatui::widgets::Paragraph;
 
 use super::{PanelOptions, Session, local_text};
 use crate::error::CliError;
-use crate::live::{self, LiveError, LiveFrame, LiveOptions, LiveSummary, Pacing};
+use crate::live::{self, LiveError, LiveFrame, LiveOptions, LiveSummary, Pacing, Schedule};
 
 /// Redraw period.
 const TICK: Duration = Duration::from_millis(50);
@@ -40,6 +40,8 @@ struct SimClock {
     t0: Instant,
     start_ms: i64,
     speed: f64,
+    /// When each simulated instant is due, shared with the live sinks' pacing.
+    schedule: Schedule,
 }
 
 impl SimClock {
@@ -49,8 +51,7 @@ impl SimClock {
     }
 
     fn instant_of(&self, t: SimTime) -> Instant {
-        let secs = (t.0 - self.start_ms).max(0) as f64 / 1000.0 / self.speed;
-        self.t0 + Duration::from_secs_f64(secs)
+        self.schedule.due(t.0)
     }
 }
 
@@ -158,10 +159,12 @@ pub(super) fn run(
     let end = session.end();
     let name = session.name().to_owned();
     let session = Arc::new(Mutex::new(session));
+    let t0 = Instant::now();
     let clock = Arc::new(SimClock {
-        t0: Instant::now(),
+        t0,
         start_ms: start.0,
         speed: opts.speed,
+        schedule: Schedule::new(t0, start.0, Some(opts.speed)),
     });
     let stop = Arc::new(AtomicBool::new(false));
     let server = start_server(opts, &session, &clock, &stop)?;
