@@ -79,6 +79,31 @@ pub fn from_local(t: NaiveDateTime) -> Result<SimTime, LocalTimeError> {
     }
 }
 
+/// Converts Belgian local time to simulated time for every `t`, as a wall clock reads:
+/// a time in the spring-forward gap (02:00-03:00 on the last Sunday of March) moves one
+/// hour on (02:30 becomes 03:30 summer time, the instant a clock not yet set forward
+/// would show 02:30), and a time of the repeated October hour takes its first, summer-time
+/// occurrence. For daily schedules: "every day at 02:30" still happens on both days.
+pub fn from_local_forward(t: NaiveDateTime) -> SimTime {
+    let later = t.checked_add_signed(chrono::Duration::hours(1));
+    let resolved = Brussels
+        .from_local_datetime(&t)
+        .earliest()
+        .or_else(|| later.and_then(|l| Brussels.from_local_datetime(&l).earliest()));
+    match resolved {
+        Some(d) => SimTime(d.timestamp_millis()),
+        // Unreachable for Europe/Brussels (its gaps are one hour); read the time as UTC.
+        None => SimTime(t.and_utc().timestamp_millis()),
+    }
+}
+
+/// Every instant at which Belgian wall-clock time reads `t`, in time order: one
+/// normally; two in the repeated October hour (summer time first, then winter time);
+/// none in the spring-forward gap.
+pub fn local_instants(t: NaiveDateTime) -> Vec<SimTime> {
+    instants_of_local(t).into_iter().map(SimTime).collect()
+}
+
 /// UTC offset of Belgian local time at `ms` (ms since the epoch), in ms.
 pub(crate) fn offset_ms(ms: i64) -> i64 {
     let utc = SimTime(ms).utc().naive_utc();
@@ -161,5 +186,44 @@ pub(crate) fn month_start_after(ms: i64) -> i64 {
     match chrono::NaiveDate::from_ymd_opt(y, m, 1) {
         Some(d) => first_instant_at_or_after_local(d.and_time(chrono::NaiveTime::MIN)),
         None => i64::MAX,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local(text: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    fn utc(text: &str) -> SimTime {
+        SimTime(DateTime::parse_from_rfc3339(text).unwrap().timestamp_millis())
+    }
+
+    #[test]
+    fn forward_conversion_fills_the_gap_and_takes_summer_time_first() {
+        // CEST = UTC+2, CET = UTC+1; 2026 changes on 29 March and 25 October.
+        let f = |t| from_local_forward(local(t));
+        assert_eq!(f("2026-06-15 12:00"), utc("2026-06-15T10:00:00Z"));
+        assert_eq!(f("2026-01-15 12:00"), utc("2026-01-15T11:00:00Z"));
+        // 02:30 does not exist on 29 March: 03:30 CEST.
+        assert_eq!(f("2026-03-29 02:30"), utc("2026-03-29T01:30:00Z"));
+        assert_eq!(f("2026-03-29 03:00"), utc("2026-03-29T01:00:00Z"));
+        // 02:30 happens twice on 25 October: the first is CEST.
+        assert_eq!(f("2026-10-25 02:30"), utc("2026-10-25T00:30:00Z"));
+    }
+
+    #[test]
+    fn local_instants_lists_every_occurrence_in_order() {
+        assert_eq!(
+            local_instants(local("2026-10-25 02:30")),
+            vec![utc("2026-10-25T00:30:00Z"), utc("2026-10-25T01:30:00Z")]
+        );
+        assert_eq!(local_instants(local("2026-03-29 02:30")), vec![]);
+        assert_eq!(
+            local_instants(local("2026-03-29 01:59")),
+            vec![utc("2026-03-29T00:59:00Z")]
+        );
     }
 }

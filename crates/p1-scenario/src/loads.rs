@@ -9,9 +9,9 @@
 
 use std::ops::Range;
 
-use chrono::{Datelike, Duration as ChronoDuration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
-use chrono_tz::Europe::Brussels;
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime};
 use p1_meter::SimTime;
+use p1_meter::time::from_local_forward;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -179,20 +179,11 @@ impl Day {
     }
 }
 
-/// Local `date time` as an instant: a time in the spring-forward gap moves one hour on,
-/// a repeated time takes its first (summer-time) occurrence.
+/// Local `date time` as an instant ([`p1_meter::time::from_local_forward`]): a time in
+/// the spring-forward gap moves one hour on, a repeated time takes its first (summer-time)
+/// occurrence.
 pub(crate) fn local_instant(date: NaiveDate, time: NaiveTime) -> SimTime {
-    let naive = NaiveDateTime::new(date, time);
-    let resolved = Brussels.from_local_datetime(&naive).earliest().or_else(|| {
-        Brussels
-            .from_local_datetime(&(naive + ChronoDuration::hours(1)))
-            .earliest()
-    });
-    match resolved {
-        Some(dt) => SimTime(dt.timestamp_millis()),
-        // Unreachable for Europe/Brussels; fall back to reading the time as UTC.
-        None => SimTime(naive.and_utc().timestamp_millis()),
-    }
+    from_local_forward(NaiveDateTime::new(date, time))
 }
 
 /// Built-in appliance programs as (duration ms, W) cycles.

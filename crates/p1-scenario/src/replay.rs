@@ -13,9 +13,9 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
-use chrono_tz::Europe::Brussels;
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use p1_meter::SimTime;
+use p1_meter::time::local_instants;
 
 use crate::error::ScenarioError;
 use crate::units::{MAX_FLOW_ML_PER_H, MAX_POWER_W, parse_decimal};
@@ -185,29 +185,27 @@ impl CsvFile<'_> {
                 )
             })?;
         let naive = NaiveDateTime::new(date, time);
-        let occurrence = seen.entry((naive, key.to_owned())).or_insert(0);
-        *occurrence += 1;
-        let resolved = match Brussels.from_local_datetime(&naive) {
-            chrono::LocalResult::Single(t) => Some(t),
-            chrono::LocalResult::Ambiguous(summer, winter) => match *occurrence {
-                1 => Some(summer),
-                2 => Some(winter),
-                _ => None,
-            },
-            chrono::LocalResult::None => None,
+        let earlier_rows = seen.entry((naive, key.to_owned())).or_insert(0);
+        let n = *earlier_rows;
+        *earlier_rows = n.saturating_add(1);
+        // A time the clock shows once is that instant for every row (rows of a quarter
+        // add up); in the repeated October hour the first row is the summer-time
+        // occurrence, the second the winter-time one, and a third has none.
+        let instants = local_instants(naive);
+        let chosen = match instants.as_slice() {
+            [only] => Some(*only),
+            several => several.get(n as usize).copied(),
         };
-        resolved
-            .map(|t| SimTime(t.timestamp_millis()))
-            .ok_or_else(|| {
-                self.error(
-                    line,
-                    columns.time,
-                    format!(
-                        "local time {naive} does not exist in Belgium, or a row for it appears \
+        chosen.ok_or_else(|| {
+            self.error(
+                line,
+                columns.time,
+                format!(
+                    "local time {naive} does not exist in Belgium, or a row for it appears \
                      more often than the clock shows it"
-                    ),
-                )
-            })
+                ),
+            )
+        })
     }
 
     fn volume(

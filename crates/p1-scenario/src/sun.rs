@@ -8,6 +8,8 @@
 
 use std::f64::consts::{LN_2, PI, TAU};
 
+use chrono::{DateTime, Datelike};
+
 /// Latitude of Brussels, degrees north.
 pub(crate) const LATITUDE_DEG: f64 = 50.85;
 /// Longitude of Brussels, degrees east.
@@ -70,10 +72,8 @@ pub(crate) fn exp_neg(x: f64) -> f64 {
 /// Cosine of the solar zenith angle at `unix_ms` (UTC) in Brussels; <= 0 at night.
 pub(crate) fn cos_zenith(unix_ms: i64) -> f64 {
     let day_ms = 86_400_000_i64;
-    let days_since_epoch = unix_ms.div_euclid(day_ms);
     let ms_of_day = unix_ms.rem_euclid(day_ms);
-    // Day of year (0-based) from the civil date, computed without a time-zone library.
-    let doy = day_of_year(days_since_epoch);
+    let doy = day_of_year(unix_ms);
     let hour = ms_of_day as f64 / 3_600_000.0;
     let gamma = TAU / 365.0 * (doy as f64 + (hour - 12.0) / 24.0);
     let decl = 0.006918 - 0.399912 * cos(gamma) + 0.070257 * sin(gamma)
@@ -101,29 +101,9 @@ pub(crate) fn clear_sky_ghi(unix_ms: i64) -> f64 {
     1098.0 * cz * exp_neg(-0.059 / cz)
 }
 
-/// 0-based day of the year of the UTC day `days_since_epoch` (1970-01-01 = 0).
-fn day_of_year(days_since_epoch: i64) -> i64 {
-    // Howard Hinnant's civil-from-days algorithm.
-    let z = days_since_epoch + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy_march = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy_march + 2) / 153;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let jan1 = days_from_civil(year, 1, 1);
-    days_since_epoch - jan1
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// 0-based day of the year of the UTC date at `unix_ms` (0 outside chrono's range).
+fn day_of_year(unix_ms: i64) -> i64 {
+    DateTime::from_timestamp_millis(unix_ms).map_or(0, |t| i64::from(t.ordinal0()))
 }
 
 #[cfg(test)]
@@ -143,22 +123,34 @@ mod tests {
         }
     }
 
+    /// Milliseconds since the epoch of `y-m-d h:min` UTC.
+    fn utc_ms(y: i32, m: u32, d: u32, h: u32, min: u32) -> i64 {
+        chrono::NaiveDate::from_ymd_opt(y, m, d)
+            .and_then(|date| date.and_hms_opt(h, min, 0))
+            .unwrap()
+            .and_utc()
+            .timestamp_millis()
+    }
+
     #[test]
     fn calendar() {
         assert_eq!(day_of_year(0), 0); // 1970-01-01
-        assert_eq!(day_of_year(days_from_civil(2024, 12, 31)), 365);
-        assert_eq!(day_of_year(days_from_civil(2026, 3, 1)), 59);
+        assert_eq!(day_of_year(utc_ms(2024, 12, 31, 23, 59)), 365);
+        assert_eq!(day_of_year(utc_ms(2026, 3, 1, 0, 0)), 59);
+        assert_eq!(day_of_year(utc_ms(2026, 2, 28, 23, 59)), 58);
+        assert_eq!(day_of_year(-1), 364); // 1969-12-31
+        assert_eq!(day_of_year(i64::MAX), 0);
     }
 
     #[test]
     fn brussels_noon_elevation() {
         // Summer solstice 2026, solar noon ~11:43 UTC: elevation ~62.6 deg, cos z ~0.888.
-        let t = days_from_civil(2026, 6, 21) * 86_400_000 + 11 * 3_600_000 + 43 * 60_000;
+        let t = utc_ms(2026, 6, 21, 11, 43);
         assert!((cos_zenith(t) - 0.888).abs() < 0.01, "{}", cos_zenith(t));
         // Winter solstice noon: elevation ~15.7 deg, cos z ~0.27.
-        let t = days_from_civil(2026, 12, 21) * 86_400_000 + 11 * 3_600_000 + 45 * 60_000;
+        let t = utc_ms(2026, 12, 21, 11, 45);
         assert!((cos_zenith(t) - 0.27).abs() < 0.01, "{}", cos_zenith(t));
         // Midnight: below the horizon.
-        assert!(cos_zenith(days_from_civil(2026, 6, 21) * 86_400_000) < 0.0);
+        assert!(cos_zenith(utc_ms(2026, 6, 21, 0, 0)) < 0.0);
     }
 }
