@@ -22,6 +22,9 @@ use crate::{Grid, MbusConfig, MbusKind, MeterConfig, SimTime};
 pub const MJ_PER_WH: u64 = 3_600_000;
 /// mJ per kWh, the unit the prepaid price is quoted in.
 const MJ_PER_KWH: i128 = 3_600_000_000;
+
+/// What the meter measures at an instant: import W, export W and the three phases.
+type Measured = (u32, u32, [PhaseReadout; 3]);
 /// Minimum button press that reconnects a released meter (Fluvius customer manual).
 pub const BUTTON_HOLD_MS: i64 = 3000;
 /// First instant the model supports: 1970-01-01T00:00:00Z.
@@ -545,10 +548,22 @@ impl Meter {
     /// The telegram content at [`Meter::now`], or `None` while the line is silent
     /// (port disabled, power failure).
     pub fn readout(&self) -> Option<Readout> {
+        self.readout_of(&self.measure())
+    }
+
+    /// [`Meter::readout`] and [`Meter::state`] at once, from one measurement: what a
+    /// driver needs at each telegram instant.
+    pub fn snapshot(&self) -> (Option<Readout>, MeterState) {
+        let measured = self.measure();
+        (self.readout_of(&measured), self.state_of(&measured))
+    }
+
+    /// The readout from `measured` ([`Meter::measure`] at [`Meter::now`]).
+    fn readout_of(&self, measured: &Measured) -> Option<Readout> {
         if !self.port_enabled || !self.powered {
             return None;
         }
-        let (import_w, export_w, phases) = self.measure();
+        let &(import_w, export_w, ref phases) = measured;
         let firmware = self.cfg.firmware;
         Some(Readout {
             model: self.cfg.model,
@@ -586,7 +601,12 @@ impl Meter {
 
     /// Exact state for the truth file.
     pub fn state(&self) -> MeterState {
-        let (import_w, export_w, phases) = self.measure();
+        self.state_of(&self.measure())
+    }
+
+    /// The state from `measured` ([`Meter::measure`] at [`Meter::now`]).
+    fn state_of(&self, measured: &Measured) -> MeterState {
+        let &(import_w, export_w, phases) = measured;
         MeterState {
             true_ms: self.now,
             meter_ms: self.now.saturating_add(self.offset),
@@ -672,7 +692,7 @@ impl Meter {
     }
 
     /// Totals and per-phase values as measured now.
-    fn measure(&self) -> (u32, u32, [PhaseReadout; 3]) {
+    fn measure(&self) -> Measured {
         let powers = self.phase_powers();
         let currents = self.currents();
         let net = self.net_w();

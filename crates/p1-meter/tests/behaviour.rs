@@ -965,3 +965,27 @@ fn coupling_on_an_occupied_channel_replaces_in_place() {
     assert_eq!(r.mbus[0].equipment_id, "7FLO2200000001");
     assert_eq!(r.mbus[0].capture, MbusCapture::Silent); // until its first capture
 }
+
+// ---------------------------------------------------------------- snapshot
+
+#[test]
+fn snapshot_is_readout_and_state_from_one_measurement() {
+    let t0 = cet(2026, 1, 14, 10, 0, 0);
+    let mut m = meter(t211(Grid::Star400), t0);
+    m.set_load(t0, &three([1200, -300, 40]));
+    let t1 = t0.plus_ms(90_000);
+    m.advance_to(t1);
+    let (readout, state) = m.snapshot();
+    assert_eq!(readout, m.readout());
+    assert_eq!(state, m.state());
+    let r = readout.expect("the port is on");
+    assert_eq!((r.import_w, r.export_w), (state.import_w, state.export_w));
+    assert_eq!((r.import_w, r.export_w), (940, 0));
+    // Silent line: no readout, the state still tells the truth.
+    m.apply(t1, Command::Port { enabled: false })
+        .expect("port off");
+    let (readout, state) = m.snapshot();
+    assert_eq!(readout, None);
+    assert_eq!(state, m.state());
+    assert!(!state.port_enabled);
+}

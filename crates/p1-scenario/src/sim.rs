@@ -61,10 +61,9 @@ pub struct Frame {
     /// What the meter meant: its telegram content, before any fault; `None` while the
     /// line is silent.
     pub readout: Option<Readout>,
-    /// The meter's exact state at `at`.
+    /// The meter's exact state at `at`, including the load the installation presented
+    /// (`state.load`).
     pub state: MeterState,
-    /// The load the installation presented at `at`.
-    pub load: Load,
     /// Commands the meter refused since the previous frame.
     pub refused: Vec<Refusal>,
     /// What the front panel shows at `at`; `Some` exactly when the simulation runs a panel
@@ -433,8 +432,9 @@ impl Simulation {
         }
     }
 
-    /// How many instants the driver has stopped at so far (telegrams, events, load
-    /// changes, meter deadlines): a measure of work that does not grow with idle time.
+    /// How many instants after the start the driver has stopped at so far (telegrams,
+    /// events, load changes, meter deadlines; each instant once): a measure of work that
+    /// does not grow with idle time.
     pub fn n_steps(&self) -> u64 {
         self.n_steps
     }
@@ -546,11 +546,9 @@ impl Iterator for Simulation {
         if target >= self.end {
             return None;
         }
+        // Leaves the meter at `target`, counting the stop unless an `advance` already made it.
         self.run_until(target);
-        self.n_steps += 1;
-        self.meter.advance_to(target);
-        let readout = self.meter.readout();
-        let state = self.meter.state();
+        let (readout, state) = self.meter.snapshot();
         let panel = self.panel.as_mut().map(|p| {
             p.observe(target, &state);
             p.view(target)
@@ -582,7 +580,6 @@ impl Iterator for Simulation {
             faults_scheduled: self.faults.is_some(),
             readout,
             state,
-            load: self.load.clone(),
             refused: std::mem::take(&mut self.refused),
             panel,
         })
