@@ -12,7 +12,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use p1_scenario::{Scenario, Simulation, TruthRecord};
-use p1_sim::live::{LiveFrame, LiveOptions, LivePiece, LiveSinkSpec, Pacing, VirtualMeter};
+use p1_sim::live::{
+    FrameGate, LiveFrame, LiveOptions, LivePiece, LiveSinkSpec, Pacing, VirtualMeter,
+};
 use serde_json::Value;
 
 /// The message of the sentinel telegram that ends the run ("END" in hex).
@@ -163,9 +165,12 @@ fn serial_reader_skips_bad_telegrams_and_delivers_every_good_one() {
     assert!(serial_lost > 0 && want_reject > 0 && want_crash > 0);
 
     let opts = LiveOptions {
-        // 10 telegrams a second; split pieces still pause in real time.
+        // 10 telegrams a second; split pieces still pause in real time. Lockstep: a
+        // telegram waits until the reader has read the ones before, so a descheduled
+        // Python process delays the meter instead of missing telegrams.
         pacing: Pacing::Speed(10.0),
         drain: Duration::from_secs(2),
+        gate: Some(FrameGate::lockstep()),
         ..Default::default()
     };
     let mut meter =
@@ -191,7 +196,8 @@ fn serial_reader_skips_bad_telegrams_and_delivers_every_good_one() {
     }
     let summary = meter.stop().expect("summary");
     assert!(status.success(), "reader failed:\n{rest}{stderr}");
-    assert_eq!(summary.dropped, 0, "the reader fell behind: {summary}");
+    // Lockstep leaves no room for drops: one here means the gate failed.
+    assert_eq!(summary.dropped, 0, "a telegram was lost: {summary}");
 
     let lines: Vec<&str> = rest.lines().collect();
     assert_eq!(lines.last(), Some(&"done"), "{rest}{stderr}");

@@ -9,7 +9,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use p1_sim::live::{LiveFrame, LiveOptions, Pacing, VirtualMeter};
+use p1_sim::live::{FrameGate, LiveFrame, LiveOptions, Pacing, VirtualMeter};
 
 /// Reads `want` telegrams with the given client and prints, per telegram, the equipment
 /// identifier and the tariff-1 import register as dsmr_parser decoded them.
@@ -116,6 +116,8 @@ fn opts() -> LiveOptions {
         pacing: Pacing::Speed(10.0),
         baud_pacing: true,
         drain: Duration::ZERO,
+        // A descheduled reader delays the meter instead of getting cut telegrams.
+        gate: Some(FrameGate::lockstep()),
         ..Default::default()
     }
 }

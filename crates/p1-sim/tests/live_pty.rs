@@ -1,13 +1,18 @@
 //! Live output to a real kernel pseudo-terminal: telegrams arrive intact at a raw reader,
 //! a late reader starts on a whole telegram, unread telegrams are counted as dropped, and
 //! the `--link` symlink lives exactly as long as the meter.
+//!
+//! No assertion depends on how fast threads are scheduled: where a reader must keep up,
+//! a [`FrameGate`] lets each frame go only once the test has read what came before.
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use p1_sim::live::{LiveFrame, LiveOptions, LiveSinkSpec, Pacing, ReadyInfo, VirtualMeter};
+use p1_sim::live::{
+    FrameGate, LiveFrame, LiveOptions, LiveSinkSpec, Pacing, ReadyInfo, VirtualMeter,
+};
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::fs::{Mode, OFlags};
 use rustix::termios::{self, OptionalActions};
@@ -74,23 +79,63 @@ fn read_stream(r: &mut File, want: Option<usize>) -> Vec<u8> {
     got
 }
 
+/// Waits (polling; a safety deadline, not a timing assertion) until `n` frames passed.
+fn wait_passed(gate: &FrameGate, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while gate.passed() < n {
+        assert!(Instant::now() < deadline, "frame {n} never went");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Gated options: frames go when the test allows them, whatever the clock says.
+fn gated(gate: &FrameGate) -> LiveOptions {
+    LiveOptions {
+        pacing: Pacing::Fast,
+        gate: Some(gate.clone()),
+        ..Default::default()
+    }
+}
+
 #[test]
 fn telegrams_arrive_intact_at_a_raw_reader() {
     const N: usize = 20;
+    // Each telegram goes once the reader has the previous one: a reader that keeps up,
+    // however the machine schedules it.
+    let gate = FrameGate::new();
+    let sink = LiveSinkSpec::Pty { link: None };
+    let mut meter = VirtualMeter::prepare(frames(N), sink, gated(&gate)).expect("pty");
+    let path = meter.path().expect("pty path").to_path_buf();
+    let mut reader = open_reader(&path);
+    meter.start();
+    let mut got = Vec::new();
+    for k in 0..N {
+        gate.allow(k as u64 + 1);
+        got.extend(read_stream(&mut reader, Some(telegram(k).len())));
+    }
+    let summary = meter.join().expect("summary");
+    assert_eq!(got, concat(0, N), "byte stream differs");
+    assert_eq!(summary.telegrams, N as u64);
+    assert_eq!((summary.written, summary.dropped), (N as u64, 0));
+}
+
+#[test]
+fn a_reader_that_keeps_up_at_speed_loses_nothing_in_lockstep() {
+    // The same at a real pace (10 ms per telegram) read by another thread: a lockstep gate
+    // lets a descheduled reader delay the meter instead of losing telegrams.
+    const N: usize = 30;
     let opts = LiveOptions {
-        // 1 simulated second = 50 ms: ample time for the reader between telegrams.
-        pacing: Pacing::Speed(20.0),
+        pacing: Pacing::Speed(100.0),
+        gate: Some(FrameGate::lockstep()),
         ..Default::default()
     };
     let sink = LiveSinkSpec::Pty { link: None };
     let mut meter = VirtualMeter::prepare(frames(N), sink, opts).expect("pty");
-    let path = meter.path().expect("pty path").to_path_buf();
-    let mut reader = open_reader(&path);
+    let mut reader = open_reader(meter.path().expect("pty path"));
     meter.start();
     let got = read_stream(&mut reader, Some(concat(0, N).len()));
     let summary = meter.join().expect("summary");
     assert_eq!(got, concat(0, N), "byte stream differs");
-    assert_eq!(summary.telegrams, N as u64);
     assert_eq!((summary.written, summary.dropped), (N as u64, 0));
 }
 
@@ -114,33 +159,37 @@ fn nobody_reading_drops_every_telegram_and_counts_it() {
 #[test]
 fn a_late_reader_starts_on_a_whole_telegram() {
     const N: usize = 30;
-    let opts = LiveOptions {
-        pacing: Pacing::Speed(1000.0 / 30.0),
-        ..Default::default()
-    };
-    let meter = VirtualMeter::spawn_pty(frames(N), opts).expect("pty");
+    const BEFORE: usize = 3;
+    let gate = FrameGate::new();
+    let meter = VirtualMeter::spawn_pty(frames(N), gated(&gate)).expect("pty");
     let path = meter.path().expect("pty path").to_path_buf();
-    // Let a few telegrams go out unread first; the assertions below hold whatever the delay.
-    std::thread::sleep(Duration::from_millis(200));
+    // Telegrams 0..BEFORE go out unread: each is flushed when the next begins, so only
+    // the last one waits for a reader.
+    gate.allow(BEFORE as u64);
+    wait_passed(&gate, BEFORE as u64);
     let mut reader = open_reader(&path);
-    let got = read_stream(&mut reader, None);
-    let summary = meter.join().expect("summary");
+    let mut got = read_stream(&mut reader, Some(telegram(BEFORE - 1).len()));
     assert_eq!(got.first(), Some(&b'/'), "first byte must start a telegram");
-    // What the reader saw is exactly telegrams j..N for some j: whole, in order, none cut.
-    let j = (0..=N).find(|&j| concat(j, N) == got).unwrap_or_else(|| {
-        panic!(
-            "not a suffix of whole telegrams: {:?}",
-            String::from_utf8_lossy(&got)
-        )
-    });
-    assert!(j < N, "reader received nothing");
+    for k in BEFORE..N {
+        gate.allow(k as u64 + 1);
+        got.extend(read_stream(&mut reader, Some(telegram(k).len())));
+    }
+    let summary = meter.join().expect("summary");
+    // Exactly the last unread telegram and all after it: whole, in order, none cut.
+    assert!(
+        got == concat(BEFORE - 1, N),
+        "not telegrams {}..{N}: {:?}",
+        BEFORE - 1,
+        String::from_utf8_lossy(&got)
+    );
     assert_eq!(
         summary.written,
-        (N - j) as u64,
+        (N - BEFORE + 1) as u64,
         "telegrams the reader consumed"
     );
     assert_eq!(
-        summary.dropped, j as u64,
+        summary.dropped,
+        (BEFORE - 1) as u64,
         "telegrams flushed unread before it came"
     );
 }
@@ -177,21 +226,21 @@ fn silence_frames_write_nothing() {
     let mut f = frames(4);
     f[1].bytes.clear();
     f[2].bytes.clear();
-    let opts = LiveOptions {
-        pacing: Pacing::Speed(50.0),
-        ..Default::default()
-    };
+    let gate = FrameGate::new();
     let sink = LiveSinkSpec::Pty { link: None };
-    let mut meter = VirtualMeter::prepare(f, sink, opts).expect("pty");
+    let mut meter = VirtualMeter::prepare(f, sink, gated(&gate)).expect("pty");
     let mut reader = open_reader(meter.path().expect("path"));
     meter.start();
-    let want: Vec<u8> = [telegram(0), telegram(3)].concat();
-    let got = read_stream(&mut reader, Some(want.len()));
+    gate.allow(1);
+    let mut got = read_stream(&mut reader, Some(telegram(0).len()));
+    // The two silent frames and telegram 3: nothing may come between 0 and 3.
+    gate.allow(4);
+    got.extend(read_stream(&mut reader, Some(telegram(3).len())));
     let summary = meter.join().expect("summary");
-    assert_eq!(got, want);
+    assert_eq!(got, [telegram(0), telegram(3)].concat());
     assert_eq!(
         (summary.frames, summary.silent, summary.telegrams),
         (4, 2, 2)
     );
-    assert_eq!(summary.written, 2);
+    assert_eq!((summary.written, summary.dropped), (2, 0));
 }

@@ -1,14 +1,18 @@
 //! Live output over real TCP sockets: every client gets the same bytes, a client that never
 //! reads loses telegrams without holding back the others, and a client that connects
 //! mid-stream starts on a whole telegram.
+//!
+//! No assertion depends on how fast threads are scheduled: a [`FrameGate`] lets frames go
+//! when the readers have caught up, and progress is counted in telegrams, not time.
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
-use std::sync::mpsc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use p1_sim::live::{LiveFrame, LiveOptions, LiveSinkSpec, Pacing, VirtualMeter};
+use p1_sim::live::{FrameGate, LiveFrame, LiveOptions, LiveSinkSpec, Pacing, VirtualMeter};
 
 /// Telegram `k` of about `len` bytes with exactly one `/`.
 fn telegram(k: usize, len: usize) -> Vec<u8> {
@@ -52,12 +56,43 @@ fn read_all(mut s: TcpStream) -> Vec<u8> {
     got
 }
 
+/// A reader thread that publishes how many bytes it has received so far.
+fn counting_reader(mut s: TcpStream) -> (Arc<AtomicUsize>, thread::JoinHandle<Vec<u8>>) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let published = Arc::clone(&count);
+    let handle = thread::spawn(move || {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+            published.store(got.len(), Ordering::SeqCst);
+        }
+        got
+    });
+    (count, handle)
+}
+
+/// Waits (polling; a safety deadline, not a timing assertion) until `done` holds.
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
 #[test]
 fn three_clients_receive_identical_streams() {
     const N: usize = 200;
     const LEN: usize = 120;
+    // As fast as the readers go, but never faster: a descheduled reader delays the meter
+    // instead of losing telegrams from a full queue.
     let opts = LiveOptions {
         pacing: Pacing::Fast,
+        gate: Some(FrameGate::lockstep()),
         ..Default::default()
     };
     let mut meter = VirtualMeter::prepare(frames(N, LEN), tcp(), opts).expect("tcp");
@@ -87,30 +122,43 @@ fn three_clients_receive_identical_streams() {
 
 #[test]
 fn a_client_that_never_reads_does_not_hold_back_the_others() {
-    // 2000 telegrams of 1000 bytes, 0.5 ms apart: 2 MB, several times what the stalled
-    // client's socket buffers and queue can absorb.
+    // 2000 telegrams of 1000 bytes: 2 MB, several times what the stalled client's socket
+    // buffers and queue can absorb. Frames go in windows of WINDOW telegrams, each once
+    // the two reading clients have received everything before it: if the stalled client
+    // held anything back, the readers would stop receiving and the window never open.
+    // The readers are never more than WINDOW < client_queue telegrams behind, so they
+    // lose nothing however slowly they are scheduled.
     const N: usize = 2000;
     const LEN: usize = 1000;
+    const WINDOW: usize = 64;
+    let gate = FrameGate::new();
     let opts = LiveOptions {
-        pacing: Pacing::Speed(2000.0),
+        pacing: Pacing::Fast,
         client_queue: 256,
         drain: Duration::from_millis(200),
+        gate: Some(gate.clone()),
         ..Default::default()
     };
     let mut meter = VirtualMeter::prepare(frames(N, LEN), tcp(), opts).expect("tcp");
     let addr = meter.addr().expect("addr");
     let stalled = connect(addr);
-    let readers: Vec<_> = (0..2)
-        .map(|_| {
-            let s = connect(addr);
-            thread::spawn(move || read_all(s))
-        })
-        .collect();
+    let readers: Vec<_> = (0..2).map(|_| counting_reader(connect(addr))).collect();
     meter.start();
+    let mut sent = 0;
+    while sent < N {
+        sent = (sent + WINDOW).min(N);
+        gate.allow(sent as u64);
+        let bytes = sent * LEN;
+        wait_for(&format!("readers received {sent} telegrams"), || {
+            readers
+                .iter()
+                .all(|(count, _)| count.load(Ordering::SeqCst) >= bytes)
+        });
+    }
     let summary = meter.join().expect("summary");
     drop(stalled);
     let want = concat(0, N, LEN);
-    for r in readers {
+    for (_, r) in readers {
         let got = r.join().expect("reader thread");
         assert!(got == want, "a reading client lost or reordered data");
     }
@@ -133,39 +181,37 @@ fn a_client_joining_mid_stream_starts_on_a_whole_telegram() {
     const N: usize = 20;
     const LEN: usize = 200;
     const SEEN: usize = 5;
+    let gate = FrameGate::new();
     let opts = LiveOptions {
-        pacing: Pacing::Speed(20.0),
+        pacing: Pacing::Fast,
         baud_pacing: true,
+        gate: Some(gate.clone()),
         ..Default::default()
     };
     let mut meter = VirtualMeter::prepare(frames(N, LEN), tcp(), opts).expect("tcp");
     let addr = meter.addr().expect("addr");
-    let mut observer = connect(addr);
-    let (seen_tx, seen_rx) = mpsc::channel();
-    let observer = thread::spawn(move || {
-        // Signal once the start of telegram SEEN has arrived, then read to the end.
-        let mut got = Vec::new();
-        let mut buf = [0u8; 256];
-        let mut signalled = false;
-        loop {
-            match observer.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-            }
-            if !signalled && got.iter().filter(|&&b| b == b'/').count() > SEEN {
-                let _ = seen_tx.send(());
-                signalled = true;
-            }
-        }
-        got
-    });
+    let (observed, observer) = counting_reader(connect(addr));
     meter.start();
-    seen_rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("observer saw telegram SEEN");
-    let joiner = read_all(connect(addr));
+    // Telegrams 0..=SEEN go; the join follows the start of telegram SEEN.
+    gate.allow(SEEN as u64 + 1);
+    wait_for("the observer saw telegram SEEN begin", || {
+        observed.load(Ordering::SeqCst) > SEEN * LEN
+    });
+    let (joined, joiner) = counting_reader(connect(addr));
+    // One telegram at a time until the joiner receives something, so it joins before the
+    // end however long the listener takes to accept it.
+    let mut k = SEEN + 1;
+    while k < N && joined.load(Ordering::SeqCst) == 0 {
+        gate.allow(k as u64 + 1);
+        wait_for("the observer got the telegram", || {
+            observed.load(Ordering::SeqCst) >= (k + 1) * LEN
+        });
+        k += 1;
+    }
+    gate.open();
     let summary = meter.join().expect("summary");
     let observed = observer.join().expect("observer thread");
+    let joiner = joiner.join().expect("joiner thread");
     assert!(observed == concat(0, N, LEN), "observer stream differs");
     assert_eq!(joiner.first(), Some(&b'/'));
     // Telegram SEEN had begun before the join, so the joiner gets j..N with j > SEEN.

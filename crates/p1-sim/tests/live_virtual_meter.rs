@@ -6,7 +6,7 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use p1_scenario::{Scenario, Simulation};
-use p1_sim::live::{LiveOptions, LiveSinkSpec, Pacing, VirtualMeter};
+use p1_sim::live::{FrameGate, LiveOptions, LiveSinkSpec, Pacing, VirtualMeter};
 use p1_wire::decode_all;
 
 #[test]
@@ -18,6 +18,9 @@ fn scenario_on_a_pty_matches_the_simulation() {
         .collect();
     let opts = LiveOptions {
         pacing: Pacing::Speed(20.0),
+        // The reader below must see consecutive telegrams: a descheduled reader delays
+        // the meter instead of losing one.
+        gate: Some(FrameGate::lockstep()),
         ..LiveOptions::default()
     };
     let meter = VirtualMeter::from_scenario(&scenario, LiveSinkSpec::Pty { link: None }, opts)

@@ -24,6 +24,7 @@
 //! - **serial**: a telegram still not fully written when the next is due is abandoned (the
 //!   output queue is cleared) and counted as dropped.
 
+mod gate;
 mod meter;
 mod outbox;
 mod pacer;
@@ -40,6 +41,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+pub use gate::FrameGate;
 pub use meter::VirtualMeter;
 pub(crate) use pacer::Schedule;
 pub use pacer::{BAUD_BYTES_PER_SECOND, BAUD_CHUNK};
@@ -197,6 +199,8 @@ pub struct LiveOptions {
     pub stop: Option<Arc<AtomicBool>>,
     /// Keep every telegram's write lateness in [`PacingReport::samples_us`].
     pub record_lateness: bool,
+    /// A test hook: frames also wait until this gate lets them go (see [`FrameGate`]).
+    pub gate: Option<FrameGate>,
 }
 
 impl Default for LiveOptions {
@@ -209,6 +213,7 @@ impl Default for LiveOptions {
             handle_signals: false,
             stop: None,
             record_lateness: false,
+            gate: None,
         }
     }
 }
@@ -479,12 +484,21 @@ where
             s
         });
         let due = sched.due(frame.at_ms);
+        if let Some(gate) = &opts.gate {
+            if let Err(why) = wait_for_gate(gate, summary.frames - 1, out.as_mut(), &stop)? {
+                stopped = Some(why);
+                break;
+            }
+        }
         if let Err(why) = wait_until(due, out.as_mut(), &stop)? {
             stopped = Some(why);
             break;
         }
         if frame.bytes.is_empty() {
             summary.silent += 1;
+            if let Some(gate) = &opts.gate {
+                gate.pass();
+            }
             continue;
         }
         summary.telegrams += 1;
@@ -494,6 +508,9 @@ where
             lateness.record(began.saturating_duration_since(due));
         }
         out.begin(Arc::clone(&telegram))?;
+        if let Some(gate) = &opts.gate {
+            gate.pass();
+        }
         let pieces: Vec<(usize, Duration)> = frame
             .pieces
             .iter()
@@ -570,6 +587,25 @@ fn wait_until(
             return Ok(Ok(()));
         }
         sink.wait((deadline - now).min(pacer::SLICE))?;
+    }
+}
+
+/// Services `sink` until `gate` lets frame `index` go (for a lockstep gate: until `sink`
+/// is idle too).
+fn wait_for_gate(
+    gate: &FrameGate,
+    index: u64,
+    sink: &mut dyn Sink,
+    stop: &Stop,
+) -> Result<Result<(), StopReason>, LiveError> {
+    loop {
+        if let Some(why) = stop.check() {
+            return Ok(Err(why));
+        }
+        if gate.allows(index) && (index == 0 || !gate.is_lockstep() || sink.is_idle()?) {
+            return Ok(Ok(()));
+        }
+        sink.wait(gate::GATE_SLICE)?;
     }
 }
 
