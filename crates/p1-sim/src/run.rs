@@ -156,9 +156,9 @@ impl Truth {
 
 /// Number of telegram instants the scenario has (for the progress bar).
 fn telegram_count(s: &Scenario) -> u64 {
-    let step = s.interval_ms.saturating_mul(s.every as i64).max(1);
-    let span = (s.end.millis() - s.start.millis()).max(0);
-    (span + step - 1).div_euclid(step) as u64
+    let step = s.telegram_step_ms().max(1);
+    let span = s.end.millis().saturating_sub(s.start.millis()).max(0);
+    u64::try_from(span.saturating_add(step - 1) / step).unwrap_or(0)
 }
 
 fn progress(total: u64) -> ProgressBar {
@@ -191,7 +191,9 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
         scenario.seed = seed;
     }
     if let Some(every) = opts.every {
-        scenario.every = every;
+        scenario
+            .set_every(every)
+            .map_err(|e| CliError::Usage(format!("--every: {e}")))?;
     }
     let name = opts
         .scenario
