@@ -198,7 +198,11 @@ mod tests {
     }
 
     fn utc(text: &str) -> SimTime {
-        SimTime(DateTime::parse_from_rfc3339(text).unwrap().timestamp_millis())
+        SimTime(
+            DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .timestamp_millis(),
+        )
     }
 
     #[test]
