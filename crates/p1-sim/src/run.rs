@@ -75,14 +75,31 @@ pub fn load(path: Option<&Path>) -> Result<Scenario, CliError> {
     }
 }
 
-/// A file written under a temporary name and renamed into place by [`Staged::commit`].
-struct Staged {
-    target: PathBuf,
-    file: io::BufWriter<tempfile::NamedTempFile>,
+/// An output file. A regular file (or a new one) is written under a temporary name and
+/// renamed into place by [`Staged::commit`], so a failed run leaves the old file intact;
+/// anything else that exists at the path (`/dev/null`, a FIFO, a terminal) is written
+/// directly — renaming over it would replace the device node.
+enum Staged {
+    Temp {
+        target: PathBuf,
+        file: io::BufWriter<tempfile::NamedTempFile>,
+    },
+    Direct(io::BufWriter<fs::File>),
 }
 
 impl Staged {
     fn create(target: &Path) -> Result<Staged, CliError> {
+        let shown = || target.display().to_string();
+        if fs::metadata(target).is_ok_and(|m| !m.is_file()) {
+            let file = fs::OpenOptions::new()
+                .write(true)
+                .open(target)
+                .map_err(|e| CliError::io(&shown(), e))?;
+            return Ok(Staged::Direct(io::BufWriter::with_capacity(
+                64 * 1024,
+                file,
+            )));
+        }
         let dir = match target.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
@@ -91,24 +108,32 @@ impl Staged {
             .prefix(".p1sim-")
             .tempfile_in(&dir)
             .map_err(|e| CliError::io(&dir.display().to_string(), e))?;
-        Ok(Staged {
+        Ok(Staged::Temp {
             target: target.to_path_buf(),
             file: io::BufWriter::with_capacity(64 * 1024, tmp),
         })
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<(), CliError> {
-        self.file.write_all(bytes).map_err(CliError::Write)
+        match self {
+            Staged::Temp { file, .. } => file.write_all(bytes),
+            Staged::Direct(file) => file.write_all(bytes),
+        }
+        .map_err(CliError::Write)
     }
 
     fn commit(self) -> Result<(), CliError> {
-        let tmp = self
-            .file
-            .into_inner()
-            .map_err(|e| CliError::Write(e.into_error()))?;
-        tmp.persist(&self.target)
-            .map(drop)
-            .map_err(|e| CliError::Write(e.error))
+        match self {
+            Staged::Temp { target, file } => {
+                let tmp = file
+                    .into_inner()
+                    .map_err(|e| CliError::Write(e.into_error()))?;
+                tmp.persist(&target)
+                    .map(drop)
+                    .map_err(|e| CliError::Write(e.error))
+            }
+            Staged::Direct(mut file) => file.flush().map_err(CliError::Write),
+        }
     }
 }
 
