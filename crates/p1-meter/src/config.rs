@@ -12,7 +12,10 @@ pub enum Grid {
     /// 1x230V (S211 only).
     #[serde(rename = "1x230V")]
     OnePhase230,
-    /// 3x230V delta without neutral (T211): L2 voltage and L2 power read 0.
+    /// 3x230V delta without neutral (T211), measured with two elements (Aron) and L2 as
+    /// the common reference: L2 voltage and L2 power read 0, loads sit between L1-L2
+    /// (phase 1) and L3-L2 (phase 3), and L2 carries their return current
+    /// (see `Meter::currents`: |I2| = sqrt(I1² + I3² ± I1·I3)).
     #[serde(rename = "3x230V")]
     Delta230,
     /// 3x400V star with neutral (T211).
@@ -107,8 +110,13 @@ pub struct MbusConfig {
     pub initial_dm3: u64,
     /// Nominal time between two captures, ms (default 300 000).
     pub capture_period_ms: i64,
-    /// Offset of this device's captures within the period, ms.
-    pub capture_phase_ms: i64,
+    /// Offset of this device's captures within the period, ms (taken modulo the period).
+    /// `None` (the default): an offset derived from the equipment id
+    /// ([`MbusConfig::capture_phase`]), so devices capture at their own arbitrary second
+    /// within the period as real ones do (stamps such as 20:39:58, 12:46:16, 12:10:02;
+    /// spec §5), deterministically.
+    #[serde(default)]
+    pub capture_phase_ms: Option<i64>,
     /// Maximum jitter added to each capture, ms (drawn deterministically from the device id
     /// and the capture number, never from an OS source).
     pub capture_jitter_ms: i64,
@@ -191,7 +199,8 @@ impl MeterConfig {
 }
 
 impl MbusConfig {
-    /// A sub-meter with the nominal 5-minute capture period, no phase offset and 30 s jitter.
+    /// A sub-meter with the nominal 5-minute capture period, the capture phase derived from
+    /// its id and 30 s jitter.
     pub fn new(channel: u8, kind: MbusKind, equipment_id: &str, initial_dm3: u64) -> MbusConfig {
         MbusConfig {
             channel,
@@ -199,8 +208,21 @@ impl MbusConfig {
             equipment_id: equipment_id.to_string(),
             initial_dm3,
             capture_period_ms: 300_000,
-            capture_phase_ms: 0,
+            capture_phase_ms: None,
             capture_jitter_ms: 30_000,
+        }
+    }
+
+    /// The offset of this device's captures within its period, ms, in
+    /// `0..capture_period_ms`: the configured [`MbusConfig::capture_phase_ms`] modulo the
+    /// period, or by default a fixed function of the equipment id (FNV-1a of its bytes,
+    /// mixed by SplitMix64, modulo the period): the same id always captures at the same
+    /// offset, and different ids almost always at different ones.
+    pub fn capture_phase(&self) -> i64 {
+        let period = self.capture_period_ms.max(1);
+        match self.capture_phase_ms {
+            Some(phase) => phase.rem_euclid(period),
+            None => crate::mbus::default_phase(&self.equipment_id, period),
         }
     }
 }

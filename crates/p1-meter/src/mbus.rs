@@ -87,6 +87,15 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
+/// The default capture phase of the device `id` with capture period `period` ms (> 0):
+/// a hash of the id modulo the period. It mixes the id's hash once more than the jitter
+/// does (`splitmix64(seed ^ k)`), so phase and jitter are not the same number.
+pub(crate) fn default_phase(id: &str, period: i64) -> i64 {
+    let h = splitmix64(splitmix64(fnv1a(id.as_bytes())));
+    let period = u64::try_from(period.max(1)).unwrap_or(1);
+    i64::try_from(h % period).unwrap_or(0)
+}
+
 /// Checks one sub-meter configuration; `field` prefixes the error field (e.g. `mbus[1]`).
 pub(crate) fn validate(
     cfg: &MbusConfig,
@@ -190,7 +199,7 @@ impl Channel {
     /// increasing in `k` because the jitter is smaller than the period.
     fn capture_time(&self, k: i64) -> i64 {
         let period = self.cfg.capture_period_ms.max(1);
-        let phase = self.cfg.capture_phase_ms.rem_euclid(period);
+        let phase = self.cfg.capture_phase();
         k.saturating_mul(period)
             .saturating_add(phase)
             .saturating_add(self.jitter(k))
@@ -198,7 +207,7 @@ impl Channel {
 
     fn index_near(&self, t: i64) -> i64 {
         let period = self.cfg.capture_period_ms.max(1);
-        let phase = self.cfg.capture_phase_ms.rem_euclid(period);
+        let phase = self.cfg.capture_phase();
         t.saturating_sub(phase).div_euclid(period)
     }
 

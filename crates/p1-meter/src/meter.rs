@@ -405,6 +405,21 @@ fn current_ca(p: i64, v_dv: u32, pf_permille: u32) -> u32 {
     u32::try_from(ca).unwrap_or(u32::MAX)
 }
 
+/// The L2 line current of a delta grid, cA, from the L1 and L3 line currents `i1`, `i3`
+/// (cA) whose phasors are 60 degrees apart, or 120 degrees when `opposite` (one element
+/// imports, the other exports): floor(sqrt(i1² + i3² ± i1·i3)). See [`Meter::currents`].
+fn delta_return_ca(i1: u32, i3: u32, opposite: bool) -> u32 {
+    let (a, b) = (u128::from(i1), u128::from(i3));
+    let squares = a * a + b * b;
+    // a² + b² - ab >= 0 for all a, b (it is ((a - b)² + a² + b²) / 2).
+    let sum = if opposite {
+        squares - a * b
+    } else {
+        squares + a * b
+    };
+    u32::try_from(sum.isqrt()).unwrap_or(u32::MAX)
+}
+
 fn clamp_u32(x: i128) -> u32 {
     u32::try_from(x.max(0)).unwrap_or(u32::MAX)
 }
@@ -418,7 +433,10 @@ impl Meter {
     ///
     /// M-Bus devices of the configuration are taken to have been running: each channel
     /// starts with its latest scheduled capture at or before `start`, showing
-    /// `initial_dm3`. A prepaid meter with no credit starts disconnected.
+    /// `initial_dm3`. A prepaid meter with no credit starts disconnected. The running
+    /// quarter's demand starts at 0; a driver that knows the load was already running
+    /// calls [`Meter::assume_load_since_quarter_start`] after its first
+    /// [`Meter::set_load`].
     pub fn new(config: MeterConfig, start: SimTime) -> Result<Meter, ConfigError> {
         validate(&config)?;
         let in_range = |t: i64| (MIN_TIME.0..MAX_TIME.0).contains(&t);
@@ -519,6 +537,25 @@ impl Meter {
         }
     }
 
+    /// Takes the load in force to have been running since the running quarter began on
+    /// the meter clock: the quarter's demand accumulator (`1-0:1.4.0`) is set to the
+    /// import that load would have brought since the quarter's start, as if the meter had
+    /// been measuring it all along. Nothing else changes: the energy registers, prepaid
+    /// credit and M-Bus indexes are given at the start and stay as they are.
+    ///
+    /// A driver calls this once, right after the initial [`Meter::set_load`] at the start
+    /// instant: a run starting mid-quarter then does not start `1-0:1.4.0` from 0, so that
+    /// partial quarter cannot become a too-small (or, worse, the month's) peak. A meter
+    /// that draws nothing (breaker open, no mains) or exports pre-rolls nothing.
+    pub fn assume_load_since_quarter_start(&mut self) {
+        let m = self.now.saturating_add(self.offset);
+        let elapsed = m.saturating_sub(self.demand.quarter_start_meter_ms).max(0);
+        let import_w = self.net_w().max(0);
+        let mj = clamp_u64(import_w.saturating_mul(i128::from(elapsed)));
+        self.demand.quarter_import_mj = mj;
+        self.demand.current_w = demand::demand_w(mj);
+    }
+
     /// Advances to `now`, then makes `load` the installation's demand from `now` on
     /// (the limiter may trip at once).
     pub fn set_load(&mut self, now: SimTime, load: &Load) {
@@ -546,7 +583,10 @@ impl Meter {
     }
 
     /// The telegram content at [`Meter::now`], or `None` while the line is silent
-    /// (port disabled, power failure).
+    /// (port disabled, power failure). It is the wire form ([`Readout::wire_form`]):
+    /// exactly what decoding the telegram gives back, so objects the firmware does not
+    /// print are absent (per-phase power before 50215, demand before 50217) and 50213
+    /// currents are whole amperes. [`Meter::state`] keeps the exact values.
     pub fn readout(&self) -> Option<Readout> {
         self.readout_of(&self.measure())
     }
@@ -565,7 +605,7 @@ impl Meter {
         }
         let &(import_w, export_w, ref phases) = measured;
         let firmware = self.cfg.firmware;
-        Some(Readout {
+        let meant = Readout {
             model: self.cfg.model,
             version: firmware,
             equipment_id: self.cfg.equipment_id.clone(),
@@ -591,7 +631,8 @@ impl Meter {
                 .filter(|c| firmware.has_water() || c.cfg.kind != MbusKind::Water)
                 .map(Channel::readout)
                 .collect(),
-        })
+        };
+        Some(meant.wire_form())
     }
 
     /// The breaker state.
@@ -650,9 +691,13 @@ impl Meter {
     }
 
     /// Per-phase active power as the meter measures it, W. On 3x230V (delta, Aron
-    /// measurement with L2 as reference) the meter shows no L2 power; the energy of
-    /// loads given on L2 is still metered, attributed half to L1 and half to L3, so the
-    /// totals stay the algebraic sum of the phases shown (as in p1dongel-1).
+    /// measurement with L2 as the common reference) the meter has two measuring elements:
+    /// L1 (current I1, voltage U12) and L3 (current I3, voltage U32), so it shows no L2
+    /// power. `Load::phases[0]` and `[2]` are then the loads connected L1-L2 and L3-L2. A
+    /// delta grid has no load "on L2" (scenario files refuse one); a library caller's
+    /// `phases[1]` is still metered, attributed half to the L1 element and half to the L3
+    /// element, so the totals stay the algebraic sum of the phases shown (as in
+    /// p1dongel-1) and the L1/L3 currents follow the same split ([`Meter::currents`]).
     fn phase_powers(&self) -> [i64; 3] {
         if !self.drawing() {
             return [0; 3];
@@ -677,17 +722,42 @@ impl Meter {
         self.phase_powers().iter().map(|&p| i128::from(p)).sum()
     }
 
-    /// Current of each phase, cA, from the phase's own load (on a delta grid L2 still
-    /// carries current although its power reads 0).
+    /// Current of each phase, cA.
+    ///
+    /// On 1x230V and 3x400V each phase's current is its own load's: I = |P| / (V x pf).
+    ///
+    /// On 3x230V (delta, no neutral) L1 and L3 carry the currents of their measuring
+    /// elements (the element power of [`Meter::phase_powers`] at that phase's voltage and
+    /// power factor), and L2 is the common return of both: I2 = -(I1 + I3) as phasors
+    /// (Kirchhoff at the L2 terminal). The loads sit between L1-L2 and L3-L2, whose line
+    /// voltages U12 and U32 are 60 degrees apart; assuming both loads have about the same
+    /// power factor, the element currents are 60 degrees apart too, and
+    /// |I2| = sqrt(I1² + I3² + I1·I3). When one element imports and the other exports
+    /// (PV behind one pair), one current is reversed, the angle becomes 120 degrees and
+    /// the cross term changes sign: |I2| = sqrt(I1² + I3² - I1·I3). The real 3x230V
+    /// captures agree with this within their unknown power factors (p1dongel-1: 1.00 A
+    /// imported on L1, 7.97 A exported on L3, 7.74 A on L2; the model gives 7.52 A, the
+    /// same-sign formula 8.51 A). I2 is computed from the truncated cA values of I1 and
+    /// I3 with an integer square root (truncated).
     fn currents(&self) -> [u32; 3] {
         if !self.drawing() {
             return [0; 3];
         }
         let ph = &self.load.phases;
-        let c = |i: usize| current_ca(ph[i].power_w, ph[i].voltage_dv, ph[i].power_factor_permille);
-        match self.cfg.model {
-            Model::S211 => [c(0), 0, 0],
-            Model::T211 => [c(0), c(1), c(2)],
+        let c = |p: i64, i: usize| current_ca(p, ph[i].voltage_dv, ph[i].power_factor_permille);
+        match (self.cfg.model, self.cfg.grid) {
+            (Model::S211, _) => [c(ph[0].power_w, 0), 0, 0],
+            (Model::T211, Grid::Delta230) => {
+                let p = self.phase_powers();
+                let (i1, i3) = (c(p[0], 0), c(p[2], 2));
+                let opposite = (p[0] > 0 && p[2] < 0) || (p[0] < 0 && p[2] > 0);
+                [i1, delta_return_ca(i1, i3, opposite), i3]
+            }
+            (Model::T211, _) => [
+                c(ph[0].power_w, 0),
+                c(ph[1].power_w, 1),
+                c(ph[2].power_w, 2),
+            ],
         }
     }
 
@@ -870,18 +940,54 @@ impl Meter {
     }
 
     /// Whether a phase's exact current (not the printed, truncated cA) exceeds the fuse
-    /// threshold: |P| x 10^6 / (dV x pf) > A x 100, compared without division.
+    /// threshold: |P| x 10^6 / (dV x pf) > A x 100, compared without division. On a delta
+    /// grid L1 and L3 carry their elements' currents and L2 their return (see
+    /// [`Meter::currents`]), compared squared over a common denominator; should that
+    /// overflow (absurd loads), the truncated cA value of L2 decides.
     fn over_fuse(&self) -> bool {
-        let phases = match self.cfg.model {
-            Model::S211 => &self.load.phases[..1],
-            Model::T211 => &self.load.phases[..],
-        };
-        phases.iter().any(|ph| {
+        let limit = i128::from(self.fuse_a) * 100;
+        // The exact current of `p` W on phase `i` as the fraction n / d cA (None without
+        // voltage: no current is computed then).
+        let frac = |p: i64, i: usize| {
+            let ph = &self.load.phases[i];
             let pf = i128::from(ph.power_factor_permille.clamp(1, 1000));
-            ph.voltage_dv != 0
-                && i128::from(ph.power_w).abs() * 1_000_000
-                    > i128::from(self.fuse_a) * 100 * i128::from(ph.voltage_dv) * pf
-        })
+            (ph.voltage_dv != 0).then(|| {
+                (
+                    i128::from(p).abs() * 1_000_000,
+                    i128::from(ph.voltage_dv) * pf,
+                )
+            })
+        };
+        let over = |(n, d): (i128, i128)| n > limit * d;
+        let p = self.phase_powers();
+        match (self.cfg.model, self.cfg.grid) {
+            (Model::S211, _) => frac(p[0], 0).is_some_and(over),
+            (Model::T211, Grid::Delta230) => {
+                let (f1, f3) = (frac(p[0], 0), frac(p[2], 2));
+                if f1.is_some_and(over) || f3.is_some_and(over) {
+                    return true;
+                }
+                let ((n1, d1), (n3, d3)) = (f1.unwrap_or((0, 1)), f3.unwrap_or((0, 1)));
+                let opposite = (p[0] > 0 && p[2] < 0) || (p[0] < 0 && p[2] > 0);
+                // I2² > limit² with I1 = n1/d1, I3 = n3/d3, times (d1 d3)²:
+                // x² + y² ± xy > z², x = n1 d3, y = n3 d1, z = limit d1 d3.
+                let exact = || -> Option<bool> {
+                    let x = n1.checked_mul(d3)?;
+                    let y = n3.checked_mul(d1)?;
+                    let z = limit.checked_mul(d1)?.checked_mul(d3)?;
+                    let squares = x.checked_mul(x)?.checked_add(y.checked_mul(y)?)?;
+                    let xy = x.checked_mul(y)?;
+                    let lhs = if opposite {
+                        squares - xy
+                    } else {
+                        squares.checked_add(xy)?
+                    };
+                    Some(lhs > z.checked_mul(z)?)
+                };
+                exact().unwrap_or_else(|| i128::from(self.currents()[1]) > limit)
+            }
+            (Model::T211, _) => (0..3).any(|i| frac(p[i], i).is_some_and(over)),
+        }
     }
 
     fn connect(&mut self) {

@@ -446,12 +446,13 @@ fn power_factor_raises_the_current() {
 fn delta_grid_shows_no_l2_voltage_or_power_but_l2_current() {
     let start = cet(2026, 1, 12, 12, 0, 0);
     let mut m = meter(t211(Grid::Delta230), start);
+    // A library caller's L2 load is split half to each element: L1 element 1000 + 300 =
+    // 1300 W, L3 element -200 + 300 = 100 W.
     m.set_load(start, &three([1000, 600, -200]));
     let r = m.readout().expect("readout");
     assert_eq!(r.phases.len(), 3);
     assert_eq!((r.phases[1].import_w, r.phases[1].export_w), (0, 0));
     assert_eq!(r.phases[1].voltage_dv, 0);
-    assert_eq!(r.phases[1].current_ca, 260); // 600 W / 230 V
     assert_eq!(
         (r.phases[0].voltage_dv, r.phases[2].voltage_dv),
         (2300, 2300)
@@ -463,6 +464,113 @@ fn delta_grid_shows_no_l2_voltage_or_power_but_l2_current() {
         .map(|p| i64::from(p.import_w) - i64::from(p.export_w))
         .sum();
     assert_eq!(shown, 1400);
+    // 1300 W / 230 V = 5.652 A, 100 W / 230 V = 0.434 A; both import:
+    // sqrt(565² + 43² + 565·43) = sqrt(345 369) = 587.68 -> 5.87 A.
+    let c: Vec<_> = r.phases.iter().map(|p| p.current_ca).collect();
+    assert_eq!(c, vec![565, 587, 43]);
+}
+
+/// L2 on a delta grid is the return of the L1 and L3 element currents, 60 degrees apart
+/// (120 degrees when one element exports); values computed by hand.
+#[test]
+fn delta_grid_l2_current_is_the_return_of_l1_and_l3() {
+    let start = cet(2026, 1, 12, 12, 0, 0);
+    let l2 = |p: [i64; 3]| {
+        let mut m = meter(t211(Grid::Delta230), start);
+        m.set_load(start, &three(p));
+        let r = m.readout().expect("readout");
+        let s = m.state();
+        assert_eq!(s.phases[1].current_ca, r.phases[1].current_ca);
+        assert_eq!((r.phases[1].import_w, r.phases[1].export_w), (0, 0));
+        r.phases.iter().map(|p| p.current_ca).collect::<Vec<_>>()
+    };
+    // 10 A and 10 A importing: sqrt(100 + 100 + 100) = 17.320 A.
+    assert_eq!(l2([2300, 0, 2300]), vec![1000, 1732, 1000]);
+    // Only L1-L2 loaded: all its current returns on L2.
+    assert_eq!(l2([2300, 0, 0]), vec![1000, 1000, 0]);
+    assert_eq!(l2([0, 0, 4600]), vec![0, 2000, 2000]);
+    // 10 A imported, 10 A exported: sqrt(100 + 100 - 100) = 10 A.
+    assert_eq!(l2([2300, 0, -2300]), vec![1000, 1000, 1000]);
+    // 10 A and 5 A importing: sqrt(100 + 25 + 50) = 13.228 A.
+    assert_eq!(l2([2300, 0, 1150]), vec![1000, 1322, 500]);
+    // 10 A exported, 5 A imported: sqrt(100 + 25 - 50) = 8.660 A.
+    assert_eq!(l2([-2300, 0, 1150]), vec![1000, 866, 500]);
+    assert_eq!(l2([0, 0, 0]), vec![0, 0, 0]);
+    // The star grid keeps each phase's own current.
+    let mut m = meter(t211(Grid::Star400), start);
+    m.set_load(start, &three([2300, 0, 2300]));
+    let c: Vec<_> = m
+        .readout()
+        .expect("readout")
+        .phases
+        .iter()
+        .map(|p| p.current_ca)
+        .collect();
+    assert_eq!(c, vec![1000, 0, 1000]);
+}
+
+/// The three real 3x230V captures with two active elements, replayed as loads with the
+/// power factors that reproduce their L1 and L3 currents: the modelled L2 current lies
+/// within 0.30 A of the printed one (the power factors of the two loads are unknown and
+/// not equal), while the same-direction formula would be 0.7 to 1.0 A off.
+#[test]
+fn delta_grid_l2_current_agrees_with_real_captures() {
+    // (capture, [(W, dV, A x 100) of L1 and L3, import > 0], printed L2 cA)
+    type Element = (i64, i64, i64);
+    let cases: [(&str, [Element; 2], i64); 3] = [
+        ("p1dongel-1", [(188, 2453, 100), (-1928, 2468, 797)], 774),
+        ("arduinodsmrtest-1", [(-55, 2330, 63), (208, 2339, 103)], 75),
+        ("dsmrreader-4", [(230, 2278, 160), (-48, 2315, 141)], 166),
+    ];
+    let start = cet(2026, 1, 12, 12, 0, 0);
+    for (name, el, printed) in cases {
+        let mut load = three([0, 0, 0]);
+        for (ph, (w, dv, ca)) in [0, 2].into_iter().zip(el) {
+            // pf = |P| / (V I), rounded to the nearest per mille.
+            let pf = (w.abs() * 1_000_000 * 2 / (dv * ca) + 1) / 2;
+            load.phases[ph] = PhaseLoad {
+                power_w: w,
+                voltage_dv: dv as u32,
+                power_factor_permille: pf as u32,
+            };
+        }
+        let mut m = meter(t211(Grid::Delta230), start);
+        m.set_load(start, &load);
+        let r = m.readout().expect("readout");
+        for (ph, (_, _, ca)) in [0, 2].into_iter().zip(el) {
+            let got = i64::from(r.phases[ph].current_ca);
+            assert!((got - ca).abs() <= 2, "{name}: L{} {got} cA", ph + 1);
+        }
+        let got = i64::from(r.phases[1].current_ca);
+        assert!(
+            (got - printed).abs() <= 30,
+            "{name}: L2 {got} cA, the capture prints {printed}"
+        );
+    }
+}
+
+#[test]
+fn fuse_watches_the_l2_return_current_on_a_delta_grid() {
+    let t = cet(2026, 1, 12, 12, 0, 0);
+    let mut c = t211(Grid::Delta230);
+    c.fuse_a = 17;
+    let mut m = meter(c, t);
+    // 10 A + 10 A importing: 17.32 A on L2, above 17 A although L1 and L3 are not.
+    m.set_load(t, &three([2300, 0, 2300]));
+    assert_eq!(m.breaker(), Breaker::ReadyForReconnection);
+    let mut c = t211(Grid::Delta230);
+    c.fuse_a = 17;
+    let mut m = meter(c, t);
+    // 10 A imported, 10 A exported: 10 A on L2, below.
+    m.set_load(t, &three([2300, 0, -2300]));
+    assert_eq!(m.breaker(), Breaker::Connected);
+    // The limit is I1 = I3 = 17 / sqrt(3) A = 9.8150 A, 2257.45 W at 230 V. Both at 2257 W:
+    // 16.9967 A, not above; 2257 W and 2258 W: 17.0005 A, above (the truncated cA values,
+    // 981 and 981, would give 16.99 A and miss it).
+    m.set_load(t, &three([2257, 0, 2257]));
+    assert_eq!(m.breaker(), Breaker::Connected);
+    m.set_load(t, &three([2257, 0, 2258]));
+    assert_eq!(m.breaker(), Breaker::ReadyForReconnection);
 }
 
 // ---------------------------------------------------------------- breaker, limiter, prepaid
@@ -608,7 +716,7 @@ fn gas_captures_every_five_minutes_with_phase_and_jitter() {
     let start = cet(2026, 1, 12, 0, 0, 0);
     let mut c = s211();
     let mut g = gas(1);
-    g.capture_phase_ms = 17_000;
+    g.capture_phase_ms = Some(17_000);
     g.capture_jitter_ms = 20_000;
     c.mbus = vec![g];
     let mut m = meter(c, start);
@@ -657,6 +765,70 @@ fn gas_captures_every_five_minutes_with_phase_and_jitter() {
         .map(|(t, _)| (t.millis() - 17_000).rem_euclid(300_000))
         .collect();
     assert!(jitters.len() > 100, "jitter varies: {}", jitters.len());
+}
+
+/// Without a configured phase each device captures at an offset of its own, derived from
+/// its id; the same id always gives the same offset; an explicit phase is honoured.
+#[test]
+fn default_capture_phase_comes_from_the_equipment_id() {
+    let start = cet(2026, 1, 12, 0, 0, 0);
+    // The phase of a device's captures over a day: each capture lies in
+    // [k·period + phase, k·period + phase + jitter], so with no jitter it is exact.
+    let offsets = |g: MbusConfig| {
+        let mut c = s211();
+        c.mbus = vec![MbusConfig {
+            capture_jitter_ms: 0,
+            ..g
+        }];
+        let mut m = meter(c, start);
+        let end = start.plus_ms(3_600_000);
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(t) = m.next_deadline().filter(|&t| t <= end) {
+            m.advance_to(t);
+            if m.state().mbus[0].last_capture.map(|c| c.true_ms) == Some(t.millis()) {
+                seen.insert(t.millis().rem_euclid(300_000));
+            }
+        }
+        seen.into_iter().collect::<Vec<_>>()
+    };
+    let a = MbusConfig::new(1, MbusKind::Gas, "7FLO2119098432", 0);
+    let b = MbusConfig::new(1, MbusKind::Gas, "7FLO2119098433", 0);
+    let (oa, ob) = (offsets(a.clone()), offsets(b.clone()));
+    assert_eq!(oa.len(), 1, "one offset per device: {oa:?}");
+    assert_eq!(ob.len(), 1, "one offset per device: {ob:?}");
+    assert_ne!(oa, ob, "two ids, two offsets");
+    assert_eq!(oa, vec![a.capture_phase()]);
+    assert_eq!(ob, vec![b.capture_phase()]);
+    assert_eq!(offsets(a.clone()), oa, "deterministic");
+    // Not all at the 5-minute marks (the old default of 0).
+    assert!(oa[0] != 0 || ob[0] != 0);
+    for g in [&a, &b] {
+        assert!((0..300_000).contains(&g.capture_phase()));
+    }
+    // Explicit phases, including 0 and one beyond the period, are honoured.
+    for (phase, expected) in [
+        (0, 0),
+        (17_000, 17_000),
+        (317_000, 17_000),
+        (-1000, 299_000),
+    ] {
+        let g = MbusConfig {
+            capture_phase_ms: Some(phase),
+            ..a.clone()
+        };
+        assert_eq!(g.capture_phase(), expected);
+        assert_eq!(offsets(g), vec![expected], "phase {phase}");
+    }
+    // Captured stamps over many ids spread over the period instead of bunching at 0.
+    let spread: std::collections::BTreeSet<i64> = (0..50)
+        .map(|i| MbusConfig::new(1, MbusKind::Gas, &format!("7FLO21190984{i:02}"), 0))
+        .map(|g| g.capture_phase() / 60_000)
+        .collect();
+    assert_eq!(
+        spread.len(),
+        5,
+        "every minute of the period is used: {spread:?}"
+    );
 }
 
 #[test]
@@ -794,6 +966,84 @@ fn clock_offset_moves_quarters_and_timestamps() {
     assert_eq!(m.readout().expect("readout").time, tst("260112121430W"));
 }
 
+/// A meter found running at hh:05 with 3600 W assumed on since hh:00: 1.4.0 holds five
+/// minutes of it (3600 W x 300 s / 900 s = 1200 W), the quarter closes at 3600 W and
+/// becomes the peak; the energy registers are not pre-rolled.
+#[test]
+fn load_assumed_since_quarter_start_prerolls_demand_only() {
+    let start = cet(2026, 1, 12, 12, 5, 0);
+    let mut c = s211();
+    c.import_wh = [1000, 2000];
+    let mut m = meter(c, start);
+    m.set_load(start, &one(3600));
+    assert_eq!(demand_w(&m), 0);
+    m.assume_load_since_quarter_start();
+    assert_eq!(demand_w(&m), 1200);
+    assert_eq!(m.state().import_wh, [1000, 2000]);
+    assert_eq!(m.state().demand.quarter_import_mj, 3600 * 300_000);
+    // At 12:10 ten minutes count: 2400 W; the registers hold only the 5 simulated minutes.
+    m.advance_to(cet(2026, 1, 12, 12, 10, 0));
+    assert_eq!(demand_w(&m), 2400);
+    assert_eq!(m.state().import_wh, [1000 + 300, 2000]);
+    m.advance_to(cet(2026, 1, 12, 12, 15, 0));
+    let d = m.readout().and_then(|r| r.demand).expect("50217");
+    assert_eq!(d.current_w, 0);
+    assert_eq!((d.peak.w, d.peak.at), (3600, tst("260112121500W")));
+    // On the meter clock: 2 minutes fast, the meter's quarter began 7 minutes ago.
+    let mut c = s211();
+    c.clock_offset_ms = 120_000;
+    let mut m = meter(c, start);
+    m.set_load(start, &one(3600));
+    m.assume_load_since_quarter_start();
+    assert_eq!(demand_w(&m), 3600 * 420 / 900);
+    // Exporting or disconnected: nothing to pre-roll; at a quarter start: nothing elapsed.
+    let mut m = meter(s211(), start);
+    m.set_load(start, &one(-2000));
+    m.assume_load_since_quarter_start();
+    assert_eq!(demand_w(&m), 0);
+    let mut m = meter(s211(), start);
+    m.apply(start, Command::RemoteDisconnect).expect("open");
+    m.set_load(start, &one(3600));
+    m.assume_load_since_quarter_start();
+    assert_eq!(demand_w(&m), 0);
+    let q = cet(2026, 1, 12, 12, 15, 0);
+    let mut m = meter(s211(), q);
+    m.set_load(q, &one(3600));
+    m.assume_load_since_quarter_start();
+    assert_eq!(demand_w(&m), 0);
+}
+
+/// The readout is what the wire carries: on 50213 no per-phase power and whole amperes,
+/// on 50214 per-phase power still absent but currents in cA; the state keeps exact values.
+#[test]
+fn readout_is_the_wire_form_of_the_firmware() {
+    let start = cet(2026, 1, 12, 12, 0, 0);
+    for (firmware, power, ca) in [
+        (Version::V50213, 0, 200),
+        (Version::V50214, 0, 229),
+        (Version::V50215, 527, 229),
+    ] {
+        let mut c = s211();
+        c.firmware = firmware;
+        let mut m = meter(c, start);
+        m.set_load(start, &one(527)); // 527 W / 230 V = 2.291 A
+        let r = m.readout().expect("readout");
+        assert_eq!(r.phases[0].import_w, power, "{firmware:?}");
+        assert_eq!(r.phases[0].current_ca, ca, "{firmware:?}");
+        assert_eq!(r.import_w, 527);
+        assert_eq!(r.demand.is_some(), firmware == Version::V50217);
+        let s = m.state();
+        assert_eq!((s.phases[0].import_w, s.phases[0].current_ca), (527, 229));
+        assert_eq!(p1_wire::decode_all(&r.to_bytes()).len(), 1);
+        let decoded = p1_wire::decode_all(&r.to_bytes())
+            .into_iter()
+            .next()
+            .and_then(Result::ok)
+            .map(|f| f.readout);
+        assert_eq!(decoded.as_ref(), Some(&r), "{firmware:?}");
+    }
+}
+
 // ---------------------------------------------------------------- long runs
 
 #[test]
@@ -922,7 +1172,7 @@ fn extreme_inputs_are_refused_or_saturate_without_panic() {
     });
     c.import_wh = [u64::MAX; 2];
     c.mbus = vec![MbusConfig {
-        capture_phase_ms: i64::MIN,
+        capture_phase_ms: Some(i64::MIN),
         ..gas(1)
     }];
     let mut m = meter(c, t);

@@ -646,7 +646,7 @@ fn convert_mbus(ctx: &Ctx<'_>, dev: &RawMbus) -> Result<MbusConfig, ScenarioErro
         equipment_id: dev.equipment_id.get_ref().clone(),
         initial_dm3: dev.initial_m3.map_or(0, |v| v.0.max(0) as u64),
         capture_period_ms,
-        capture_phase_ms: dev.capture_phase.map_or(0, |d| d.0),
+        capture_phase_ms: dev.capture_phase.map(|d| d.0),
         capture_jitter_ms: dev.capture_jitter.map_or(30_000, |d| d.0),
     })
 }

@@ -257,6 +257,9 @@ impl Simulation {
         };
         sim.apply_events(start);
         sim.update_load(start);
+        // The scenario's start is a moment in a running installation: its initial load is
+        // taken to have run since the meter-clock quarter began (registers stay as given).
+        sim.meter.assume_load_since_quarter_start();
         sim.sync_tariff(start, true);
         sim.observe_panel(start);
         Ok(sim)

@@ -211,3 +211,32 @@ fn set_every_checks_like_the_file_does() {
     assert_eq!((e.line, e.column), (3, 9), "{e}");
     assert!(e.message.contains("longer than 100 years"), "{e}");
 }
+
+/// A run starting at hh:05 with 3600 W takes that load to have run since hh:00: the first
+/// telegram's 1-0:1.4.0 holds 5 minutes of it, the quarter closes at 3600 W (the peak),
+/// and the energy registers start where the file says.
+#[test]
+fn a_mid_quarter_start_assumes_the_load_since_the_quarter_began() {
+    let text = "start = \"2026-03-02 10:05:00\"\nduration = \"11m\"\ninterval = \"1m\"\n\
+                [meter]\nmodel = \"S211\"\nimport_day_kwh = \"100.000\"\n\
+                [[loads.constant]]\nname = \"heater\"\npower = \"3600 W\"\n";
+    let scenario = Scenario::parse("mid.toml", text).unwrap();
+    let frames: Vec<_> = Simulation::new(&scenario).unwrap().collect();
+    let demand = |i: usize| {
+        frames[i]
+            .readout
+            .as_ref()
+            .and_then(|r| r.demand.clone())
+            .unwrap()
+    };
+    // 3600 W x 5 min / 15 min.
+    assert_eq!(demand(0).current_w, 1200);
+    assert_eq!(frames[0].readout.as_ref().unwrap().import_wh, [100_000, 0]);
+    // 10:14: 14 minutes of 3600 W in the quarter.
+    assert_eq!(demand(9).current_w, 3600 * 14 / 15);
+    assert_eq!(demand(9).peak.w, 0);
+    // 10:15: the quarter closed at its full demand, not at the 10 simulated minutes' 2400 W.
+    assert_eq!(demand(10).current_w, 0);
+    assert_eq!(demand(10).peak.w, 3600);
+    assert_eq!(frames[10].readout.as_ref().unwrap().import_wh, [100_600, 0]);
+}
