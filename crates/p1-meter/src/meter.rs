@@ -584,9 +584,9 @@ impl Meter {
 
     /// The telegram content at [`Meter::now`], or `None` while the line is silent
     /// (port disabled, power failure). It is the wire form ([`Readout::wire_form`]):
-    /// exactly what decoding the telegram gives back, so objects the firmware does not
-    /// print are absent (per-phase power before 50215, demand before 50217) and 50213
-    /// currents are whole amperes. [`Meter::state`] keeps the exact values.
+    /// exactly what decoding the telegram gives back, so values the firmware does not
+    /// print read 0 or `None` (per-phase power before 50215, demand before 50217) and
+    /// 50213 currents are whole amperes. [`Meter::state`] keeps the exact values.
     pub fn readout(&self) -> Option<Readout> {
         self.readout_of(&self.measure())
     }
