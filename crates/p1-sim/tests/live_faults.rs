@@ -12,9 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use p1_scenario::{Scenario, Simulation, TruthRecord};
-use p1_sim::live::{
-    FrameGate, LiveFrame, LiveOptions, LivePiece, LiveSinkSpec, Pacing, VirtualMeter,
-};
+use p1_sim::live::{FrameGate, LiveFrame, LiveOptions, LiveSinkSpec, Pacing, VirtualMeter};
 use serde_json::Value;
 
 /// The message of the sentinel telegram that ends the run ("END" in hex).
@@ -109,17 +107,9 @@ fn serial_reader_skips_bad_telegrams_and_delivers_every_good_one() {
         let record: Value =
             serde_json::from_str(&TruthRecord::from_frame(&frame).to_json_line()).expect("json");
         split += usize::from(!frame.pieces.is_empty());
-        let pieces = frame
-            .pieces
-            .iter()
-            .map(|p| LivePiece {
-                len: p.len,
-                pause_after: Duration::from_millis(u64::from(p.pause_after_ms)),
-            })
-            .collect();
-        frames.push(LiveFrame::new(frame.at.millis(), frame.bytes.clone()).with_pieces(pieces));
         last = frame.readout.clone().map(|r| (frame.at.millis(), r));
-        records.push((record, frame.bytes));
+        records.push((record, frame.bytes.clone()));
+        frames.push(LiveFrame::from(frame));
     }
     assert!(split > 0, "no split telegram in the scenario");
     let (at, mut end) = last.expect("a last telegram");
