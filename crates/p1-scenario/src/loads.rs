@@ -29,14 +29,7 @@ impl Contribution {
     // the number of loads and of overlapping pulses is not, so sums saturate instead of
     // overflowing; within the bounds they are exact.
     fn add(&mut self, other: &Contribution, sign: i64) {
-        let pairs = self
-            .power_w
-            .iter_mut()
-            .zip(other.power_w)
-            .chain(self.flow_ml_per_h.iter_mut().zip(other.flow_ml_per_h));
-        for (a, b) in pairs {
-            *a = a.saturating_add(sign.saturating_mul(b));
-        }
+        self.add_scaled(other, sign.saturating_mul(1000));
     }
 
     /// Adds `other` scaled by `permille` / 1000 (truncated toward zero, saturating).
