@@ -5,8 +5,7 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use chrono::{Datelike, Timelike};
-use p1_meter::{MeterConfig, SimTime, TariffCalendar};
+use p1_meter::{MeterConfig, SimTime};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -58,18 +57,6 @@ pub(crate) struct TariffLabels {
     pub quarters: BTreeMap<SimTime, u8>,
 }
 
-/// The calendar's tariff for the instant `t` (1 = day, 2 = night).
-pub(crate) fn calendar_tariff(cal: &TariffCalendar, t: SimTime) -> u8 {
-    let (local, _) = t.local();
-    let weekday = local.weekday().num_days_from_monday() as usize;
-    let time = local.time().with_nanosecond(0).unwrap_or(local.time());
-    let day = cal.day_weekdays[weekday]
-        && !cal.night_days.contains(&local.date())
-        && time >= cal.day_start
-        && time < cal.day_end;
-    if day { 1 } else { 2 }
-}
-
 pub(super) fn convert_replay(
     ctx: &Ctx<'_>,
     span: &Range<usize>,
@@ -117,8 +104,8 @@ pub(super) fn convert_replay(
                     Label::Day => 1,
                     Label::Night => 2,
                 };
-                if strict && calendar_tariff(&meter.tariff, q.start) != expected {
-                    let (local, _) = q.start.local();
+                let (local, _) = q.start.local();
+                if strict && meter.tariff.tariff_at(local) != expected {
                     return Err(ScenarioError {
                         path: label,
                         line: q.line,
