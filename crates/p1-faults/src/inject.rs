@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::content;
 use crate::dsmr::{self, Expect, Hints};
 use crate::spec::{
-    CrcMode, FaultError, FaultKind, FaultSpec, MissingCrc, NoisePattern, SALT, Schedule,
+    CrcMode, FaultError, FaultKind, FaultPart, FaultSpec, MissingCrc, NoisePattern, SALT, Schedule,
 };
 
 /// One write of a split emission.
@@ -222,16 +222,23 @@ impl Bodies {
 }
 
 impl FaultInjector {
-    /// An injector for `specs` (in scenario-file order), drawing from `seed`.
+    /// An injector for `specs` (in scenario-file order), drawing from `seed`. The one
+    /// place faults are checked: each fault's parameters, then its schedule.
     pub fn new(specs: Vec<FaultSpec>, seed: u64) -> Result<FaultInjector, FaultError> {
         for (index, s) in specs.iter().enumerate() {
-            let check = s.fault.validate().and_then(|()| s.schedule.validate());
-            if let Err(message) = check {
-                return Err(FaultError {
-                    index,
-                    kind: s.fault.name(),
-                    message,
-                });
+            let checks = [
+                (FaultPart::Fault, s.fault.validate()),
+                (FaultPart::Schedule, s.schedule.validate()),
+            ];
+            for (part, check) in checks {
+                if let Err(message) = check {
+                    return Err(FaultError {
+                        index,
+                        kind: s.fault.name(),
+                        part,
+                        message,
+                    });
+                }
             }
         }
         Ok(FaultInjector {
@@ -239,6 +246,11 @@ impl FaultInjector {
             specs,
             seed,
         })
+    }
+
+    /// Draws from `seed` from now on (validity does not depend on the seed).
+    pub fn set_seed(&mut self, seed: u64) {
+        self.seed = seed;
     }
 
     /// The faults, in scenario-file order.

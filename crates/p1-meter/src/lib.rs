@@ -21,7 +21,7 @@ pub use config::{
 pub use demand::DemandState;
 pub use mbus::{Capture, ChannelStatus, MbusState};
 pub use meter::{
-    BUTTON_HOLD_MS, Command, CommandError, ConfigError, CutReason, Load, MAX_TIME, MIN_TIME,
-    MJ_PER_WH, Meter, MeterState, PhaseLoad, PrepaidState,
+    BUTTON_HOLD_MS, Command, CommandError, ConfigError, ConfigField, CutReason, Load, MAX_TIME,
+    MIN_TIME, MJ_PER_WH, MbusField, Meter, MeterState, PhaseLoad, PrepaidState,
 };
 pub use time::SimTime;

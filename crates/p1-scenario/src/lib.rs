@@ -16,7 +16,7 @@
 //! use p1_scenario::{Scenario, Simulation, TruthRecord};
 //!
 //! let scenario = Scenario::quickstart();
-//! for frame in Simulation::new(&scenario)? {
+//! for frame in Simulation::new(&scenario) {
 //!     std::io::Write::write_all(&mut std::io::stdout(), &frame.bytes)?;
 //!     let truth = TruthRecord::from_frame(&frame).to_json_line();
 //!     # let _ = truth;

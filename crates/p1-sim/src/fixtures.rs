@@ -20,7 +20,7 @@ pub struct Rendered {
 
 /// Runs `scenario` to the end in memory.
 pub fn render(scenario: &Scenario) -> Result<Rendered, CliError> {
-    let sim = Simulation::new(scenario).map_err(|e| CliError::Scenario(e.to_string()))?;
+    let sim = Simulation::new(scenario);
     let mut p1 = Vec::new();
     let mut truth = Vec::new();
     for frame in sim {

@@ -182,7 +182,7 @@ impl Truth {
 /// Number of telegram instants the scenario has (for the progress bar).
 fn telegram_count(s: &Scenario) -> u64 {
     let step = s.telegram_step_ms().max(1);
-    let span = s.end.millis().saturating_sub(s.start.millis()).max(0);
+    let span = s.end.millis().saturating_sub(s.start().millis()).max(0);
     u64::try_from(span.saturating_add(step - 1) / step).unwrap_or(0)
 }
 
@@ -213,7 +213,7 @@ fn report_refusals(frame: &Frame, scenario: &str) {
 pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
     let mut scenario = load(opts.scenario.as_deref())?;
     if let Some(seed) = opts.seed {
-        scenario.seed = seed;
+        scenario.set_seed(seed);
     }
     if let Some(every) = opts.every {
         scenario
@@ -224,7 +224,7 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
         .scenario
         .as_ref()
         .map_or_else(|| "<quickstart>".to_owned(), |p| p.display().to_string());
-    let sim = Simulation::new(&scenario).map_err(|e| CliError::Scenario(e.to_string()))?;
+    let sim = Simulation::new(&scenario);
     let live = matches!(opts.out, Output::Live(_));
     let mut truth = Truth::create(opts.truth.as_deref(), live)?;
 

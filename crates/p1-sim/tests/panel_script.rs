@@ -212,7 +212,7 @@ fn hold_reconnects_and_p1_agrees() {
 #[test]
 fn reconnection_reaches_the_p1_bytes() {
     let scenario = Scenario::parse("panel-ready.toml", READY).expect("valid scenario");
-    let start = scenario.start;
+    let start = scenario.start();
     let mut s = Session::new(scenario, PanelConfig::default(), true).expect("session");
     let at = |ms: i64| SimTime(start.0 + ms);
     let breaker_on_p1 = |s: &mut Session, upto: SimTime| -> Vec<u8> {

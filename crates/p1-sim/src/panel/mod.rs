@@ -65,7 +65,9 @@ impl PanelOverrides {
 /// `p1sim panel`.
 pub fn run(opts: &PanelOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
     let scenario = crate::run::load(opts.scenario.as_deref())?;
-    let cfg = opts.panel.over(scenario.panel.clone().unwrap_or_default());
+    let cfg = opts
+        .panel
+        .over(scenario.panel().cloned().unwrap_or_default());
     match &opts.script {
         Some(text) => {
             let steps = script::parse(text).map_err(|e| CliError::Input {

@@ -44,15 +44,15 @@ impl Session {
         cfg: PanelConfig,
         keep_frames: bool,
     ) -> Result<Session, CliError> {
-        cfg.validate()
+        scenario
+            .set_panel(cfg)
             .map_err(|e| CliError::Usage(format!("panel: {e}")))?;
-        scenario.panel = Some(cfg);
-        let sim = Simulation::new(&scenario).map_err(|e| CliError::Scenario(e.to_string()))?;
+        let sim = Simulation::new(&scenario);
         Ok(Session {
             step_ms: scenario.telegram_step_ms().max(1),
-            next_frame_at: scenario.start,
-            now: scenario.start,
-            start: scenario.start,
+            next_frame_at: scenario.start(),
+            now: scenario.start(),
+            start: scenario.start(),
             end: scenario.end,
             name: scenario.name,
             sim,
