@@ -34,7 +34,7 @@ mod sun;
 mod truth;
 mod units;
 
-pub use error::ScenarioError;
+pub use error::{ErrorKind, ScenarioError};
 pub use scenario::{DEFAULT_PRESS_MS, Event, EventAction, PanelAction, Scenario, Supply};
 pub use sim::{Frame, INJECTED_LINE, Refusal, Simulation};
 pub use truth::{FaultTruth, TruthRecord, TruthVerdict};

@@ -23,7 +23,7 @@ fn check(text: &str, line: usize, column: usize, fragment: &str) {
         Err(e) => e,
     };
     assert_eq!((e.line, e.column), (line, column), "{e}");
-    assert!(e.message.contains(fragment), "`{fragment}` not in: {e}");
+    assert!(e.to_string().contains(fragment), "`{fragment}` not in: {e}");
 }
 
 #[test]

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::run::RunOptions;
+
 /// p1sim: a simulated Fluvius S211/T211 meter and its P1 port.
 #[derive(Debug, Parser)]
 #[command(name = "p1sim", version, about, long_about = None)]
@@ -36,35 +38,7 @@ pub enum Command {
         file: String,
     },
     /// Play a scenario and write its telegrams (the built-in quickstart without SCENARIO).
-    Run {
-        /// Scenario file (TOML, see docs/scenarios.md).
-        scenario: Option<PathBuf>,
-        /// Destination: `-` (stdout), FILE, DIR/ (one file per telegram), `pty`,
-        /// `tcp:HOST:PORT` (or `tcp:PORT` on 127.0.0.1), `serial:DEVICE`.
-        #[arg(long, default_value = "-")]
-        out: String,
-        /// Also write the truth file: one JSON line per telegram (docs/truth.md).
-        #[arg(long, value_name = "FILE")]
-        truth: Option<PathBuf>,
-        /// Live ports: send as fast as possible instead of in real time.
-        #[arg(long)]
-        fast: bool,
-        /// Live ports: simulated seconds per real second.
-        #[arg(long, default_value_t = 1.0, conflicts_with = "fast")]
-        speed: f64,
-        /// `--out pty`: keep a symlink to the device at PATH (removed on exit).
-        #[arg(long, value_name = "PATH")]
-        link: Option<PathBuf>,
-        /// Live ports: write each telegram at the 115200-baud line rate.
-        #[arg(long)]
-        baud_pacing: bool,
-        /// Override the scenario's seed.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Override the scenario's `every`: emit only every N-th telegram instant.
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-        every: Option<u64>,
-    },
+    Run(RunOptions),
     /// The meter's front panel: screen, indicators, LEDs and the button (docs/panel.md).
     ///
     /// Interactive in a terminal (space/enter = press, h = hold 3 s, q = quit), or

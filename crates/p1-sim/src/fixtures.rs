@@ -93,7 +93,7 @@ pub fn fixtures(
     }
     let mut differences = 0;
     for path in &paths {
-        let scenario = Scenario::from_path(path).map_err(|e| CliError::Scenario(e.to_string()))?;
+        let scenario = Scenario::from_path(path)?;
         let stem = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())

@@ -46,30 +46,7 @@ fn dispatch(command: Command) -> Result<i32, CliError> {
             codec::encode(&file, &mut out)?;
             0
         }
-        Command::Run {
-            scenario,
-            out: dest,
-            truth,
-            fast,
-            speed,
-            link,
-            baud_pacing,
-            seed,
-            every,
-        } => {
-            let opts = run::RunOptions {
-                scenario,
-                seed,
-                every,
-                out: run::Output::parse(&dest)?,
-                truth,
-                fast,
-                speed,
-                link,
-                baud_pacing,
-            };
-            run::run(&opts, &mut out)?
-        }
+        Command::Run(opts) => run::run(&opts, &mut out)?,
         Command::Panel {
             scenario,
             script,

@@ -27,15 +27,15 @@ pub enum Output {
     Live(LiveSinkSpec),
 }
 
-impl Output {
+impl std::str::FromStr for Output {
+    type Err = live::LiveError;
+
     /// Parses the `--out` argument.
-    pub fn parse(text: &str) -> Result<Output, CliError> {
+    fn from_str(text: &str) -> Result<Output, live::LiveError> {
         if text == "-" {
             Ok(Output::Stdout)
         } else if text == "pty" || text.starts_with("tcp:") || text.starts_with("serial:") {
-            text.parse()
-                .map(Output::Live)
-                .map_err(|e: live::LiveError| CliError::Usage(format!("--out: {e}")))
+            text.parse().map(Output::Live)
         } else if text.ends_with('/') {
             Ok(Output::Dir(PathBuf::from(text)))
         } else {
@@ -44,34 +44,43 @@ impl Output {
     }
 }
 
-/// Options of `p1sim run`.
-#[derive(Debug, Clone)]
+/// Options of `p1sim run`, parsed once from the command line (clap) or built by a caller.
+#[derive(Debug, Clone, clap::Args)]
 pub struct RunOptions {
-    /// Scenario file; `None` plays the built-in quickstart.
+    /// Scenario file (TOML, see docs/scenarios.md); none plays the built-in quickstart.
     pub scenario: Option<PathBuf>,
-    /// Replaces the scenario's seed.
-    pub seed: Option<u64>,
-    /// Replaces the scenario's `every` (emit every n-th telegram instant).
-    pub every: Option<u64>,
-    /// Destination.
+    /// Destination: `-` (stdout), FILE, DIR/ (one file per telegram), `pty`,
+    /// `tcp:HOST:PORT` (or `tcp:PORT` on 127.0.0.1), `serial:DEVICE`.
+    #[arg(long, default_value = "-")]
     pub out: Output,
-    /// JSON-lines truth file.
+    /// Also write the truth file: one JSON line per telegram (docs/truth.md).
+    #[arg(long, value_name = "FILE")]
     pub truth: Option<PathBuf>,
-    /// Live sinks: no pacing.
+    /// Live ports: send as fast as possible instead of in real time.
+    #[arg(long)]
     pub fast: bool,
-    /// Live sinks: simulated seconds per real second.
+    /// Live ports: simulated seconds per real second.
+    #[arg(long, default_value_t = 1.0, conflicts_with = "fast")]
     pub speed: f64,
-    /// Live pty: stable symlink to the device.
+    /// `--out pty`: keep a symlink to the device at PATH (removed on exit).
+    #[arg(long, value_name = "PATH")]
     pub link: Option<PathBuf>,
-    /// Live sinks: write at the 115200-baud line rate.
+    /// Live ports: write each telegram at the 115200-baud line rate.
+    #[arg(long)]
     pub baud_pacing: bool,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override the scenario's `every`: emit only every N-th telegram instant.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub every: Option<u64>,
 }
 
 /// Loads the scenario named in `opts`, or the built-in quickstart.
 pub fn load(path: Option<&Path>) -> Result<Scenario, CliError> {
     match path {
         None => Ok(Scenario::quickstart()),
-        Some(p) => Scenario::from_path(p).map_err(|e| CliError::Scenario(e.to_string())),
+        Some(p) => Ok(Scenario::from_path(p)?),
     }
 }
 

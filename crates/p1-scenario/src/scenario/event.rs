@@ -302,10 +302,10 @@ fn convert_action(
         if loads.iter().any(|s| &s.name == name) {
             return Ok(name.clone());
         }
-        let hint = suggest(name, loads.iter().map(|s| s.name.as_str()))
-            .map(|s| format!("; did you mean `{s}`?"))
-            .unwrap_or_default();
-        Err(ctx.err(&l.span(), format!("no load named `{name}`{hint}")))
+        let hint = suggest(name, loads.iter().map(|s| s.name.as_str()));
+        Err(ctx
+            .err(&l.span(), format!("no load named `{name}`"))
+            .with_suggestion(hint))
     };
     Ok(match *e.action.get_ref() {
         Action::Press => EventAction::Panel(PanelAction::Press {

@@ -31,7 +31,7 @@ use p1_wire::Model;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::error::{ScenarioError, with_suggestion};
+use crate::error::{ErrorKind, ScenarioError};
 use crate::loads::LoadSpec;
 use crate::units::{Duration, Instant, MAX_DURATION_MS, Weekday};
 
@@ -102,11 +102,9 @@ impl Scenario {
     /// to its directory.
     pub fn from_path(path: &Path) -> Result<Scenario, ScenarioError> {
         let label = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-            path: label.clone(),
-            line: 1,
-            column: 1,
-            message: format!("cannot read the scenario: {e}"),
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ScenarioError::new(&label, 1, 1, format!("cannot read the scenario: {e}"))
+                .with_kind(ErrorKind::Read)
         })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut scenario = Scenario::parse_in(&label, &text, &base)?;
@@ -203,7 +201,7 @@ impl Scenario {
     pub fn parse_in(path: &str, text: &str, base: &Path) -> Result<Scenario, ScenarioError> {
         let raw: RawScenario = toml::from_str(text).map_err(|e| {
             let offset = e.span().map_or(0, |s| s.start);
-            ScenarioError::at_offset(path, text, offset, with_suggestion(e.message().trim()))
+            ScenarioError::toml(path, text, offset, e.message())
         })?;
         let ctx = Ctx {
             path,

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{Ctx, check_channel, convert_phases};
-use crate::error::ScenarioError;
+use crate::error::{ErrorKind, ScenarioError};
 use crate::loads::{LoadKind, Pulse, compose};
 use crate::replay::{self, Label};
 use crate::schema::named;
@@ -87,7 +87,10 @@ pub(super) fn convert_replay(
         let label = full.display().to_string();
         std::fs::read_to_string(&full)
             .map(|t| (label.clone(), t))
-            .map_err(|e| ctx.err(&file.span(), format!("cannot read `{label}`: {e}")))
+            .map_err(|e| {
+                ctx.err(&file.span(), format!("cannot read `{label}`: {e}"))
+                    .with_kind(ErrorKind::Read)
+            })
     };
     let mut pulses = Vec::new();
     let mut labels = BTreeMap::new();
@@ -106,18 +109,18 @@ pub(super) fn convert_replay(
                 };
                 let (local, _) = q.start.local();
                 if strict && meter.tariff.tariff_at(local) != expected {
-                    return Err(ScenarioError {
-                        path: label,
-                        line: q.line,
-                        column: 1,
-                        message: format!(
+                    return Err(ScenarioError::new(
+                        &label,
+                        q.line,
+                        1,
+                        format!(
                             "the export labels the quarter at {local} {l:?}, but the \
                              scenario's [meter.tariff] calendar gives tariff {}, and this \
                              replay has `tariff = \"calendar\"`: adjust [meter.tariff], or \
                              drop `tariff` to let the labels set the tariff",
                             3 - expected
                         ),
-                    });
+                    ));
                 }
                 if !strict {
                     labels.insert(q.start, expected);
