@@ -387,3 +387,41 @@ fn nonneg(
         None => Ok(0),
     }
 }
+
+/// Refuses gas or water flows (`[[loads.flow]]`, a replay's `gas`) on a channel where no
+/// device ever is (`devices`: the channels of `[[meter.mbus]]` and of coupling events):
+/// the meter would silently count nothing.
+pub(super) fn check_flow_devices(
+    ctx: &Ctx<'_>,
+    l: &RawLoads,
+    devices: &[u8],
+) -> Result<(), ScenarioError> {
+    let has_device = |c: i64| devices.iter().any(|&d| i64::from(d) == c);
+    let refuse = |span: &std::ops::Range<usize>, c: i64| {
+        ctx.err(
+            span,
+            format!(
+                "no M-Bus device on channel {c}: add a [[meter.mbus]] with `channel = {c}` \
+                 (or couple one with an `mbus_couple` event), or flow to a device's channel"
+            ),
+        )
+    };
+    for f in &l.flow {
+        let c = &f.get_ref().channel;
+        if !has_device(*c.get_ref()) {
+            return Err(refuse(&c.span(), *c.get_ref()));
+        }
+    }
+    for r in &l.replay {
+        let r = r.get_ref();
+        let Some(gas) = &r.gas else { continue };
+        let (c, span) = r
+            .gas_channel
+            .as_ref()
+            .map_or((1, gas.span()), |c| (*c.get_ref(), c.span()));
+        if !has_device(c) {
+            return Err(refuse(&span, c));
+        }
+    }
+    Ok(())
+}

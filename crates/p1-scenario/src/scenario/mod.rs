@@ -25,7 +25,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use p1_faults::{FaultInjector, FaultSpec};
-use p1_meter::{Grid, Meter, MeterConfig, SimTime};
+use p1_meter::{Command, Grid, Meter, MeterConfig, SimTime};
 use p1_panel::{Panel, PanelConfig, PanelConfigError};
 use p1_wire::Model;
 use serde::Deserialize;
@@ -285,6 +285,15 @@ impl Scenario {
             );
         }
         events.sort_by_key(|e| e.at);
+        if let Some(l) = &raw.loads {
+            let mut devices: Vec<u8> = config.mbus.iter().map(|d| d.channel).collect();
+            devices.extend(events.iter().filter_map(|e| match &e.action {
+                EventAction::Meter(Command::MbusCouple(d))
+                | EventAction::Meter(Command::MbusReplace { new: d, .. }) => Some(d.channel),
+                _ => None,
+            }));
+            loads::check_flow_devices(&ctx, l, &devices)?;
+        }
         let seed = raw.seed.unwrap_or(0);
         let faults = convert_faults(&ctx, &raw.faults, start, seed)?;
         Ok(Scenario {

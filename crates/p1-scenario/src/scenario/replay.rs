@@ -98,10 +98,12 @@ pub(super) fn convert_replay(
         let (label, text) = read(file)?;
         let quarters = replay::parse_electricity(&label, &text)?;
         let strict = r.tariff.is_some_and(|t| t.0 == ReplayTariff::Calendar);
+        let mut inside = false;
         for q in quarters
             .iter()
             .filter(|q| q.start >= start && q.start < end)
         {
+            inside = true;
             if let Some(l) = q.label {
                 let expected = match l {
                     Label::Day => 1,
@@ -156,11 +158,17 @@ pub(super) fn convert_replay(
                 }
             }
         }
+        if !inside {
+            return Err(outside(ctx, file, start, end, "quarter"));
+        }
     }
     if let Some(file) = &r.gas {
         let (label, text) = read(file)?;
+        let mut inside = false;
         for h in replay::parse_gas(&label, &text)? {
-            if h.start >= start.plus_ms(-3_600_000) && h.start < end && h.dm3 > 0 {
+            let overlaps = h.start >= start.plus_ms(-3_600_000) && h.start < end;
+            inside |= overlaps;
+            if overlaps && h.dm3 > 0 {
                 pulses.push(Pulse {
                     start: h.start,
                     end: h.start.plus_ms(3_600_000),
@@ -171,6 +179,9 @@ pub(super) fn convert_replay(
                 });
             }
         }
+        if !inside {
+            return Err(outside(ctx, file, start, end, "hour"));
+        }
     }
     let (mut steps, _) = compose(start..end, &pulses);
     // Nothing is known past the scenario's end: the replay stops there.
@@ -179,4 +190,24 @@ pub(super) fn convert_replay(
         value: crate::loads::Contribution::default(),
     });
     Ok((LoadKind::Steps(steps), labels))
+}
+
+/// A replay file none of whose data falls within the scenario: refused, since it would
+/// silently do nothing.
+fn outside(
+    ctx: &Ctx<'_>,
+    file: &Spanned<String>,
+    start: SimTime,
+    end: SimTime,
+    what: &str,
+) -> ScenarioError {
+    ctx.err(
+        &file.span(),
+        format!(
+            "no {what} of this export lies within the scenario ({} to {}): check `start`, \
+             `end` and the export's dates",
+            start.local().0,
+            end.local().0
+        ),
+    )
 }
