@@ -1121,6 +1121,8 @@ impl Meter {
         self.channels.insert(pos, ch);
     }
 
+    // Long: one arm per `Command`, each the meter's documented reaction in its state;
+    // the match is the command table, read in one place.
     fn execute(&mut self, cmd: Command) -> Result<(), CommandError> {
         match cmd {
             Command::RemoteDisconnect => {

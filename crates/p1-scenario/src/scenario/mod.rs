@@ -208,36 +208,12 @@ impl Scenario {
             text,
             base: base.to_path_buf(),
         };
-        let start = raw.start.get_ref().0;
-        let end = match (&raw.end, &raw.duration) {
-            (Some(end), None) => end.get_ref().0,
-            (None, Some(d)) if d.get_ref().0 > 0 => start.plus_ms(d.get_ref().0),
-            (None, Some(d)) => return Err(ctx.err(&d.span(), "the duration must be positive")),
-            (Some(end), Some(_)) => {
-                return Err(ctx.err(&end.span(), "give either `end` or `duration`, not both"));
-            }
-            (None, None) => {
-                return Err(ctx.err(&raw.start.span(), "the scenario needs `end` or `duration`"));
-            }
-        };
-        if end <= start {
-            let span = raw.end.as_ref().map_or(raw.start.span(), Spanned::span);
-            return Err(ctx.err(&span, "`end` must be after `start`"));
-        }
-        let interval_ms = match &raw.interval {
-            Some(i) if i.get_ref().0 <= 0 => {
-                return Err(ctx.err(&i.span(), "the interval must be positive"));
-            }
-            Some(i) => i.get_ref().0,
-            None => 1000,
-        };
-        let every = match &raw.every {
-            Some(e) => {
-                check_every(*e.get_ref(), interval_ms).map_err(|m| ctx.err(&e.span(), m))?;
-                *e.get_ref()
-            }
-            None => 1,
-        };
+        let Timing {
+            start,
+            end,
+            interval_ms,
+            every,
+        } = timing(&ctx, &raw)?;
         let config = match &raw.meter {
             Some(m) => convert_meter(&ctx, m.get_ref())?,
             None => convert_meter(&ctx, &RawMeter::default())?,
@@ -313,6 +289,54 @@ impl Scenario {
             tariff_labels,
         })
     }
+}
+
+/// The scenario's time axis.
+struct Timing {
+    start: SimTime,
+    end: SimTime,
+    interval_ms: i64,
+    every: u64,
+}
+
+/// `start`, `end` or `duration`, `interval` and `every`.
+fn timing(ctx: &Ctx<'_>, raw: &RawScenario) -> Result<Timing, ScenarioError> {
+    let start = raw.start.get_ref().0;
+    let end = match (&raw.end, &raw.duration) {
+        (Some(end), None) => end.get_ref().0,
+        (None, Some(d)) if d.get_ref().0 > 0 => start.plus_ms(d.get_ref().0),
+        (None, Some(d)) => return Err(ctx.err(&d.span(), "the duration must be positive")),
+        (Some(end), Some(_)) => {
+            return Err(ctx.err(&end.span(), "give either `end` or `duration`, not both"));
+        }
+        (None, None) => {
+            return Err(ctx.err(&raw.start.span(), "the scenario needs `end` or `duration`"));
+        }
+    };
+    if end <= start {
+        let span = raw.end.as_ref().map_or(raw.start.span(), Spanned::span);
+        return Err(ctx.err(&span, "`end` must be after `start`"));
+    }
+    let interval_ms = match &raw.interval {
+        Some(i) if i.get_ref().0 <= 0 => {
+            return Err(ctx.err(&i.span(), "the interval must be positive"));
+        }
+        Some(i) => i.get_ref().0,
+        None => 1000,
+    };
+    let every = match &raw.every {
+        Some(e) => {
+            check_every(*e.get_ref(), interval_ms).map_err(|m| ctx.err(&e.span(), m))?;
+            *e.get_ref()
+        }
+        None => 1,
+    };
+    Ok(Timing {
+        start,
+        end,
+        interval_ms,
+        every,
+    })
 }
 
 fn weekdays(days: Option<&Vec<Weekday>>) -> [bool; 7] {
