@@ -23,8 +23,16 @@ pub const MJ_PER_WH: u64 = 3_600_000;
 /// mJ per kWh, the unit the prepaid price is quoted in.
 const MJ_PER_KWH: i128 = 3_600_000_000;
 
-/// What the meter measures at an instant: import W, export W and the three phases.
-type Measured = (u32, u32, [PhaseReadout; 3]);
+/// What the meter measures at an instant.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    /// Total import, W.
+    import_w: u32,
+    /// Total export, W.
+    export_w: u32,
+    /// L1..L3 as shown (phases the model or grid does not measure read 0 V).
+    phases: [PhaseReadout; 3],
+}
 /// Minimum button press that reconnects a released meter (Fluvius customer manual).
 pub const BUTTON_HOLD_MS: i64 = 3000;
 /// First instant the model supports: 1970-01-01T00:00:00Z.
@@ -702,7 +710,11 @@ impl Meter {
         if !self.port_enabled || !self.powered {
             return None;
         }
-        let &(import_w, export_w, ref phases) = measured;
+        let Measured {
+            import_w,
+            export_w,
+            ref phases,
+        } = *measured;
         let firmware = self.cfg.firmware;
         let meant = Readout {
             model: self.cfg.model,
@@ -746,7 +758,11 @@ impl Meter {
 
     /// The state from `measured` ([`Meter::measure`] at [`Meter::now`]).
     fn state_of(&self, measured: &Measured) -> MeterState {
-        let &(import_w, export_w, phases) = measured;
+        let Measured {
+            import_w,
+            export_w,
+            phases,
+        } = *measured;
         MeterState {
             true_ms: self.now,
             meter_ms: self.now.saturating_add(self.offset),
@@ -883,7 +899,11 @@ impl Meter {
                 current_ca: currents[i],
             };
         }
-        (clamp_u32(net), clamp_u32(-net), phases)
+        Measured {
+            import_w: clamp_u32(net),
+            export_w: clamp_u32(-net),
+            phases,
+        }
     }
 
     fn refresh_tariff(&mut self) {

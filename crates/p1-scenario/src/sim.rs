@@ -1,4 +1,4 @@
-//! The deterministic driver: [`Simulation`] runs a [`Scenario`] and yields one [`Frame`]
+//! The deterministic driver: [`Simulation`] runs a [`Scenario`] and yields one [`SimFrame`]
 //! per telegram instant. Between telegrams it jumps straight to the next thing that
 //! happens (an event, a load change, a voltage draw, a meter deadline), never ticking
 //! through idle seconds, and it keeps no history, so memory does not grow with the
@@ -36,7 +36,7 @@ const QUARTER_MS: i64 = 900_000;
 
 /// What the meter sends (or not) at one telegram instant, with the truth behind it.
 #[derive(Debug, Clone)]
-pub struct Frame {
+pub struct SimFrame {
     /// The telegram instant (true time, not the meter's possibly offset clock).
     pub at: SimTime,
     /// The bytes actually sent: the meter's telegram after the scenario's faults (exactly
@@ -156,7 +156,7 @@ struct TariffControl {
     quarter: Option<SimTime>,
 }
 
-/// A running scenario: an iterator of [`Frame`]s, one per telegram instant
+/// A running scenario: an iterator of [`SimFrame`]s, one per telegram instant
 /// `start + k·interval·every < end`.
 #[derive(Debug)]
 pub struct Simulation {
@@ -518,9 +518,9 @@ impl Simulation {
 }
 
 impl Iterator for Simulation {
-    type Item = Frame;
+    type Item = SimFrame;
 
-    fn next(&mut self) -> Option<Frame> {
+    fn next(&mut self) -> Option<SimFrame> {
         let target = self.telegram_at;
         if target >= self.end {
             return None;
@@ -549,7 +549,7 @@ impl Iterator for Simulation {
             ),
         };
         self.telegram_at = target.plus_ms(self.telegram_step_ms);
-        Some(Frame {
+        Some(SimFrame {
             at: target,
             bytes,
             pieces,

@@ -146,12 +146,12 @@ fn fault_schedules_in_scenario_time() {
     let scenario = p1_scenario::Scenario::parse("f.toml", text).expect("scenario");
     let plain = text.split("[[faults]]").next().unwrap_or_default();
     let clean = p1_scenario::Scenario::parse("p.toml", plain).expect("scenario");
-    let run = |s: &p1_scenario::Scenario| -> Vec<p1_scenario::Frame> {
+    let run = |s: &p1_scenario::Scenario| -> Vec<p1_scenario::SimFrame> {
         p1_scenario::Simulation::new(s).collect()
     };
     let (a, b, c) = (run(&scenario), run(&scenario), run(&clean));
     assert_eq!(a.len(), 20);
-    let names = |f: &p1_scenario::Frame| -> Vec<String> {
+    let names = |f: &p1_scenario::SimFrame| -> Vec<String> {
         f.applied
             .iter()
             .map(|x| x.fault.clone())

@@ -9,7 +9,7 @@ use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use p1_scenario::{Frame, Scenario, Simulation, TruthRecord};
+use p1_scenario::{Scenario, SimFrame, Simulation, TruthRecord};
 
 use crate::error::CliError;
 use crate::live::{self, LiveFrame, LiveOptions, LiveSinkSpec, Pacing};
@@ -166,7 +166,7 @@ impl Truth {
         }
     }
 
-    fn record(&mut self, frame: &Frame) -> Result<(), CliError> {
+    fn record(&mut self, frame: &SimFrame) -> Result<(), CliError> {
         let line = || {
             let mut line = TruthRecord::from_frame(frame).to_json_line();
             line.push('\n');
@@ -209,7 +209,7 @@ fn progress(total: u64) -> ProgressBar {
     bar
 }
 
-fn report_refusals(frame: &Frame, scenario: &str) {
+fn report_refusals(frame: &SimFrame, scenario: &str) {
     for r in &frame.refused {
         eprintln!(
             "p1sim: {scenario}:{}: the meter refused this event: {}",
