@@ -96,18 +96,25 @@ pub(crate) fn default_phase(id: &str, period: i64) -> i64 {
     i64::try_from(h % period).unwrap_or(0)
 }
 
+/// The M-Bus channels of an e-MUCS meter.
+pub const MBUS_CHANNELS: std::ops::RangeInclusive<u8> = 1..=4;
+
+/// `channel` as an M-Bus channel number: the one channel rule, for devices and for
+/// anything that names a channel (a flow, an event).
+pub fn check_channel(channel: i64) -> Result<u8, String> {
+    u8::try_from(channel)
+        .ok()
+        .filter(|c| MBUS_CHANNELS.contains(c))
+        .ok_or_else(|| format!("M-Bus channels are 1 to 4, found {channel}"))
+}
+
 impl MbusConfig {
     /// Checks the device for a meter running `firmware`: the one place M-Bus device
     /// settings are checked (for the configured devices by [`crate::Meter::new`], for
     /// devices coupled later by the commands that couple them, and by a scenario that
     /// wants a coupling event's device checked where it is written).
     pub fn validate(&self, firmware: Version) -> Result<(), (MbusField, String)> {
-        if !(1..=4).contains(&self.channel) {
-            return Err((
-                MbusField::Channel,
-                format!("M-Bus channels are 1 to 4, found {}", self.channel),
-            ));
-        }
+        check_channel(i64::from(self.channel)).map_err(|m| (MbusField::Channel, m))?;
         let (digit, what) = match self.kind {
             MbusKind::Gas => ('7', "a gas meter"),
             MbusKind::Water => ('8', "a water meter"),

@@ -391,12 +391,11 @@ fn convert_phases(
     Ok(out)
 }
 
+/// A channel named by a flow or an event, by the meter's channel rule.
 fn check_channel(ctx: &Ctx<'_>, ch: &Spanned<i64>) -> Result<usize, ScenarioError> {
-    let c = *ch.get_ref();
-    if !(1..=4).contains(&c) {
-        return Err(ctx.err(&ch.span(), format!("M-Bus channels are 1 to 4, found {c}")));
-    }
-    Ok(c as usize)
+    p1_meter::check_channel(*ch.get_ref())
+        .map(usize::from)
+        .map_err(|m| ctx.err(&ch.span(), m))
 }
 
 /// Whether `every` telegram instants `interval_ms` apart are a valid emission step.
