@@ -190,7 +190,7 @@ fn fault_schedules_in_scenario_time() {
 fn set_every_checks_like_the_file_does() {
     // The quickstart: 600 telegram instants one second apart.
     let mut s = Scenario::quickstart();
-    assert_eq!(s.interval_ms, 1000);
+    assert_eq!(s.interval_ms(), 1000);
     s.set_every(3).unwrap();
     let frames: Vec<_> = Simulation::new(&s).collect();
     assert_eq!(frames.len(), 200);
@@ -200,7 +200,7 @@ fn set_every_checks_like_the_file_does() {
     for bad in [0, u64::MAX, (100 * 366 * 86_400) + 1] {
         let e = s.set_every(bad).unwrap_err();
         assert!(e.contains("every"), "{bad}: {e}");
-        assert_eq!(s.every, 3, "a refused value must not be kept");
+        assert_eq!(s.every(), 3, "a refused value must not be kept");
     }
     // The largest step the file accepts is accepted here too: one telegram.
     s.set_every(100 * 366 * 86_400).unwrap();

@@ -65,10 +65,10 @@ pub struct Scenario {
     start: SimTime,
     /// End of the simulation (exclusive): the last telegram is before it.
     pub end: SimTime,
-    /// Time between telegrams, ms.
-    pub interval_ms: i64,
-    /// Emit only every n-th telegram instant (1 = all).
-    pub every: u64,
+    /// Time between telegrams, ms (positive).
+    interval_ms: i64,
+    /// Emit only every n-th telegram instant (1 = all; [`Scenario::set_every`]).
+    every: u64,
     /// The meter at `start`, built from `[meter]`.
     pub(crate) meter: Meter,
     /// Voltage and power factor of the supply.
@@ -130,6 +130,16 @@ impl Scenario {
             // The file is part of the crate and checked by the test suite.
             Err(e) => panic!("built-in quickstart scenario is invalid: {e}"),
         }
+    }
+
+    /// Time between telegram instants, ms.
+    pub fn interval_ms(&self) -> i64 {
+        self.interval_ms
+    }
+
+    /// Emit only every n-th telegram instant (1 = all).
+    pub fn every(&self) -> u64 {
+        self.every
     }
 
     /// Sets [`Scenario::every`] (e.g. from a command-line option) with the check the
