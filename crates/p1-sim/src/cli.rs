@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::panel::PanelOptions;
 use crate::run::RunOptions;
 
 /// p1sim: a simulated Fluvius S211/T211 meter and its P1 port.
@@ -43,36 +44,7 @@ pub enum Command {
     ///
     /// Interactive in a terminal (space/enter = press, h = hold 3 s, q = quit), or
     /// headless with --script on the simulated clock.
-    Panel {
-        /// Scenario file (the built-in quickstart without it).
-        scenario: Option<PathBuf>,
-        /// Headless: steps such as "press; press; wait 10s; hold 3s" (docs/panel.md).
-        #[arg(long)]
-        script: Option<String>,
-        /// Headless: print a text frame after every step, not only after the last.
-        #[arg(long, requires = "script")]
-        frames: bool,
-        /// Interactive: simulated seconds per real second.
-        #[arg(long, default_value_t = 1.0, conflicts_with = "script")]
-        speed: f64,
-        /// Interactive: also serve the meter's P1 stream on `pty` or `tcp:HOST:PORT`.
-        #[arg(long, conflicts_with = "script")]
-        out: Option<String>,
-        /// Seconds the screen stays lit after the last press [default: the scenario's
-        /// [panel] screen_timeout, else 30].
-        #[arg(long)]
-        screen_timeout: Option<u32>,
-        /// Control LED pulses per kWh [default: the scenario's [panel], else 1000].
-        #[arg(long)]
-        imp_per_kwh: Option<u32>,
-        /// Blind LED pulses per kvarh [default: the scenario's [panel], else 1000].
-        #[arg(long)]
-        imp_per_kvarh: Option<u32>,
-        /// Display sequence, comma-separated [default: the scenario's [panel], else
-        /// 1.8.1,1.8.2,1.7.0,1.6.0,2.8.1,2.8.2,2.7.0,96.1.1].
-        #[arg(long, value_delimiter = ',')]
-        sequence: Vec<p1_panel::Code>,
-    },
+    Panel(PanelOptions),
     /// Regenerate golden/<name>.p1 and golden/<name>.truth.jsonl from scenarios/*.toml.
     Fixtures {
         /// Regenerate in memory and fail on any byte difference instead of writing.
