@@ -29,6 +29,45 @@ fn same_scenario_same_bytes() {
     assert!(a == b, "two runs of the quickstart differ");
 }
 
+/// `set_seed` reseeds everything the file's `seed` does, faults included: a scenario
+/// given seed 2 afterwards runs exactly like the same file written with `seed = 2`.
+#[test]
+fn set_seed_equals_writing_the_seed() {
+    let text = |seed: u64| {
+        format!(
+            "seed = {seed}\nstart = \"2026-03-02 10:00:00\"\nduration = \"2m\"\n\
+             [[loads.household]]\nname = \"home\"\n\
+             [[faults]]\nfault = {{ kind = \"bit_flip\", crc = \"stale\" }}\n\
+             schedule = {{ probability = 0.3 }}\n"
+        )
+    };
+    let parse = |seed| Scenario::parse("seeded.toml", &text(seed)).expect("valid");
+    let mut reseeded = parse(1);
+    reseeded.set_seed(2);
+    let (one, two) = (all_bytes(&parse(1)), all_bytes(&parse(2)));
+    assert!(one != two, "the seed changes nothing");
+    assert!(
+        all_bytes(&reseeded) == two,
+        "set_seed differs from the file's seed"
+    );
+}
+
+#[test]
+fn set_panel_checks_the_settings_and_keeps_the_old_ones_on_error() {
+    let mut s = Scenario::quickstart();
+    assert_eq!(s.panel(), None);
+    let bad = p1_panel::PanelConfig {
+        signal_max: 0,
+        ..p1_panel::PanelConfig::default()
+    };
+    let e = s.set_panel(bad).unwrap_err();
+    assert_eq!(e.field, p1_panel::PanelField::SignalMax);
+    assert_eq!(s.panel(), None);
+    s.set_panel(p1_panel::PanelConfig::default())
+        .expect("valid");
+    assert!(Simulation::new(&s).all(|f| f.panel.is_some()));
+}
+
 #[test]
 fn another_seed_other_bytes() {
     let a = Scenario::quickstart();
