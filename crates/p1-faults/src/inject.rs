@@ -322,8 +322,8 @@ impl FaultInjector {
     }
 
     /// The emission for telegram number `index` (0-based), sent at `at_ms` (milliseconds
-    /// since the epoch), whose meter-side content is `readout`: the faults that fire, layer
-    /// by layer ([`Layer`]).
+    /// since the epoch), whose meter-side content is `readout`: the faults that fire,
+    /// layer by layer (content, lines, CRC and framing, byte cuts, the wire).
     pub fn apply(&mut self, index: u64, at_ms: i64, readout: &Readout) -> Emission {
         let mut order: Vec<usize> = (0..self.specs.len())
             .filter(|&i| self.fires(i, index, at_ms))
