@@ -25,6 +25,7 @@
 //! ```
 
 mod error;
+pub mod fleet;
 mod loads;
 pub mod replay;
 mod scenario;
@@ -35,6 +36,7 @@ mod truth;
 mod units;
 
 pub use error::{ErrorKind, ScenarioError};
+pub use fleet::{Fleet, MeterIdentity};
 pub use scenario::{DEFAULT_PRESS_MS, Event, EventAction, PanelAction, Scenario, Supply};
 pub use sim::{INJECTED_LINE, Refusal, SimFrame, Simulation};
 pub use truth::{FaultTruth, TruthRecord, TruthVerdict};

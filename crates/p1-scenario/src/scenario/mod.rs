@@ -25,7 +25,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use p1_faults::{FaultInjector, FaultSpec};
-use p1_meter::{Command, Grid, Meter, MeterConfig, SimTime};
+use p1_meter::{Command, ConfigError, Grid, MbusConfig, Meter, MeterConfig, SimTime};
 use p1_panel::{Panel, PanelConfig, PanelConfigError};
 use p1_wire::Model;
 use serde::Deserialize;
@@ -175,6 +175,40 @@ impl Scenario {
         if let Some(f) = &mut self.faults {
             f.set_seed(seed);
         }
+    }
+
+    /// Renames the meter (a fleet gives each of its meters its own identity): the
+    /// electricity meter gets `equipment_id`, and every M-Bus device, those of `[meter]`
+    /// and those an event couples, gets `mbus_id(n, device)`, `n` counting the devices in
+    /// that order (configured ones first, then events in time order). The meter is
+    /// rebuilt by [`Meter::new`], the one checker of ids; on error the scenario is
+    /// unchanged.
+    pub fn set_equipment_ids(
+        &mut self,
+        equipment_id: &str,
+        mut mbus_id: impl FnMut(usize, &MbusConfig) -> String,
+    ) -> Result<(), ConfigError> {
+        let mut config = self.meter.config().clone();
+        config.equipment_id = equipment_id.to_owned();
+        let mut n = 0;
+        for device in &mut config.mbus {
+            device.equipment_id = mbus_id(n, device);
+            n += 1;
+        }
+        let meter = Meter::new(config, self.start)?;
+        let mut events = self.events.clone();
+        for event in &mut events {
+            if let EventAction::Meter(
+                Command::MbusCouple(device) | Command::MbusReplace { new: device, .. },
+            ) = &mut event.action
+            {
+                device.equipment_id = mbus_id(n, device);
+                n += 1;
+            }
+        }
+        self.meter = meter;
+        self.events = events;
+        Ok(())
     }
 
     /// First telegram instant.
