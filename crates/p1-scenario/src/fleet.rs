@@ -58,6 +58,13 @@ pub fn meter_phase_ms(seed: u64, spread_ms: i64) -> i64 {
     }
 }
 
+/// Whether `text` is a fleet file (it has `[[group]]` tables, which a scenario never has).
+pub fn is_fleet_file(text: &str) -> bool {
+    text.parse::<toml::Table>()
+        .map(|t| t.contains_key("group"))
+        .unwrap_or(false)
+}
+
 /// One scenario of a fleet and how many meters run it.
 #[derive(Debug, Clone)]
 pub struct Group {

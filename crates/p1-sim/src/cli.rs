@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::fleet::FleetOptions;
 use crate::panel::PanelOptions;
 use crate::run::RunOptions;
 
@@ -40,6 +41,9 @@ pub enum Command {
     },
     /// Play a scenario and write its telegrams (the built-in quickstart without SCENARIO).
     Run(RunOptions),
+    /// Many distinct meters at once: a fleet file, or a scenario with --meters N
+    /// (docs/fleet.md), to a directory, a TCP port or a pty per meter.
+    Fleet(FleetOptions),
     /// The meter's front panel: screen, indicators, LEDs and the button (docs/panel.md).
     ///
     /// Interactive in a terminal (space/enter = press, h = hold 3 s, q = quit), or

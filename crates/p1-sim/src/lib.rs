@@ -1,10 +1,11 @@
 //! The `p1sim` command as a library: argument parsing, the codec commands, scenario
-//! runs, fixtures and the live P1 port. `main.rs` only calls [`main_with_args`].
+//! runs, fleets, fixtures and the live P1 port. `main.rs` only calls [`main_with_args`].
 
 pub mod cli;
 pub mod codec;
 pub mod error;
 pub mod fixtures;
+pub mod fleet;
 pub mod input;
 pub mod live;
 pub mod panel;
@@ -48,6 +49,7 @@ fn dispatch(command: Command) -> Result<i32, CliError> {
         }
         Command::Run(opts) => run::run(&opts, &mut out)?,
         Command::Panel(opts) => panel::run(&opts, &mut out)?,
+        Command::Fleet(opts) => fleet::run(&opts, &mut out)?,
         Command::Fixtures {
             check,
             scenarios,

@@ -1,0 +1,150 @@
+//! Batch fleets: every selected meter's stream to `DIR/<equipment id>.p1` (and its truth
+//! file), by `std::thread::scope` workers pulling the next meter index from one atomic
+//! counter. Each meter is simulated whole by one worker from its own scenario, so the
+//! bytes do not depend on the number of workers or the order they run in; a worker holds
+//! one meter at a time, so memory is flat in the number of meters and in their length.
+//! Each file is written under a temporary name and renamed when complete.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use p1_scenario::{Fleet, MeterIdentity, Simulation, TruthRecord};
+
+use super::Selection;
+use super::index;
+use crate::error::CliError;
+
+/// A file written under a temporary name in its directory, renamed by `commit`.
+pub(crate) struct StagedFile {
+    target: PathBuf,
+    file: io::BufWriter<tempfile::NamedTempFile>,
+}
+
+impl StagedFile {
+    pub(crate) fn create(target: PathBuf) -> Result<StagedFile, CliError> {
+        let dir = target.parent().unwrap_or(Path::new("."));
+        let tmp = tempfile::Builder::new()
+            .prefix(".p1sim-")
+            .tempfile_in(dir)
+            .map_err(|e| CliError::io(&dir.display().to_string(), e))?;
+        Ok(StagedFile {
+            target,
+            file: io::BufWriter::with_capacity(64 * 1024, tmp),
+        })
+    }
+
+    pub(crate) fn write(&mut self, bytes: &[u8]) -> Result<(), CliError> {
+        self.file.write_all(bytes).map_err(CliError::Write)
+    }
+
+    pub(crate) fn commit(self) -> Result<(), CliError> {
+        let tmp = self
+            .file
+            .into_inner()
+            .map_err(|e| CliError::Write(e.into_error()))?;
+        tmp.persist(&self.target)
+            .map(drop)
+            .map_err(|e| CliError::Write(e.error))
+    }
+}
+
+/// Streams meter `id` to `sink` (and its truth records to `truth`).
+fn simulate(
+    fleet: &Fleet,
+    id: &MeterIdentity,
+    sink: &mut dyn FnMut(&[u8]) -> Result<(), CliError>,
+    mut truth: Option<&mut StagedFile>,
+) -> Result<(), CliError> {
+    let scenario = fleet
+        .scenario(id)
+        .map_err(|m| CliError::Usage(format!("meter {}: {m}", id.index)))?;
+    let mut line = String::new();
+    for frame in Simulation::new(&scenario) {
+        sink(&frame.bytes)?;
+        if let Some(t) = truth.as_deref_mut() {
+            line.clear();
+            line.push_str(&TruthRecord::from_frame(&frame).to_json_line());
+            line.push('\n');
+            t.write(line.as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes meter `k` alone to `out`.
+pub(crate) fn write_one(fleet: &Fleet, k: u64, out: &mut dyn Write) -> Result<(), CliError> {
+    let id = fleet.meter(k);
+    simulate(
+        fleet,
+        &id,
+        &mut |b| out.write_all(b).map_err(CliError::Write),
+        None,
+    )?;
+    out.flush().map_err(CliError::Write)
+}
+
+/// One meter to `dir`.
+fn write_meter(fleet: &Fleet, k: u64, dir: &Path, truth: bool) -> Result<(), CliError> {
+    let id = fleet.meter(k);
+    let mut stream = StagedFile::create(dir.join(index::stream_name(&id)))?;
+    let mut truth_file = match truth {
+        true => Some(StagedFile::create(dir.join(index::truth_name(&id)))?),
+        false => None,
+    };
+    simulate(
+        fleet,
+        &id,
+        &mut |b| stream.write(b),
+        truth_file.as_mut(),
+    )?;
+    stream.commit()?;
+    if let Some(t) = truth_file {
+        t.commit()?;
+    }
+    Ok(())
+}
+
+/// The selected meters to `dir` with `jobs` workers, then the index file. The first
+/// failure stops the workers (meters already written stay whole) and is returned.
+pub(crate) fn write_dir(
+    fleet: &Fleet,
+    selection: Selection,
+    dir: &Path,
+    truth: bool,
+    jobs: usize,
+) -> Result<(), CliError> {
+    fs::create_dir_all(dir).map_err(|e| CliError::io(&dir.display().to_string(), e))?;
+    let total = selection.count();
+    let next = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    let failure: Mutex<Option<(u64, CliError)>> = Mutex::new(None);
+    let workers = jobs.clamp(1, usize::try_from(total.max(1)).unwrap_or(usize::MAX));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= total {
+                        break;
+                    }
+                    let k = selection.nth(n);
+                    if let Err(e) = write_meter(fleet, k, dir, truth) {
+                        stop.store(true, Ordering::Relaxed);
+                        let mut slot = failure.lock().unwrap_or_else(|p| p.into_inner());
+                        // Keep the lowest index's failure, so the report is deterministic.
+                        if slot.as_ref().is_none_or(|(j, _)| k < *j) {
+                            *slot = Some((k, e));
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some((_, e)) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    index::write(fleet, selection, dir, truth, &index::Where::Dir)
+}
