@@ -39,7 +39,11 @@ pub fn catalogue(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
         let path = entry
             .map_err(|e| CliError::io(&dir.display().to_string(), e))?
             .path();
-        if path.extension().is_some_and(|x| x == "toml") {
+        // Fleet files (`[[group]]`, docs/fleet.md) live beside the scenarios but are not
+        // scenarios: they have no golden files.
+        if path.extension().is_some_and(|x| x == "toml")
+            && !fs::read_to_string(&path).is_ok_and(|t| p1_scenario::fleet::is_fleet_file(&t))
+        {
             paths.push(path);
         }
     }
