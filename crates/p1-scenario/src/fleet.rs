@@ -52,8 +52,9 @@ pub fn meter_seed(fleet_seed: u64, index: u64) -> u64 {
 /// instant when live): `mix64(seed ^ 0x5048_4153_45) % spread_ms`, 0 without spread.
 pub fn meter_phase_ms(seed: u64, spread_ms: i64) -> i64 {
     match u64::try_from(spread_ms) {
-        Ok(spread) if spread > 0 => i64::try_from(mix64(seed ^ 0x50_4841_5345) % spread)
-            .unwrap_or_default(),
+        Ok(spread) if spread > 0 => {
+            i64::try_from(mix64(seed ^ 0x50_4841_5345) % spread).unwrap_or_default()
+        }
         _ => 0,
     }
 }
@@ -194,7 +195,7 @@ impl Fleet {
         let raw: RawFleet = toml::from_str(text).map_err(|e| {
             let offset = e.span().map_or(0, |s| s.start);
             let mut message = e.message().to_owned();
-            if message.contains("unknown field `start`") {
+            if message.contains("`start`") && message.starts_with("unknown") {
                 message.push_str(" (is this a scenario? run `p1sim fleet SCENARIO --meters N`)");
             }
             ScenarioError::toml(path, text, offset, &message)
@@ -204,8 +205,7 @@ impl Fleet {
                 path,
                 1,
                 1,
-                "a fleet file needs at least one [[group]] (scenario = \"...\", count = N)"
-                    .into(),
+                "a fleet file needs at least one [[group]] (scenario = \"...\", count = N)".into(),
             ));
         }
         let counts = group_counts(path, text, &raw, meters)?;
@@ -355,7 +355,10 @@ impl Fleet {
                 if n >= MBUS_PER_METER {
                     too_many = true;
                 }
-                mbus_id(&device.kind, serial * MBUS_PER_METER + n.min(MBUS_PER_METER - 1))
+                mbus_id(
+                    &device.kind,
+                    serial * MBUS_PER_METER + n.min(MBUS_PER_METER - 1),
+                )
             })
             .map_err(|e| format!("{}: {}", e.field, e.message))?;
         if too_many {
@@ -510,11 +513,10 @@ fn check_serials(
     for (i, g) in groups.iter().enumerate() {
         let start = g.id_base.unwrap_or(id_base.saturating_add(g.first));
         let end = start.saturating_add(g.count);
-        let span = raw.group[i]
-            .get_ref()
-            .id_base
-            .as_ref()
-            .map_or_else(|| raw.id_base.as_ref().map_or(0..0, Spanned::span), Spanned::span);
+        let span = raw.group[i].get_ref().id_base.as_ref().map_or_else(
+            || raw.id_base.as_ref().map_or(0..0, Spanned::span),
+            Spanned::span,
+        );
         if end > MAX_SERIAL.min(MAX_MBUS_SERIAL) {
             return Err(err(
                 &span,

@@ -94,12 +94,7 @@ fn write_meter(fleet: &Fleet, k: u64, dir: &Path, truth: bool) -> Result<(), Cli
         true => Some(StagedFile::create(dir.join(index::truth_name(&id)))?),
         false => None,
     };
-    simulate(
-        fleet,
-        &id,
-        &mut |b| stream.write(b),
-        truth_file.as_mut(),
-    )?;
+    simulate(fleet, &id, &mut |b| stream.write(b), truth_file.as_mut())?;
     stream.commit()?;
     if let Some(t) = truth_file {
         t.commit()?;

@@ -427,5 +427,7 @@ pub(crate) fn serve_cli(
             .collect();
         index::write(fleet, selection, dir, false, &index::Where::Pty(&paths))?;
     }
-    server.run(&opts).map_err(|e| CliError::Usage(e.to_string()))
+    server
+        .run(&opts)
+        .map_err(|e| CliError::Usage(e.to_string()))
 }

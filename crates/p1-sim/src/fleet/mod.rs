@@ -230,7 +230,6 @@ pub fn load(opts: &FleetOptions) -> Result<Fleet, CliError> {
     Ok(fleet)
 }
 
-
 fn stem(path: &Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -335,10 +334,7 @@ mod tests {
         );
         assert!("tcp:127.0.0.1:0".parse::<FleetOutput>().is_err());
         assert!("out".parse::<FleetOutput>().is_err());
-        assert_eq!(
-            "2/3".parse::<Shard>(),
-            Ok(Shard { index: 2, count: 3 })
-        );
+        assert_eq!("2/3".parse::<Shard>(), Ok(Shard { index: 2, count: 3 }));
         for bad in ["3/3", "0/0", "1", "a/b", "-1/2"] {
             assert!(bad.parse::<Shard>().is_err(), "{bad}");
         }

@@ -44,12 +44,12 @@ use std::time::{Duration, Instant};
 pub use gate::FrameGate;
 pub use meter::VirtualMeter;
 pub(crate) use pacer::Schedule;
+pub use pacer::{BAUD_BYTES_PER_SECOND, BAUD_CHUNK};
 pub(crate) use pacer::{LatenessStats, SLICE, release_plan};
 pub(crate) use pty::PtySink;
 pub(crate) use signal::SignalGuard;
-pub(crate) use tcp::TcpSink;
-pub use pacer::{BAUD_BYTES_PER_SECOND, BAUD_CHUNK};
 pub use tcp::CLIENT_SEND_BUFFER;
+pub(crate) use tcp::TcpSink;
 
 /// One telegram (or one second of silence) to send at a simulated instant.
 #[derive(Debug, Clone, PartialEq, Eq)]
