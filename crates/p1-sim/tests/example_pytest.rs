@@ -1,6 +1,7 @@
-//! Runs the pytest example (`examples/pytest`): a fixture starts `p1sim run --out pty`,
+//! Runs the pytest examples (`examples/pytest`): a fixture starts `p1sim run --out pty`,
 //! dsmr_parser's SerialReader reads the pseudo-terminal, and the values must equal the
-//! live truth file. Keeps the example in the README true.
+//! live truth file; another starts `p1sim fleet --out tcp:...` and reads every meter.
+//! Keeps the examples in the README true.
 
 mod common;
 
@@ -27,5 +28,5 @@ fn pytest_example_passes() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("1 passed"), "{text}");
+    assert!(text.contains("2 passed"), "{text}");
 }
