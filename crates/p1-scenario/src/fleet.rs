@@ -430,6 +430,17 @@ fn group_counts(
     let total_span = raw.meters.as_ref().map_or(0..0, Spanned::span);
     if shares.is_empty() {
         let total = counts.iter().map(|c| c.1).fold(0u64, u64::saturating_add);
+        if let Some(m) = meters
+            && m != total
+        {
+            return Err(err(
+                &counts[0].0,
+                format!(
+                    "--meters {m}, but the groups' counts add up to {total} (--meters sets \
+                     the size of a fleet of shares)"
+                ),
+            ));
+        }
         if let (Some(m), None) = (&raw.meters, meters)
             && *m.get_ref() != total
         {
@@ -587,4 +598,73 @@ struct RawGroup {
     count: Option<Spanned<u64>>,
     share: Option<Spanned<Share>>,
     id_base: Option<Spanned<u64>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenarios() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
+    }
+
+    fn fleet(text: &str, meters: Option<u64>) -> Result<Fleet, ScenarioError> {
+        Fleet::parse_in("f.toml", text, &scenarios(), meters)
+    }
+
+    #[test]
+    fn mix64_is_splitmix64() {
+        // SplitMix64's first outputs from state 0 (Vigna's reference implementation).
+        assert_eq!(mix64(0), 0xE220_A839_7B1D_CDAF);
+        assert_eq!(mix64(0x9E37_79B9_7F4A_7C15), 0x6E78_9E6A_A1B9_65F4);
+        assert_eq!(meter_seed(5, 3), mix64(5 ^ mix64(3)));
+    }
+
+    #[test]
+    fn shares_split_by_largest_remainder() {
+        let text = "meters = 10\n[[group]]\nscenario = \"quickstart.toml\"\nshare = \"33.33%\"\n\
+                    [[group]]\nscenario = \"delta-grid.toml\"\nshare = \"33.33%\"\n\
+                    [[group]]\nscenario = \"prepaid.toml\"\nshare = \"33.34%\"\n";
+        let f = fleet(text, None).unwrap();
+        let counts: Vec<u64> = f.groups().iter().map(|g| g.count).collect();
+        assert_eq!(counts, [3, 3, 4]);
+        let f = fleet(text, Some(2)).unwrap_err();
+        assert!(f.message.contains("no meter"), "{f}");
+        let f = fleet(text, Some(100)).unwrap();
+        let counts: Vec<u64> = f.groups().iter().map(|g| g.count).collect();
+        assert_eq!(counts, [33, 33, 34]);
+    }
+
+    #[test]
+    fn ids_follow_the_model_and_the_medium() {
+        let text = "id_base = 42\n[[group]]\nscenario = \"quickstart.toml\"\ncount = 2\n\
+                    [[group]]\nscenario = \"prepaid.toml\"\ncount = 1\nid_base = 7000\n";
+        let f = fleet(text, None).unwrap();
+        let m1 = f.meter(1);
+        // quickstart is a T211 with gas and water; prepaid an S211.
+        assert_eq!(m1.equipment_id, "1SAG3000000043");
+        let s = f.scenario(&m1).unwrap();
+        let ids: Vec<&str> = s
+            .meter()
+            .mbus
+            .iter()
+            .map(|d| d.equipment_id.as_str())
+            .collect();
+        assert_eq!(ids, ["7FLO2100000344", "8SET0000000345"]);
+        assert_eq!(s.seed(), meter_seed(0, 1));
+        assert_eq!(f.meter(2).equipment_id, "1SAG1000007000");
+        assert_eq!(f.meter(2).group, 1);
+    }
+
+    #[test]
+    fn meters_given_to_a_fleet_of_counts_must_match() {
+        let text = "[[group]]\nscenario = \"quickstart.toml\"\ncount = 2\n";
+        let e = fleet(text, Some(5)).unwrap_err();
+        assert_eq!((e.line, e.column), (3, 9));
+        assert!(
+            e.message
+                .starts_with("--meters 5, but the groups' counts add up to 2")
+        );
+        assert!(fleet(text, Some(2)).is_ok());
+    }
 }

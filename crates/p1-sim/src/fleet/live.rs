@@ -388,6 +388,11 @@ fn check_ptys(needed: u64) -> Result<(), String> {
     ) else {
         return Ok(());
     };
+    pty_room(needed, max, used)
+}
+
+/// Whether `needed` ptys fit when the system allows `max` and `used` are taken.
+fn pty_room(needed: u64, max: u64, used: u64) -> Result<(), String> {
     let free = max.saturating_sub(used);
     if needed > free {
         return Err(format!(
@@ -430,4 +435,22 @@ pub(crate) fn serve_cli(
     server
         .run(&opts)
         .map_err(|e| CliError::Usage(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn more_ptys_than_the_system_allows_is_said_clearly() {
+        assert!(pty_room(10, 4096, 4086).is_ok());
+        let e = pty_room(11, 4096, 4086).unwrap_err();
+        assert!(
+            e.starts_with(
+                "11 ptys are needed but the system allows 4096 and 4086 are in use, so 10 are free"
+            ),
+            "{e}"
+        );
+        assert!(pty_room(1, 10, 20).is_err());
+    }
 }

@@ -250,6 +250,11 @@ pub fn run(opts: &FleetOptions, stdout: &mut dyn Write) -> Result<i32, CliError>
             ));
         }
     };
+    if opts.truth && !matches!(out, FleetOutput::Dir(_)) {
+        return Err(CliError::Usage(
+            "--truth goes with --out DIR/ (a truth file per meter)".into(),
+        ));
+    }
     let selection = Selection::new(fleet.len(), opts.shard, opts.meter);
     match out {
         FleetOutput::Dir(dir) => {
