@@ -99,6 +99,35 @@ pub enum Command {
         #[arg(long, value_delimiter = ',')]
         sequence: Vec<p1_panel::Code>,
     },
+    /// Draw what the meter did as an SVG or PNG picture: power, quarter demand and the
+    /// month's peak, tariff bands, breaker, prepaid credit, gas and water captures, with
+    /// DST changes, month starts and events marked (Belgian local time).
+    Plot {
+        /// Scenario file (the built-in quickstart without it and without --telegrams).
+        #[arg(conflicts_with = "telegrams")]
+        scenario: Option<PathBuf>,
+        /// Plot a capture instead (decoded with p1sim's decoder; `-` for standard input).
+        #[arg(long, value_name = "FILE")]
+        telegrams: Option<String>,
+        /// Picture file, `.svg` or `.png`.
+        #[arg(short, long, value_name = "FILE")]
+        out: PathBuf,
+        /// First instant drawn, Belgian local time (`2026-03-29 01:30`).
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// End of the drawing, Belgian local time.
+        #[arg(long, value_name = "TIME")]
+        to: Option<String>,
+        /// Also draw each phase's import and export power.
+        #[arg(long)]
+        phases: bool,
+        /// Picture size in pixels, WIDTHxHEIGHT.
+        #[arg(long, default_value = "1200x900", value_parser = parse_size)]
+        size: (u32, u32),
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// Regenerate golden/<name>.p1 and golden/<name>.truth.jsonl from scenarios/*.toml.
     Fixtures {
         /// Regenerate in memory and fail on any byte difference instead of writing.
@@ -111,4 +140,17 @@ pub enum Command {
         #[arg(long, default_value = "golden")]
         golden: PathBuf,
     },
+}
+
+/// Parses `WIDTHxHEIGHT`.
+fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let (w, h) = text
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("expected WIDTHxHEIGHT such as 1200x900, found {text:?}"))?;
+    let side = |s: &str| {
+        s.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("expected WIDTHxHEIGHT such as 1200x900, found {text:?}"))
+    };
+    Ok((side(w)?, side(h)?))
 }

@@ -8,6 +8,7 @@ pub mod fixtures;
 pub mod input;
 pub mod live;
 pub mod panel;
+pub mod plot;
 pub mod run;
 
 use std::io::{self, Write};
@@ -103,6 +104,28 @@ fn dispatch(command: Command) -> Result<i32, CliError> {
             };
             panel::run(&opts, &mut out)?
         }
+        Command::Plot {
+            scenario,
+            telegrams,
+            out: file,
+            from,
+            to,
+            phases,
+            size,
+            seed,
+        } => plot::plot(
+            &plot::PlotOptions {
+                scenario,
+                telegrams,
+                seed,
+                from,
+                to,
+                out: file,
+                phases,
+                size,
+            },
+            &mut io::stderr(),
+        )?,
         Command::Fixtures {
             check,
             scenarios,
