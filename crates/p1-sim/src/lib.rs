@@ -10,6 +10,7 @@ pub mod live;
 pub mod panel;
 pub mod plot;
 pub mod run;
+pub mod summary;
 
 use std::io::{self, Write};
 
@@ -27,7 +28,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = String>) -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
-    match dispatch(cli.command) {
+    match dispatch(cli.command, cli.quiet) {
         Ok(code) => code,
         Err(CliError::Write(e)) if e.kind() == io::ErrorKind::BrokenPipe => 0,
         Err(e) => {
@@ -37,7 +38,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = String>) -> i32 {
     }
 }
 
-fn dispatch(command: Command) -> Result<i32, CliError> {
+fn dispatch(command: Command, quiet: bool) -> Result<i32, CliError> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let code = match command {
@@ -68,6 +69,7 @@ fn dispatch(command: Command) -> Result<i32, CliError> {
                 speed,
                 link,
                 baud_pacing,
+                quiet,
             };
             run::run(&opts, &mut out)?
         }
@@ -130,7 +132,7 @@ fn dispatch(command: Command) -> Result<i32, CliError> {
             check,
             scenarios,
             golden,
-        } => fixtures::fixtures(&scenarios, &golden, check, &mut out)?,
+        } => fixtures::fixtures(&scenarios, &golden, check, quiet, &mut out)?,
     };
     out.flush().map_err(CliError::stdout)?;
     Ok(code)

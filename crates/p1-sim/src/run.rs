@@ -13,6 +13,7 @@ use p1_scenario::{Frame, Scenario, Simulation, TruthRecord};
 
 use crate::error::CliError;
 use crate::live::{self, LiveFrame, LiveOptions, LiveSinkSpec, Pacing};
+use crate::summary::Summary;
 
 /// Where `--out` sends the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +66,8 @@ pub struct RunOptions {
     pub link: Option<PathBuf>,
     /// Live sinks: write at the 115200-baud line rate.
     pub baud_pacing: bool,
+    /// No summary line on stderr.
+    pub quiet: bool,
 }
 
 /// Loads the scenario named in `opts`, or the built-in quickstart.
@@ -227,6 +230,7 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
     let sim = Simulation::new(&scenario).map_err(|e| CliError::Scenario(e.to_string()))?;
     let live = matches!(opts.out, Output::Live(_));
     let mut truth = Truth::create(opts.truth.as_deref(), live)?;
+    let mut summary = Summary::new(scenario.telegram_step_ms());
 
     let bar = if live {
         ProgressBar::hidden()
@@ -234,12 +238,15 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
         progress(telegram_count(&scenario))
     };
     match &opts.out {
-        Output::Live(spec) => return run_live(opts, spec.clone(), sim, truth, &name, stdout),
+        Output::Live(spec) => {
+            return run_live(opts, spec.clone(), sim, truth, &name, stdout, summary);
+        }
         Output::Stdout => {
             for frame in sim {
                 stdout.write_all(&frame.bytes).map_err(CliError::Write)?;
                 truth.record(&frame)?;
                 report_refusals(&frame, &name);
+                summary.observe(&frame);
                 bar.inc(1);
             }
             stdout.flush().map_err(CliError::Write)?;
@@ -250,9 +257,11 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
                 file.write(&frame.bytes)?;
                 truth.record(&frame)?;
                 report_refusals(&frame, &name);
+                summary.observe(&frame);
                 bar.inc(1);
             }
             file.commit()?;
+            summary.file(path.display().to_string());
         }
         Output::Dir(dir) => {
             fs::create_dir_all(dir).map_err(|e| CliError::io(&dir.display().to_string(), e))?;
@@ -264,12 +273,20 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
                 }
                 truth.record(&frame)?;
                 report_refusals(&frame, &name);
+                summary.observe(&frame);
                 bar.inc(1);
             }
         }
     }
     bar.finish_and_clear();
     truth.commit()?;
+    if let Output::Dir(dir) = &opts.out {
+        summary.file(format!("{} (one file per telegram)", dir.display()));
+    }
+    if let Some(t) = &opts.truth {
+        summary.file(t.display().to_string());
+    }
+    summary.report(opts.quiet, &mut io::stderr());
     Ok(0)
 }
 
@@ -280,6 +297,7 @@ fn run_live(
     mut truth: Truth,
     name: &str,
     stdout: &mut dyn Write,
+    mut summary: Summary,
 ) -> Result<i32, CliError> {
     if let LiveSinkSpec::Pty { link } = &mut spec {
         link.clone_from(&opts.link);
@@ -304,21 +322,26 @@ fn run_live(
             return None;
         }
         report_refusals(&frame, name);
+        summary.observe(&frame);
         Some(LiveFrame::from(frame))
     });
     let mut ready_error = None;
-    let summary = live::serve(frames, spec, live_opts, |ready| {
+    let served = live::serve(frames, spec, live_opts, |ready| {
         // The device path is the first line on stdout, for scripts and fixtures.
         if let Err(e) = writeln!(stdout, "{ready}").and_then(|()| stdout.flush()) {
             ready_error = Some(e);
         }
     })
     .map_err(|e| CliError::Usage(e.to_string()))?;
-    eprintln!("p1sim: {summary}");
+    summary.live(&served);
     if let Some(e) = truth_error {
         return Err(e);
     }
     truth.commit()?;
+    if let Some(t) = &opts.truth {
+        summary.file(t.display().to_string());
+    }
+    summary.report(opts.quiet, &mut io::stderr());
     if let Some(e) = ready_error {
         return Err(CliError::Write(e));
     }
