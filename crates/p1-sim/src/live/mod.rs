@@ -320,13 +320,13 @@ impl fmt::Display for LiveSummary {
     /// One line for stderr.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let why = match self.stopped {
-            StopReason::Finished => "end of scenario",
-            StopReason::Signal => "signal",
-            StopReason::Requested => "stop requested",
+            StopReason::Finished => "at the end of the scenario",
+            StopReason::Signal => "by a signal",
+            StopReason::Requested => "on request",
         };
         write!(
             f,
-            "{} telegrams ({} silent frames): {} written, {} dropped, {} clients; stopped by {}",
+            "{} telegrams ({} silent frames): {} written, {} dropped, {} clients; stopped {}",
             self.telegrams, self.silent, self.written, self.dropped, self.clients, why
         )
     }
