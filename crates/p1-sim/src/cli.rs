@@ -61,6 +61,10 @@ pub enum Command {
         /// Live ports: write each telegram at the 115200-baud line rate.
         #[arg(long)]
         baud_pacing: bool,
+        /// `--out tcp:`: start only once N clients are connected (with `--fast`, so the
+        /// run does not end before a reader connects).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        wait_clients: usize,
         /// Override the scenario's seed.
         #[arg(long)]
         seed: Option<u64>,

@@ -7,6 +7,7 @@ pub mod error;
 pub mod fixtures;
 pub mod input;
 pub mod live;
+mod outdir;
 pub mod panel;
 pub mod plot;
 pub mod run;
@@ -56,6 +57,7 @@ fn dispatch(command: Command, quiet: bool) -> Result<i32, CliError> {
             speed,
             link,
             baud_pacing,
+            wait_clients,
             seed,
             every,
         } => {
@@ -69,6 +71,7 @@ fn dispatch(command: Command, quiet: bool) -> Result<i32, CliError> {
                 speed,
                 link,
                 baud_pacing,
+                wait_clients,
                 quiet,
             };
             run::run(&opts, &mut out)?

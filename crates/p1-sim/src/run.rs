@@ -13,6 +13,7 @@ use p1_scenario::{Frame, Scenario, Simulation, TruthRecord};
 
 use crate::error::CliError;
 use crate::live::{self, LiveFrame, LiveOptions, LiveSinkSpec, Pacing};
+use crate::outdir;
 use crate::summary::Summary;
 
 /// Where `--out` sends the stream.
@@ -66,6 +67,8 @@ pub struct RunOptions {
     pub link: Option<PathBuf>,
     /// Live sinks: write at the 115200-baud line rate.
     pub baud_pacing: bool,
+    /// Live TCP: start when this many clients are connected.
+    pub wait_clients: usize,
     /// No summary line on stderr.
     pub quiet: bool,
 }
@@ -74,6 +77,11 @@ pub struct RunOptions {
 pub fn load(path: Option<&Path>) -> Result<Scenario, CliError> {
     match path {
         None => Ok(Scenario::quickstart()),
+        // A file that is not there has no line and column to point at.
+        Some(p) if !p.exists() => Err(CliError::Usage(format!(
+            "{}: no such scenario file",
+            p.display()
+        ))),
         Some(p) => Scenario::from_path(p).map_err(|e| CliError::Scenario(e.to_string())),
     }
 }
@@ -252,6 +260,12 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
             stdout.flush().map_err(CliError::Write)?;
         }
         Output::File(path) => {
+            if path.is_dir() {
+                return Err(CliError::Usage(format!(
+                    "--out {0}: is a directory; for one file per telegram in it, write `--out {0}/`",
+                    path.display()
+                )));
+            }
             let mut file = Staged::create(path)?;
             for frame in sim {
                 file.write(&frame.bytes)?;
@@ -265,24 +279,28 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
         }
         Output::Dir(dir) => {
             fs::create_dir_all(dir).map_err(|e| CliError::io(&dir.display().to_string(), e))?;
-            for (index, frame) in sim.enumerate() {
+            let mut earlier = outdir::Earlier::scan(dir)?;
+            for (index, frame) in (1..).zip(sim) {
                 if !frame.bytes.is_empty() {
-                    let mut file = Staged::create(&dir.join(format!("{:06}.p1", index + 1)))?;
+                    let mut file = Staged::create(&dir.join(outdir::file_name(index)))?;
                     file.write(&frame.bytes)?;
                     file.commit()?;
+                    earlier.rewritten(index);
                 }
                 truth.record(&frame)?;
                 report_refusals(&frame, &name);
                 summary.observe(&frame);
                 bar.inc(1);
             }
+            let stale = match earlier.remove_stale(dir)? {
+                0 => String::new(),
+                n => format!(", {n} stale files of an earlier run removed"),
+            };
+            summary.file(format!("{} (one file per telegram{stale})", dir.display()));
         }
     }
     bar.finish_and_clear();
     truth.commit()?;
-    if let Output::Dir(dir) = &opts.out {
-        summary.file(format!("{} (one file per telegram)", dir.display()));
-    }
     if let Some(t) = &opts.truth {
         summary.file(t.display().to_string());
     }
@@ -310,6 +328,7 @@ fn run_live(
         },
         baud_pacing: opts.baud_pacing,
         handle_signals: true,
+        wait_clients: opts.wait_clients,
         ..LiveOptions::default()
     };
     let mut truth_error = None;

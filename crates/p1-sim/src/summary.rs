@@ -184,7 +184,13 @@ impl fmt::Display for Summary {
         )?;
         if self.scenarios == 1 {
             match self.peak {
-                Some(p) => write!(f, "; month peak {}.{:03} kW ({})", p.w / 1000, p.w % 1000, p.at)?,
+                Some(p) => write!(
+                    f,
+                    "; month peak {}.{:03} kW ({})",
+                    p.w / 1000,
+                    p.w % 1000,
+                    p.at
+                )?,
                 None => write!(f, "; no month peak yet")?,
             }
         }

@@ -74,9 +74,19 @@ fn run_ends_with_one_line_that_agrees_with_the_golden_files() {
         assert!(err.contains(&part), "{part:?} not in {err}");
     }
 
-    let o = p1sim(&["-q", "run", "scenarios/month-rollover.toml", "--out", out.to_str().expect("utf-8")]);
+    let o = p1sim(&[
+        "-q",
+        "run",
+        "scenarios/month-rollover.toml",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
     assert!(o.status.success());
-    assert!(o.stderr.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let o = p1sim(&["run", "--quiet"]);
     assert!(o.status.success() && o.stderr.is_empty());
 }
@@ -84,16 +94,23 @@ fn run_ends_with_one_line_that_agrees_with_the_golden_files() {
 #[test]
 fn a_silent_meter_is_counted_apart() {
     let o = p1sim(&["run", "scenarios/port-disabled.toml"]);
-    let golden = std::fs::read(common::root().join("golden/port-disabled.truth.jsonl")).expect("golden");
+    let golden =
+        std::fs::read(common::root().join("golden/port-disabled.truth.jsonl")).expect("golden");
     let silent = golden
         .split(|&b| b == b'\n')
         .filter(|l| l.starts_with(b"{") && l.windows(15).any(|w| w == b"\"telegram\":null"))
         .count();
     assert!(silent > 0);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains(&format!(", {silent} silent instants;")), "{err}");
+    assert!(
+        err.contains(&format!(", {silent} silent instants;")),
+        "{err}"
+    );
     assert!(telegrams_in(&o.stdout) > 0);
-    assert!(err.contains(&format!("{} telegrams written", telegrams_in(&o.stdout))), "{err}");
+    assert!(
+        err.contains(&format!("{} telegrams written", telegrams_in(&o.stdout))),
+        "{err}"
+    );
 }
 
 #[test]
@@ -108,7 +125,8 @@ fn fixtures_check_totals_the_catalogue() {
         if p.extension().is_some_and(|x| x == "toml") {
             scenarios += 1;
             let stem = p.file_stem().expect("stem").to_string_lossy().into_owned();
-            let golden = std::fs::read(common::root().join(format!("golden/{stem}.p1"))).expect("golden");
+            let golden =
+                std::fs::read(common::root().join(format!("golden/{stem}.p1"))).expect("golden");
             telegrams += telegrams_in(&golden);
         }
     }

@@ -184,7 +184,10 @@ pub(super) fn run(
         None => None,
     };
     let quit = result?;
-    eprintln!("p1sim: {}", quit_line(quit, quit_at, end, &p1, served.as_ref()));
+    eprintln!(
+        "p1sim: {}",
+        quit_line(quit, quit_at, end, &p1, served.as_ref())
+    );
     Ok(0)
 }
 
