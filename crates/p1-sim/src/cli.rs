@@ -128,6 +128,10 @@ pub enum Command {
         /// Also draw each phase's import and export power.
         #[arg(long)]
         phases: bool,
+        /// Draw every N-th telegram instant [default: all, or on long spans 64 per
+        /// pixel column].
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        every: Option<u64>,
         /// Picture size in pixels, WIDTHxHEIGHT.
         #[arg(long, default_value = "1200x900", value_parser = parse_size)]
         size: (u32, u32),

@@ -118,6 +118,7 @@ fn dispatch(command: Command, quiet: bool) -> Result<i32, CliError> {
             phases,
             size,
             seed,
+            every,
         } => plot::plot(
             &plot::PlotOptions {
                 scenario,
@@ -128,6 +129,7 @@ fn dispatch(command: Command, quiet: bool) -> Result<i32, CliError> {
                 out: file,
                 phases,
                 size,
+                every,
             },
             &mut io::stderr(),
         )?,

@@ -139,7 +139,7 @@ fn kwh(mj: u64) -> String {
 }
 
 /// A duration for a person: `55 min`, `2 h 5 min`, `7 d 1 h`, `12 s`.
-fn duration(ms: i64) -> String {
+pub(crate) fn duration(ms: i64) -> String {
     let s = ms.max(0) / 1000;
     let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
     match (d, h, m) {

@@ -99,7 +99,7 @@ fn month_rollover_svg_holds_series_marks_and_the_peak_at_its_quarter() {
         "quarter demand 1-0:1.4.0",
         "month peak 1-0:1.6.0",
         "breaker 1 connected, 0-0:96.3.10",
-        "power (kW)",
+        "power (kW), export below 0",
         "demand (kW)",
         "month 2026-02",
         "Belgian local time (Europe/Brussels), 2026-01-31 23:40 to 2026-02-01 00:35",
@@ -178,6 +178,39 @@ fn dst_prepaid_and_mbus_scenarios_show_their_marks_and_panels() {
     let svg = plot(&["scenarios/water-first.toml"], &dir.path().join("w.svg"));
     let texts = self::texts(&String::from_utf8(svg).expect("utf-8"));
     assert!(has(&texts, "water (m³)"), "{texts:?}");
+}
+
+#[test]
+fn long_spans_draw_a_bounded_number_of_telegrams_per_column() {
+    // 35 040 quarter-hour instants on a 200-pixel picture: at most 64 per column, so one
+    // in three is drawn, which the axis says.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("y.svg");
+    let o = p1sim(&[
+        "plot",
+        "scenarios/year-15min.toml",
+        "--size",
+        "200x400",
+        "-o",
+        out.to_str().expect("utf-8"),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("plotted 11680 telegrams"), "{err}");
+    let svg = std::fs::read_to_string(&out).expect("svg");
+    let texts = texts(&svg);
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.2.ends_with("; 1 telegram in 3 drawn (one per 45 min)")),
+        "{texts:?}"
+    );
+    // Both DST changes and the twelve month starts of 2026 after January are marked.
+    assert!(has(&texts, "summer time begins (+1 h)") && has(&texts, "winter time begins (-1 h)"));
+    assert_eq!(
+        texts.iter().filter(|t| t.2.starts_with("month 20")).count(),
+        12
+    );
 }
 
 #[test]

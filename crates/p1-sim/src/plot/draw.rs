@@ -349,7 +349,15 @@ fn chart<'a, DB: DrawingBackend>(
         .axis_desc_style((FAMILY, 14))
         .light_line_style(WHITE.mix(0.0));
     if bottom {
-        mesh.x_desc(frame.axis.description());
+        let mut desc = frame.axis.description();
+        if let Some((interval, step)) = frame.rec.sampling.filter(|(i, s)| s > i) {
+            desc.push_str(&format!(
+                "; 1 telegram in {} drawn (one per {})",
+                step / interval,
+                crate::summary::duration(step)
+            ));
+        }
+        mesh.x_desc(desc);
     }
     mesh.draw().map_err(err)?;
     Ok(c)
@@ -393,7 +401,18 @@ fn draw_night<'a, DB: DrawingBackend + 'a>(
     y: (f64, f64),
     legend: bool,
 ) -> DrawResult {
-    let night = frame.bands(|col| (col.tariffs != 0).then_some(col.tariffs & (1 << 2) != 0));
+    // Full shade where a column saw only the night tariff, light where it saw both (a
+    // switch, or on long spans a column holding day and night).
+    let night = frame.bands(|col| (col.tariffs != 0).then_some(col.tariffs == 1 << 2));
+    let mixed = frame.bands(|col| {
+        (col.tariffs != 0).then_some(col.tariffs & (1 << 2) != 0 && col.tariffs != 1 << 2)
+    });
+    c.draw_series(
+        mixed
+            .iter()
+            .map(|&(a, b)| Rectangle::new([(a, y.0), (b, y.1)], NIGHT.mix(0.45).filled())),
+    )
+    .map_err(err)?;
     let series = c
         .draw_series(
             night
@@ -401,7 +420,7 @@ fn draw_night<'a, DB: DrawingBackend + 'a>(
                 .map(|&(a, b)| Rectangle::new([(a, y.0), (b, y.1)], NIGHT.filled())),
         )
         .map_err(err)?;
-    if legend && !night.is_empty() {
+    if legend && !(night.is_empty() && mixed.is_empty()) {
         series
             .label("tariff 2 (night), 0-0:96.14.0")
             .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], NIGHT.filled()));
@@ -417,8 +436,13 @@ fn line<'a, DB: DrawingBackend + 'a>(
 ) -> DrawResult {
     let mut first = true;
     for run in runs {
+        // Dense min/max zig-zags stay one pixel wide: thick joins at sharp angles spike.
+        let width = if run.len() > 400 { 1 } else { 2 };
         let s = c
-            .draw_series(LineSeries::new(run.iter().copied(), color.stroke_width(2)))
+            .draw_series(LineSeries::new(
+                run.iter().copied(),
+                color.stroke_width(width),
+            ))
             .map_err(err)?;
         if first {
             s.label(label.to_owned()).legend(move |(x, y)| {
@@ -457,16 +481,25 @@ fn draw_power<DB: DrawingBackend>(
 ) -> DrawResult {
     let kw = 1e-3;
     let import = frame.runs(|c| c.import, kw);
-    let export = frame.runs(|c| c.export, kw);
+    // Export is drawn below zero so the two never hide each other.
+    let export = frame.runs(|c| c.export, -kw);
     let n = if phases { frame.rec.phases } else { 0 };
     let ph_imp: Vec<_> = (0..n)
         .map(|i| frame.runs(|c| c.phase_import[i], kw))
         .collect();
     let ph_exp: Vec<_> = (0..n)
-        .map(|i| frame.runs(|c| c.phase_export[i], kw))
+        .map(|i| frame.runs(|c| c.phase_export[i], -kw))
         .collect();
-    let y = (0.0, upper(max_of(&import).max(max_of(&export))));
-    let mut c = chart(area, frame, y, "power (kW)", bottom, 6)?;
+    let low = min_of(&export);
+    let y = (
+        if low.is_finite() && low < 0.0 {
+            low * 1.15
+        } else {
+            0.0
+        },
+        upper(max_of(&import)),
+    );
+    let mut c = chart(area, frame, y, "power (kW), export below 0", bottom, 6)?;
     draw_night(&mut c, frame, y, true)?;
     for i in 0..n {
         let l = i + 1;
@@ -511,12 +544,9 @@ fn draw_demand<DB: DrawingBackend>(
     let mut c = chart(area, frame, y, "demand (kW)", bottom, 5)?;
     draw_night(&mut c, frame, y, false)?;
     let (from, to) = (frame.rec.from_ms, frame.rec.to_ms);
-    for p in frame
-        .rec
-        .peaks
-        .iter()
-        .filter(|p| p.quarter.1 > from && p.quarter.0 < to)
-    {
+    let shown = |p: &&super::PeakMark| p.quarter.1 > from && p.quarter.0 < to;
+    let crowded = frame.rec.peaks.iter().filter(shown).count() > 3;
+    for p in frame.rec.peaks.iter().filter(shown) {
         let (a, b) = (p.quarter.0.max(from), p.quarter.1.min(to));
         c.draw_series(std::iter::once(Rectangle::new(
             [(a, y.0), (b, y.1)],
@@ -527,13 +557,18 @@ fn draw_demand<DB: DrawingBackend>(
         let at = p.stamp_ms.clamp(from, to);
         let when = p1_meter::SimTime(p.quarter.0).local().0;
         let until = p1_meter::SimTime(p.quarter.1).local().0;
-        let label = format!(
-            "peak {}.{:03} kW, quarter {}-{}",
-            p.w / 1000,
-            p.w % 1000,
-            when.format("%d %b %H:%M"),
-            until.format("%H:%M")
-        );
+        // A few peaks are named in full; on long spans only their values fit.
+        let label = if crowded {
+            format!("{}.{:03}", p.w / 1000, p.w % 1000)
+        } else {
+            format!(
+                "peak {}.{:03} kW, quarter {}-{}",
+                p.w / 1000,
+                p.w % 1000,
+                when.format("%d %b %H:%M"),
+                until.format("%H:%M")
+            )
+        };
         c.draw_series(std::iter::once(TriangleMarker::new(
             (at, v),
             7,

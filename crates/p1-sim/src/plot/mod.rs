@@ -41,7 +41,16 @@ pub struct PlotOptions {
     pub phases: bool,
     /// Picture size in pixels.
     pub size: (u32, u32),
+    /// Scenario: draw every N-th telegram instant (default: all of them, or on long
+    /// spans as many as [`SAMPLES_PER_COLUMN`] per pixel column).
+    pub every: Option<u64>,
 }
+
+/// On long spans, telegram instants drawn per pixel column: enough for the min/max of
+/// each column to show what the meter did, few enough that a year at 1 s draws in
+/// seconds. The instants drawn are exactly the telegrams of the full run (a scenario's
+/// `every` keeps the same stream), and the registers stay exact in between.
+pub const SAMPLES_PER_COLUMN: u64 = 64;
 
 /// The picture formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +98,8 @@ pub(crate) struct Recording {
     pub(crate) marks: Vec<Mark>,
     pub(crate) phases: usize,
     pub(crate) samples: u64,
+    /// Scenario: the telegram interval and the interval between instants drawn, ms.
+    pub(crate) sampling: Option<(i64, i64)>,
 }
 
 /// Streams samples into a [`Recording`].
@@ -141,6 +152,7 @@ impl Recorder {
                 marks: Vec::new(),
                 phases: 1,
                 samples: 0,
+                sampling: None,
             },
             stamp,
             last_capture: [None; 4],
@@ -311,6 +323,15 @@ fn record_scenario(opts: &PlotOptions, width: u32) -> Result<Recording, CliError
             scenario.end.utc()
         )));
     }
+    let interval = scenario.interval_ms.max(1);
+    let instants = u64::try_from((to - from) / interval).unwrap_or(0);
+    let every = opts.every.unwrap_or_else(|| {
+        let budget = u64::from(width) * SAMPLES_PER_COLUMN;
+        instants.div_ceil(budget).max(1)
+    });
+    scenario
+        .set_every(every)
+        .map_err(|e| CliError::Usage(format!("--every: {e}")))?;
     let title = title_of(&scenario);
     let mut rec = Recorder::new(title, from, Some(to), width, scenario.meter.peak_stamp);
     let sim = Simulation::new(&scenario).map_err(|e| CliError::Scenario(e.to_string()))?;
@@ -328,6 +349,7 @@ fn record_scenario(opts: &PlotOptions, width: u32) -> Result<Recording, CliError
         }
     }
     rec.rec.to_ms = to;
+    rec.rec.sampling = Some((interval, scenario.telegram_step_ms()));
     rec.rec.marks = scenario
         .events
         .iter()
