@@ -575,10 +575,16 @@ fn draw_demand<DB: DrawingBackend>(
             PEAK.filled(),
         )))
         .map_err(err)?;
+        // Labels in the right third read leftwards, so they stay inside the picture.
+        let side = if (at - from) * 3 > (to - from) * 2 {
+            HPos::Right
+        } else {
+            HPos::Left
+        };
         let style = (FAMILY, 12)
             .into_font()
             .color(&PEAK)
-            .pos(Pos::new(HPos::Left, VPos::Bottom));
+            .pos(Pos::new(side, VPos::Bottom));
         c.draw_series(std::iter::once(Text::new(label, (at, v), style)))
             .map_err(err)?;
     }
