@@ -41,7 +41,14 @@ fn pytest_example_finds_the_binary_by_itself() {
         .expect("target dir");
     let out = Command::new(common::python())
         .current_dir(common::root())
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "examples/pytest"])
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "examples/pytest",
+        ])
         .env_remove("P1SIM")
         // Where this test's binary was built (the repository's target/ unless the runner
         // moved it), and a PATH without any p1sim.

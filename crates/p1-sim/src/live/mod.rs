@@ -719,7 +719,7 @@ mod tests {
         };
         assert_eq!(
             s.to_string(),
-            "4 telegrams (1 silent frames): 3 written, 1 dropped, 2 clients; stopped by signal"
+            "4 telegrams (1 silent frames): 3 written, 1 dropped, 2 clients; stopped by a signal"
         );
     }
 }
