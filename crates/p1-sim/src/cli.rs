@@ -11,7 +11,7 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
-    /// No summary line on stderr at the end of `run` and `fixtures`.
+    /// No summary line on stderr at the end of `run`, `fixtures` and `plot`.
     #[arg(short, long, global = true)]
     pub quiet: bool,
 }

@@ -131,7 +131,11 @@ fn dispatch(command: Command, quiet: bool) -> Result<i32, CliError> {
                 size,
                 every,
             },
-            &mut io::stderr(),
+            &mut if quiet {
+                Box::new(io::sink()) as Box<dyn Write>
+            } else {
+                Box::new(io::stderr())
+            },
         )?,
         Command::Fixtures {
             check,

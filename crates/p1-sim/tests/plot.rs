@@ -197,6 +197,9 @@ fn long_spans_draw_a_bounded_number_of_telegrams_per_column() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(err.contains("plotted 11680 telegrams"), "{err}");
+    let quiet = dir.path().join("q.svg");
+    let o = p1sim(&["-q", "plot", "-o", quiet.to_str().expect("utf-8")]);
+    assert!(o.status.success() && o.stderr.is_empty());
     let svg = std::fs::read_to_string(&out).expect("svg");
     let texts = texts(&svg);
     assert!(
