@@ -267,4 +267,22 @@ fn bad_arguments_exit_2_with_what_was_expected() {
         assert!(err.contains(expected), "{args:?}: {err}");
         assert!(!common::root().join("x.svg").exists());
     }
+    // An output that cannot be written is an output error (3), named.
+    let o = p1sim(&["plot", "-o", "/nonexistent-dir/x.svg"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains("/nonexistent-dir"), "{err}");
+    // A capture without telegrams has nothing to draw.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let empty = dir.path().join("empty.p1");
+    std::fs::write(&empty, b"no telegram here\r\n").expect("write");
+    let o = p1sim(&[
+        "plot",
+        "--telegrams",
+        empty.to_str().expect("utf-8"),
+        "-o",
+        dir.path().join("e.svg").to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no valid telegram"));
 }

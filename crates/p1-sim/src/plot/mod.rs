@@ -458,12 +458,15 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(0o644));
     }
+    // Output failures exit 3 and name the file.
+    let failed = |at: &str, e: std::io::Error| {
+        CliError::Write(std::io::Error::new(e.kind(), format!("{at}: {e}")))
+    };
     let mut tmp = builder
         .tempfile_in(&dir)
-        .map_err(|e| CliError::io(&dir.display().to_string(), e))?;
-    tmp.write_all(bytes).map_err(CliError::Write)?;
-    tmp.persist(path)
-        .map_err(|e| CliError::io(&shown, e.error))?;
+        .map_err(|e| failed(&dir.display().to_string(), e))?;
+    tmp.write_all(bytes).map_err(|e| failed(&shown, e))?;
+    tmp.persist(path).map_err(|e| failed(&shown, e.error))?;
     Ok(())
 }
 
