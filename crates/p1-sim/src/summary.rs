@@ -7,7 +7,7 @@ use std::fmt;
 use std::io::Write;
 
 use p1_meter::{MJ_PER_WH, SimTime};
-use p1_scenario::Frame;
+use p1_scenario::SimFrame;
 use p1_wire::Peak;
 
 use crate::live::{LiveSummary, StopReason};
@@ -57,7 +57,7 @@ impl Summary {
     }
 
     /// Counts `frame`.
-    pub fn observe(&mut self, frame: &Frame) {
+    pub fn observe(&mut self, frame: &SimFrame) {
         if frame.bytes.is_empty() {
             self.silent += 1;
         } else {

@@ -22,28 +22,50 @@ use crate::error::CliError;
 use crate::input::Input;
 use columns::Columns;
 
-/// Options of `p1sim plot`.
-#[derive(Debug, Clone)]
+/// Options of `p1sim plot`, parsed once from the command line (clap) or built by a caller.
+#[derive(Debug, Clone, clap::Args)]
 pub struct PlotOptions {
-    /// Scenario to simulate (the built-in quickstart when neither this nor `telegrams`).
+    /// Scenario file (the built-in quickstart without it and without --telegrams).
+    #[arg(conflicts_with = "telegrams")]
     pub scenario: Option<PathBuf>,
-    /// A capture to decode instead of a scenario.
+    /// Plot a capture instead (decoded with p1sim's decoder; `-` for standard input).
+    #[arg(long, value_name = "FILE")]
     pub telegrams: Option<String>,
-    /// Replaces the scenario's seed.
-    pub seed: Option<u64>,
-    /// First instant drawn, Belgian local time.
-    pub from: Option<String>,
-    /// Last instant drawn, Belgian local time.
-    pub to: Option<String>,
-    /// Picture file; `.svg` or `.png`.
+    /// Picture file, `.svg` or `.png`.
+    #[arg(short, long, value_name = "FILE")]
     pub out: PathBuf,
-    /// Also draw per-phase import and export power.
+    /// First instant drawn, Belgian local time (`2026-03-29 01:30`).
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// End of the drawing, Belgian local time.
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+    /// Also draw each phase's import and export power.
+    #[arg(long)]
     pub phases: bool,
-    /// Picture size in pixels.
-    pub size: (u32, u32),
-    /// Scenario: draw every N-th telegram instant (default: all of them, or on long
-    /// spans as many as [`SAMPLES_PER_COLUMN`] per pixel column).
+    /// Draw every N-th telegram instant of a scenario [default: all, or on long spans
+    /// as many as [`SAMPLES_PER_COLUMN`] (64) per pixel column].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub every: Option<u64>,
+    /// Picture size in pixels, WIDTHxHEIGHT.
+    #[arg(long, default_value = "1200x900", value_parser = parse_size)]
+    pub size: (u32, u32),
+    /// Override the scenario's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+/// Parses `WIDTHxHEIGHT`.
+fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let (w, h) = text
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("expected WIDTHxHEIGHT such as 1200x900, found {text:?}"))?;
+    let side = |s: &str| {
+        s.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("expected WIDTHxHEIGHT such as 1200x900, found {text:?}"))
+    };
+    Ok((side(w)?, side(h)?))
 }
 
 /// On long spans, telegram instants drawn per pixel column: enough for the min/max of
@@ -304,11 +326,11 @@ fn event_label(action: &EventAction) -> String {
 fn record_scenario(opts: &PlotOptions, width: u32) -> Result<Recording, CliError> {
     let mut scenario = crate::run::load(opts.scenario.as_deref())?;
     if let Some(seed) = opts.seed {
-        scenario.seed = seed;
+        scenario.set_seed(seed);
     }
     let from = match &opts.from {
-        Some(t) => parse_local("--from", t, false)?.max(scenario.start.millis()),
-        None => scenario.start.millis(),
+        Some(t) => parse_local("--from", t, false)?.max(scenario.start().millis()),
+        None => scenario.start().millis(),
     };
     let to = match &opts.to {
         Some(t) => parse_local("--to", t, true)?.min(scenario.end.millis()),
@@ -319,11 +341,11 @@ fn record_scenario(opts: &PlotOptions, width: u32) -> Result<Recording, CliError
             "--from/--to: nothing to draw between {} and {} (the scenario runs from {} to {})",
             SimTime(from).utc(),
             SimTime(to).utc(),
-            scenario.start.utc(),
+            scenario.start().utc(),
             scenario.end.utc()
         )));
     }
-    let interval = scenario.interval_ms.max(1);
+    let interval = scenario.interval_ms().max(1);
     let instants = u64::try_from((to - from) / interval).unwrap_or(0);
     let every = opts.every.unwrap_or_else(|| {
         let budget = u64::from(width) * SAMPLES_PER_COLUMN;
@@ -333,8 +355,8 @@ fn record_scenario(opts: &PlotOptions, width: u32) -> Result<Recording, CliError
         .set_every(every)
         .map_err(|e| CliError::Usage(format!("--every: {e}")))?;
     let title = title_of(&scenario);
-    let mut rec = Recorder::new(title, from, Some(to), width, scenario.meter.peak_stamp);
-    let sim = Simulation::new(&scenario).map_err(|e| CliError::Scenario(e.to_string()))?;
+    let mut rec = Recorder::new(title, from, Some(to), width, scenario.meter().peak_stamp);
+    let sim = Simulation::new(&scenario);
     for frame in sim {
         let at = frame.at.millis();
         if at >= to {
