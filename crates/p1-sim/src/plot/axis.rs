@@ -104,6 +104,26 @@ impl LocalTimeAxis {
 
     fn ticks(&self, step: Step) -> Vec<i64> {
         match step {
+            Step::Ms(ms) if ms > HOUR => {
+                // Several hours: counted from local midnight (00:00, 06:00, 12:00, ...),
+                // which UTC multiples are not.
+                let mut out: Vec<i64> = Vec::new();
+                let mut day = local(self.from_ms).date();
+                loop {
+                    let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+                    for k in 0..DAY / ms {
+                        let t =
+                            from_local_forward(midnight + Duration::milliseconds(k * ms)).millis();
+                        if t >= self.to_ms {
+                            return out;
+                        }
+                        if t >= self.from_ms && out.last().is_none_or(|&l| l < t) {
+                            out.push(t);
+                        }
+                    }
+                    day += Duration::days(1);
+                }
+            }
             Step::Ms(ms) => {
                 // Belgian offsets are whole hours, so UTC multiples are round local times.
                 let mut t = self.from_ms.div_euclid(ms) * ms;
@@ -225,6 +245,26 @@ mod tests {
         // 1 February 00:00 CET is 31 January 23:00 UTC.
         let m = month_starts(at("2026-01-31T22:40:00Z"), at("2026-02-01T00:00:00Z"), 1);
         assert_eq!(m, vec![at("2026-01-31T23:00:00Z")]);
+    }
+
+    #[test]
+    fn hour_steps_count_from_local_midnight() {
+        let axis = LocalTimeAxis {
+            from_ms: at("2026-03-06T20:00:00Z"),
+            to_ms: at("2026-03-09T07:00:00Z"),
+        };
+        let labels: Vec<_> = axis
+            .key_points(12usize)
+            .iter()
+            .map(|&t| axis.label(t))
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                "07 Mar", "06:00", "12:00", "18:00", "08 Mar", "06:00", "12:00", "18:00", "09 Mar",
+                "06:00"
+            ]
+        );
     }
 
     #[test]
