@@ -1025,10 +1025,10 @@ fn convert_replay(
             "a replay needs `electricity` and/or `gas` (CSV paths)",
         ));
     }
-    let read = |file: &Spanned<String>| -> Result<(String, String), ScenarioError> {
+    let read = |file: &Spanned<String>| -> Result<(String, std::fs::File), ScenarioError> {
         let full = ctx.base.join(file.get_ref());
         let label = full.display().to_string();
-        std::fs::read_to_string(&full)
+        std::fs::File::open(&full)
             .map(|t| (label.clone(), t))
             .map_err(|e| ctx.err(&file.span(), format!("cannot read `{label}`: {e}")))
     };
@@ -1036,7 +1036,7 @@ fn convert_replay(
     let mut labels = BTreeMap::new();
     if let Some(file) = &r.electricity {
         let (label, text) = read(file)?;
-        let quarters = replay::parse_electricity(&label, &text)?;
+        let quarters = replay::read_electricity(&label, text, replay::Gaps::Zero, None)?;
         let strict = r.tariff.is_some_and(|t| t.0 == ReplayTariff::Calendar);
         for q in quarters
             .iter()
@@ -1099,7 +1099,7 @@ fn convert_replay(
     }
     if let Some(file) = &r.gas {
         let (label, text) = read(file)?;
-        for h in replay::parse_gas(&label, &text)? {
+        for h in replay::read_gas(&label, text, replay::Gaps::Zero, None)?.iter() {
             if h.start >= start.plus_ms(-3_600_000) && h.start < end && h.dm3 > 0 {
                 pulses.push(Pulse {
                     start: h.start,

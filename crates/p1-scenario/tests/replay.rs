@@ -142,8 +142,10 @@ fn contrary_csv() -> String {
         } else {
             "Read"
         };
+        let minutes = time[..2].parse::<u32>().unwrap() * 60 + time[3..5].parse::<u32>().unwrap();
+        let until = format!("{:02}:{:02}:00", (minutes + 15) / 60, (minutes + 15) % 60);
         text += &format!(
-            "04/03/2026;{time};04/03/2026;{time};=\"541448820000000001\";1SAG1100000001;\
+            "04/03/2026;{time};04/03/2026;{until};=\"541448820000000001\";1SAG1100000001;\
              Digital meter;{register};{volume};kWh;{status};\r\n"
         );
     }
