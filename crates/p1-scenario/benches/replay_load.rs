@@ -60,9 +60,8 @@ fn load(text: &str, quarters: usize) -> Duration {
     (0..5)
         .map(|_| {
             let t = Instant::now();
-            let export =
-                replay::read_electricity("bench.csv", text.as_bytes(), Gaps::Refuse, None)
-                    .expect("the synthetic export loads");
+            let export = replay::read_electricity("bench.csv", text.as_bytes(), Gaps::Refuse, None)
+                .expect("the synthetic export loads");
             let elapsed = t.elapsed();
             assert_eq!(export.len(), quarters);
             elapsed
@@ -91,7 +90,10 @@ fn main() {
         (2 * large) as f64 / large_time.as_secs_f64().max(1e-9)
     );
     println!("ratio year / quarter-year (4x rows): {ratio:.2} (linear 4.00, limit 5.00)");
-    println!("index: 16 bytes a quarter = {} KiB for the year", large * 16 / 1024);
+    println!(
+        "index: 16 bytes a quarter = {} KiB for the year",
+        large * 16 / 1024
+    );
     if large_time >= Duration::from_secs(2) || ratio > 5.0 {
         println!("FAIL: a year must load in under 2 s, and 4x rows in at most 5x time");
         std::process::exit(1);

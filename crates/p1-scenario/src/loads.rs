@@ -272,8 +272,10 @@ pub(crate) enum LoadKind {
         daily: Vec<(NaiveTime, i64)>,
         draws: Vec<Draw>,
     },
-    /// Precomputed steps (Fluvius replay).
+    /// Precomputed steps.
     Steps(Vec<Step>),
+    /// Fluvius portal exports, planned a day at a time.
+    Replay(std::sync::Arc<crate::replay::load::ReplayLoad>),
 }
 
 /// Random draws of a flow, e.g. showers.
@@ -375,6 +377,12 @@ impl LoadRuntime {
         let kind = self.kind.clone();
         match &kind {
             LoadKind::Constant { .. } | LoadKind::Steps(_) => {}
+            LoadKind::Replay(replay) => replay.pulses(
+                day.start..day.end,
+                self.rng.get_seed(),
+                self.rng.get_stream(),
+                &mut pulses,
+            ),
             LoadKind::Schedule {
                 phases,
                 days,

@@ -16,6 +16,7 @@
 //! an hour of gas; the CSV reader itself holds one record and an 8 KiB buffer.
 //! How a quarter's energy is spread over its seconds is [`shape`]'s business.
 
+pub(crate) mod load;
 pub mod shape;
 
 use std::io::{self, Read};
@@ -197,6 +198,12 @@ impl ElectricityExport {
         (i < self.slots.len()).then(|| self.quarter(i))
     }
 
+    /// The quarters that overlap `lo..hi`.
+    pub fn overlapping(&self, lo: SimTime, hi: SimTime) -> impl Iterator<Item = Quarter> + '_ {
+        let (from, to) = overlap(self.first, QUARTER_MS, self.slots.len(), lo, hi);
+        (from..to).map(|i| self.quarter(i))
+    }
+
     fn quarter(&self, i: usize) -> Quarter {
         let s = self.slots[i];
         let label = if s.flags & DAY != 0 {
@@ -259,12 +266,32 @@ impl GasExport {
 
     /// The hours in time order.
     pub fn iter(&self) -> impl Iterator<Item = GasHour> + '_ {
-        self.slots.iter().enumerate().map(|(i, s)| GasHour {
+        (0..self.slots.len()).map(|i| self.hour(i))
+    }
+
+    /// The hours that overlap `lo..hi`.
+    pub fn overlapping(&self, lo: SimTime, hi: SimTime) -> impl Iterator<Item = GasHour> + '_ {
+        let (from, to) = overlap(self.first, HOUR_MS, self.slots.len(), lo, hi);
+        (from..to).map(|i| self.hour(i))
+    }
+
+    fn hour(&self, i: usize) -> GasHour {
+        let s = self.slots[i];
+        GasHour {
             start: SimTime((self.first + i as i64) * HOUR_MS),
             dm3: i64::from(s.dm3),
             line: s.line as usize,
-        })
+        }
     }
+}
+
+/// The index range of the periods (of `period_ms`, the first numbered `first`, `len` of
+/// them) that overlap `lo..hi`.
+fn overlap(first: i64, period_ms: i64, len: usize, lo: SimTime, hi: SimTime) -> (usize, usize) {
+    let clamp = |n: i64| usize::try_from(n - first).unwrap_or(0).min(len);
+    let from = clamp(lo.millis().div_euclid(period_ms));
+    let to = clamp((hi.millis() + period_ms - 1).div_euclid(period_ms));
+    (from, to.max(from))
 }
 
 /// A known header: the portal's column names in order. All four put the same column at

@@ -51,13 +51,14 @@ pub struct Run {
 
 /// The power of the quarter starting at `start`, as runs covering its 900 seconds.
 ///
-/// `seed` and `stream` (the scenario's seed and the load's position) with `start` key the
-/// quarter's own generator, so a quarter's shape does not depend on where a run starts.
+/// The quarter draws from the `ChaCha8Rng` of `seed` and `stream` (the load's), at a
+/// word position of its own (2²⁰ words a quarter, of which it uses a few thousand), so
+/// a quarter's shape does not depend on where a run starts nor on the other quarters.
 /// A household quarter whose peak second would exceed [`MAX_POWER_W`] (a quarter of tens
 /// of MWh) stays flat.
 pub fn quarter(
     shape: Shape,
-    seed: u64,
+    seed: [u8; 32],
     stream: u64,
     start: SimTime,
     offtake_wh: i64,
@@ -66,11 +67,12 @@ pub fn quarter(
     let offtake_wh = offtake_wh.max(0);
     let injection_wh = injection_wh.max(0);
     if shape == Shape::Household && offtake_wh + injection_wh > 0 {
-        let mut key = [0u8; 32];
-        key[..8].copy_from_slice(&seed.to_le_bytes());
-        key[8..16].copy_from_slice(&stream.to_le_bytes());
-        key[16..24].copy_from_slice(&start.millis().to_le_bytes());
-        let mut rng = ChaCha8Rng::from_seed(key);
+        let mut rng = ChaCha8Rng::from_seed(seed);
+        rng.set_stream(stream);
+        // Quarter numbers of the years a SimTime spans are far below 2⁴⁸, so positions
+        // stay distinct and within ChaCha's 2⁶⁸ words.
+        let number = start.millis().div_euclid(900_000);
+        rng.set_word_pos(i128::from(number).rem_euclid(1 << 48) as u128 * (1 << 20));
         if let Some(watts) = household(&mut rng, offtake_wh, injection_wh) {
             return runs(&watts);
         }
@@ -282,7 +284,7 @@ mod tests {
     proptest! {
         #[test]
         fn every_quarter_is_exact(
-            seed in any::<u64>(),
+            seed in any::<[u8; 32]>(),
             stream in 0..16_u64,
             quarter_no in 0..4_000_000_i64,
             offtake in prop_oneof![0..5_000_i64, 0..=super::super::MAX_QUARTER_WH],
@@ -306,17 +308,17 @@ mod tests {
     #[test]
     fn a_household_moves_every_few_seconds() {
         let start = SimTime(1_698_537_600_000);
-        let runs = quarter(Shape::Household, 7, 0, start, 350, 0);
+        let runs = quarter(Shape::Household, [7; 32], 0, start, 350, 0);
         // ±3 % noise on a few hundred watts: nearly every second differs.
         assert!(runs.len() > 600, "{} runs", runs.len());
         let max = runs.iter().map(|r| r.watts).max().unwrap();
         let min = runs.iter().map(|r| r.watts).min().unwrap();
         assert!(min > 0 && max > min * 3 / 2, "{min}..{max}");
         // Another seed, another quarter, another shape.
-        assert_ne!(runs, quarter(Shape::Household, 8, 0, start, 350, 0));
+        assert_ne!(runs, quarter(Shape::Household, [8; 32], 0, start, 350, 0));
         assert_ne!(
             runs,
-            quarter(Shape::Household, 7, 0, start.plus_ms(900_000), 350, 0)
+            quarter(Shape::Household, [7; 32], 0, start.plus_ms(900_000), 350, 0)
         );
     }
 
@@ -327,7 +329,7 @@ mod tests {
         let mut sunny = 0;
         let mut cloudy = 0;
         for q in 0..40 {
-            let runs = quarter(Shape::Household, 1, 0, SimTime(q * 900_000), 0, 500);
+            let runs = quarter(Shape::Household, [1; 32], 0, SimTime(q * 900_000), 0, 500);
             let strongest = runs.iter().map(|r| -r.watts).max().unwrap();
             let weakest = runs.iter().map(|r| -r.watts).min().unwrap();
             if weakest * 10 > strongest * 8 {
@@ -344,7 +346,7 @@ mod tests {
 
     #[test]
     fn a_quarter_with_both_imports_and_exports_in_stretches() {
-        let runs = quarter(Shape::Household, 3, 0, SimTime(0), 100, 300);
+        let runs = quarter(Shape::Household, [3; 32], 0, SimTime(0), 100, 300);
         let import_secs: u32 = runs.iter().filter(|r| r.watts > 0).map(|r| r.secs).sum();
         // A quarter of the energy is import: its share of the quarter, to a stretch.
         assert!((225..=225 + 120).contains(&import_secs), "{import_secs}");
@@ -354,14 +356,14 @@ mod tests {
     #[test]
     fn flat_is_what_it_was() {
         assert_eq!(
-            quarter(Shape::Flat, 1, 0, SimTime(0), 173, 0),
+            quarter(Shape::Flat, [1; 32], 0, SimTime(0), 173, 0),
             [Run {
                 secs: 900,
                 watts: 692
             }]
         );
         assert_eq!(
-            quarter(Shape::Flat, 1, 0, SimTime(0), 10, 20),
+            quarter(Shape::Flat, [1; 32], 0, SimTime(0), 10, 20),
             [
                 Run {
                     secs: 450,
@@ -374,7 +376,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            quarter(Shape::Household, 1, 0, SimTime(0), 0, 0),
+            quarter(Shape::Household, [1; 32], 0, SimTime(0), 0, 0),
             [Run {
                 secs: 900,
                 watts: 0
