@@ -272,8 +272,6 @@ pub(crate) enum LoadKind {
         daily: Vec<(NaiveTime, i64)>,
         draws: Vec<Draw>,
     },
-    /// Precomputed steps.
-    Steps(Vec<Step>),
     /// Fluvius portal exports, planned a day at a time.
     Replay(std::sync::Arc<crate::replay::load::ReplayLoad>),
 }
@@ -330,7 +328,6 @@ impl LoadRuntime {
                     value: Contribution::power(*power_w, phases),
                 }];
             }
-            LoadKind::Steps(steps) => runtime.steps = steps.clone(),
             _ => runtime.plan(Day::containing(start)),
         }
         runtime
@@ -376,7 +373,7 @@ impl LoadRuntime {
         let mut pulses = std::mem::take(&mut self.carry);
         let kind = self.kind.clone();
         match &kind {
-            LoadKind::Constant { .. } | LoadKind::Steps(_) => {}
+            LoadKind::Constant { .. } => {}
             LoadKind::Replay(replay) => replay.pulses(
                 day.start..day.end,
                 self.rng.get_seed(),

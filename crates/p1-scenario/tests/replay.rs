@@ -162,7 +162,8 @@ fn labels_that_contradict_the_calendar_set_the_tariff() {
     std::fs::write(dir.join("contrary.csv"), contrary_csv()).unwrap();
     let toml = "start = \"2026-03-04 06:00:00\"\nend = \"2026-03-04 17:00:00\"\n\
                 interval = \"1m\"\n[meter]\nmodel = \"S211\"\n\
-                [[loads.replay]]\nname = \"portal\"\nelectricity = \"contrary.csv\"\n";
+                [[loads.replay]]\nname = \"portal\"\nelectricity = \"contrary.csv\"\n\
+                gaps = \"zero\"\n";
     std::fs::write(dir.join("contrary.toml"), toml).unwrap();
     let scenario = Scenario::from_path(&dir.join("contrary.toml")).unwrap();
     let frames: Vec<_> = Simulation::new(&scenario).unwrap().collect();

@@ -44,7 +44,7 @@ fn write(name: &str, rows: &[(&str, &str, &str)]) -> PathBuf {
                 interval = \"15m\"\n[meter]\nmodel = \"S211\"\n\
                 [meter.tariff]\nday_start = \"22:00\"\nday_end = \"07:00\"\n\
                 [[loads.replay]]\nname = \"portal\"\nelectricity = \"export.csv\"\n\
-                tariff = \"calendar\"\n";
+                tariff = \"calendar\"\ngaps = \"zero\"\n";
     let path = dir.join("scenario.toml");
     std::fs::write(&path, toml).unwrap();
     path
