@@ -65,6 +65,9 @@ pub enum Command {
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
         every: Option<u64>,
     },
+    /// Play your own Fluvius portal export (quarter-hour electricity, hourly gas) as a
+    /// live meter: no scenario needed (docs/scenarios.md, `[[loads.replay]]`).
+    Replay(Box<crate::replay::ReplayArgs>),
     /// The meter's front panel: screen, indicators, LEDs and the button (docs/panel.md).
     ///
     /// Interactive in a terminal (space/enter = press, h = hold 3 s, q = quit), or

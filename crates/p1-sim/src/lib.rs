@@ -8,6 +8,7 @@ pub mod fixtures;
 pub mod input;
 pub mod live;
 pub mod panel;
+pub mod replay;
 pub mod run;
 
 use std::io::{self, Write};
@@ -70,6 +71,7 @@ fn dispatch(command: Command) -> Result<i32, CliError> {
             };
             run::run(&opts, &mut out)?
         }
+        Command::Replay(args) => replay::replay(&args.options()?, &mut out)?,
         Command::Panel {
             scenario,
             script,

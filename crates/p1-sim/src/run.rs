@@ -211,7 +211,22 @@ fn report_refusals(frame: &Frame, scenario: &str) {
 
 /// `p1sim run`.
 pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
-    let mut scenario = load(opts.scenario.as_deref())?;
+    let scenario = load(opts.scenario.as_deref())?;
+    let name = opts
+        .scenario
+        .as_ref()
+        .map_or_else(|| "<quickstart>".to_owned(), |p| p.display().to_string());
+    play(opts, scenario, &name, stdout)
+}
+
+/// Plays `scenario` (named `name` in messages) to the output of `opts`, as `run` does
+/// (`opts.scenario` is not read); `p1sim replay` plays the scenario it builds this way.
+pub fn play(
+    opts: &RunOptions,
+    mut scenario: Scenario,
+    name: &str,
+    stdout: &mut dyn Write,
+) -> Result<i32, CliError> {
     if let Some(seed) = opts.seed {
         scenario.seed = seed;
     }
@@ -220,10 +235,6 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
             .set_every(every)
             .map_err(|e| CliError::Usage(format!("--every: {e}")))?;
     }
-    let name = opts
-        .scenario
-        .as_ref()
-        .map_or_else(|| "<quickstart>".to_owned(), |p| p.display().to_string());
     let sim = Simulation::new(&scenario).map_err(|e| CliError::Scenario(e.to_string()))?;
     let live = matches!(opts.out, Output::Live(_));
     let mut truth = Truth::create(opts.truth.as_deref(), live)?;
@@ -234,12 +245,12 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
         progress(telegram_count(&scenario))
     };
     match &opts.out {
-        Output::Live(spec) => return run_live(opts, spec.clone(), sim, truth, &name, stdout),
+        Output::Live(spec) => return run_live(opts, spec.clone(), sim, truth, name, stdout),
         Output::Stdout => {
             for frame in sim {
                 stdout.write_all(&frame.bytes).map_err(CliError::Write)?;
                 truth.record(&frame)?;
-                report_refusals(&frame, &name);
+                report_refusals(&frame, name);
                 bar.inc(1);
             }
             stdout.flush().map_err(CliError::Write)?;
@@ -249,7 +260,7 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
             for frame in sim {
                 file.write(&frame.bytes)?;
                 truth.record(&frame)?;
-                report_refusals(&frame, &name);
+                report_refusals(&frame, name);
                 bar.inc(1);
             }
             file.commit()?;
@@ -263,7 +274,7 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
                     file.commit()?;
                 }
                 truth.record(&frame)?;
-                report_refusals(&frame, &name);
+                report_refusals(&frame, name);
                 bar.inc(1);
             }
         }
