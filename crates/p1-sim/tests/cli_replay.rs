@@ -342,6 +342,41 @@ fn the_written_scenario_plays_the_same_bytes() {
 }
 
 #[test]
+fn with_the_golden_scenarios_meter_it_plays_the_golden_bytes() {
+    // scenarios/fluvius-replay.toml is this week's export with that [meter] (gas meter
+    // included), flat, seed 16, a telegram an hour, ending at the export's end. The
+    // replay plays the same telegrams and one more, at the export's end.
+    let out = tmp("golden-prefix.p1");
+    let o = p1sim(&[
+        "replay",
+        "scenarios/data/fluvius-electricity-2023-10-26.csv",
+        "--gas",
+        "scenarios/data/fluvius-gas-2023-10-26.csv",
+        "--meter",
+        "scenarios/fluvius-replay.toml",
+        "--shape",
+        "flat",
+        "--seed",
+        "16",
+        "--interval",
+        "1h",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let played = std::fs::read(out).unwrap();
+    let golden = std::fs::read(common::root().join("golden/fluvius-replay.p1")).unwrap();
+    assert!(played.len() > golden.len() && played.starts_with(&golden));
+    assert_eq!(
+        played[golden.len()..]
+            .iter()
+            .filter(|&&b| b == b'/')
+            .count(),
+        1
+    );
+}
+
+#[test]
 fn a_bad_row_exits_2_with_its_position() {
     let text = std::fs::read_to_string(sample(
         "Consumption_history_electricity_15 minute totals.csv",
@@ -380,4 +415,17 @@ fn a_bad_row_exits_2_with_its_position() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--import-day-kwh"));
+
+    let o = p1sim(&[
+        "replay",
+        "scenarios/data/fluvius-electricity-2023-10-26.csv",
+        "--interval",
+        "often",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("`interval = \"often\"` (from the options): `often` is not a duration"),
+        "{stderr}"
+    );
 }
