@@ -143,7 +143,8 @@ struct GasSlot {
 
 const _: () = assert!(std::mem::size_of::<Slot>() == 16);
 const _: () = assert!(std::mem::size_of::<GasSlot>() == 12);
-const _: () = assert!(MAX_QUARTER_WH <= u32::MAX as i64 && MAX_HOUR_DM3 <= u32::MAX as i64);
+const _: () = assert!(MAX_QUARTER_WH <= u32::MAX as i64);
+const _: () = assert!(MAX_HOUR_DM3 <= u32::MAX as i64);
 
 /// A quarter-hour electricity export: one entry per quarter from the first row's to
 /// the last row's, gaps filled by the chosen [`Gaps`] policy.
