@@ -133,6 +133,35 @@ struct Slot {
     flags: u8,
 }
 
+impl Slot {
+    /// Records a row of `kind` (its register's volume `wh`, at most [`MAX_QUARTER_WH`])
+    /// at `line`; `Err` with the line of the quarter's row of the other label.
+    fn add(&mut self, kind: u8, label: Option<Label>, wh: i64, line: u32) -> Result<(), u32> {
+        let label_bits = match label {
+            Some(Label::Day) => DAY,
+            Some(Label::Night) => NIGHT,
+            None => 0,
+        };
+        let known = self.flags & (DAY | NIGHT);
+        if known != 0 && label_bits != 0 && known != label_bits {
+            return Err(self.line);
+        }
+        // The quarter's line is its first labelled row's, else its first row's.
+        if self.flags & PRESENT == 0 || (known == 0 && label_bits != 0) {
+            self.line = line;
+        }
+        self.flags |= PRESENT | kind | label_bits;
+        // At most MAX_QUARTER_WH, which fits (checked at compile time).
+        let wh = u32::try_from(wh).unwrap_or(u32::MAX);
+        match kind {
+            OFFTAKE => self.offtake = wh,
+            INJECTION => self.injection = wh,
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
 /// One gas hour in the index: 12 bytes.
 #[derive(Debug, Clone, Copy, Default)]
 struct GasSlot {
@@ -951,33 +980,15 @@ pub fn read_electricity(
         let start = SimTime((first.unwrap_or(0) + i as i64) * QUARTER_MS);
         check_until(&rows, start, QUARTER_MS)?;
         let line = u32::try_from(rows.line).unwrap_or(u32::MAX);
-        let slot = &mut slots[i];
-        let label_bits = match label {
-            Some(Label::Day) => DAY,
-            Some(Label::Night) => NIGHT,
-            None => 0,
-        };
-        let known = slot.flags & (DAY | NIGHT);
-        if known != 0 && label_bits != 0 && known != label_bits {
-            return Err(rows.error_at(
+        slots[i].add(kind, label, wh, line).map_err(|other| {
+            rows.error_at(
                 REGISTER,
                 format!(
-                    "register `{register}` disagrees with line {} on the tariff of this quarter",
-                    slot.line
+                    "register `{register}` disagrees with line {other} on the tariff of this \
+                     quarter"
                 ),
-            ));
-        }
-        if slot.flags & PRESENT == 0 || (known == 0 && label_bits != 0) {
-            slot.line = line;
-        }
-        slot.flags |= PRESENT | kind | label_bits;
-        // `wh` is at most MAX_QUARTER_WH, which fits (checked at compile time).
-        let wh = u32::try_from(wh).unwrap_or(u32::MAX);
-        match kind {
-            OFFTAKE => slot.offtake = wh,
-            INJECTION => slot.injection = wh,
-            _ => {}
-        }
+            )
+        })?;
         if meter_id.is_none() {
             let id = rows.cell(METER);
             meter_id = (!id.is_empty()).then(|| id.to_owned());
