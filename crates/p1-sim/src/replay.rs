@@ -395,14 +395,13 @@ fn source(opts: &ReplayOptions) -> &Path {
         .unwrap_or(Path::new("replay"))
 }
 
-/// The scenario equivalent to `p1sim replay` with `opts`, CSV paths as seen from `dir`.
-fn scenario_text(
+/// The `[meter]` table: `--meter`'s (or an empty one) with the options and the exports'
+/// ids; with the M-Bus channel of the gas meter when there is a gas export.
+fn meter_config(
     opts: &ReplayOptions,
-    period: &std::ops::Range<SimTime>,
     ids: &Ids,
     meter: Option<toml::Table>,
-    dir: &Path,
-) -> Result<String, CliError> {
+) -> Result<(toml::Table, Option<i64>), CliError> {
     use toml::Value;
     let string = |s: &str| Value::String(s.to_owned());
     let from_meter = meter.is_some();
@@ -475,6 +474,19 @@ fn scenario_text(
         }
         meter.insert("mbus".into(), Value::Array(devices));
     }
+    Ok((meter, gas_channel))
+}
+
+/// The scenario equivalent to `p1sim replay` with `opts`, CSV paths as seen from `dir`.
+fn scenario_text(
+    opts: &ReplayOptions,
+    period: &std::ops::Range<SimTime>,
+    ids: &Ids,
+    meter: Option<toml::Table>,
+    dir: &Path,
+) -> Result<String, CliError> {
+    use toml::Value;
+    let (meter, gas_channel) = meter_config(opts, ids, meter)?;
     // Written by hand for a readable key order; `Value`'s display quotes and escapes.
     let quote = |s: &str| Value::String(s.to_owned()).to_string();
     let name = source(opts)
