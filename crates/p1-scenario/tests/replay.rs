@@ -284,3 +284,76 @@ proptest::proptest! {
         }
     }
 }
+
+/// Writes `csv` and a scenario from 2 March 2026 10:00 for an hour replaying it with
+/// `keys`; returns what loading the scenario gives.
+fn scenario_with(
+    name: &str,
+    csv: &str,
+    keys: &str,
+) -> Result<Scenario, p1_scenario::ScenarioError> {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("p1-scenario-replay-keys");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.csv")), csv).unwrap();
+    let toml = format!(
+        "start = \"2026-03-02 10:00:00\"\nduration = \"1h\"\n[[loads.replay]]\n\
+         name = \"portal\"\nelectricity = \"{name}.csv\"\n{keys}"
+    );
+    std::fs::write(dir.join(format!("{name}.toml")), &toml).unwrap();
+    Scenario::from_path(&dir.join(format!("{name}.toml")))
+}
+
+#[test]
+fn a_gap_is_refused_unless_the_scenario_says_what_it_means() {
+    // 10:00, then nothing until 10:45.
+    let csv = random_export(&[(100, 0, true)])
+        + &random_export(&[(0, 0, true), (0, 0, true), (0, 0, true), (200, 0, true)])
+            .lines()
+            .skip(7)
+            .map(|l| format!("{l}\r\n"))
+            .collect::<String>();
+    let e = scenario_with("gap", &csv, "").unwrap_err();
+    assert!(e.path.ends_with("gap.csv") && e.line == 4, "{e}");
+    assert!(e.message.contains("no rows for 2 quarters"), "{e}");
+    for policy in ["zero", "hold"] {
+        let keys = format!("gaps = \"{policy}\"\n");
+        if let Err(e) = scenario_with("gap", &csv, &keys) {
+            panic!("gaps = {policy}: {e}");
+        }
+    }
+    let e = scenario_with("gap", &csv, "gaps = \"skip\"\n").unwrap_err();
+    assert!(
+        e.path.ends_with("gap.toml") && (e.line, e.column) == (6, 8),
+        "{e}"
+    );
+    assert!(
+        e.message
+            .contains("unknown replay gaps policy `skip`, expected `refuse` or `zero` or `hold`"),
+        "{e}"
+    );
+    let e = scenario_with("gap", &csv, "shape = \"wavy\"\n").unwrap_err();
+    assert!(e.message.contains("unknown replay shape `wavy`"), "{e}");
+}
+
+#[test]
+fn an_export_outside_the_run_is_refused() {
+    // Quarters of 2 March 2026 from 10:00, a run a day later.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("p1-scenario-replay-keys");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("early.csv"), random_export(&[(100, 0, true)])).unwrap();
+    let toml = "start = \"2026-03-03 10:00:00\"\nduration = \"1h\"\n[[loads.replay]]\n\
+                name = \"portal\"\nelectricity = \"early.csv\"\n";
+    let e = Scenario::parse_in("late.toml", toml, &dir).unwrap_err();
+    assert_eq!(
+        (e.path.as_str(), e.line, e.column),
+        ("late.toml", 5, 15),
+        "{e}"
+    );
+    assert!(
+        e.message.contains(
+            "the electricity export covers 2026-03-02 10:00 to 2026-03-02 10:15, which does \
+             not overlap the run (2026-03-03 10:00 to 2026-03-03 11:00)"
+        ),
+        "{e}"
+    );
+}

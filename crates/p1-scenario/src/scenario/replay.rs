@@ -117,7 +117,8 @@ pub(super) fn convert_replay(
         ctx.err(
             &file.span(),
             format!(
-                "the {what} export covers {} to {}, which does not overlap the run ({} to                  {}): nothing would be replayed; set `start` and `end` within the export",
+                "the {what} export covers {} to {}, which does not overlap the run ({} to \
+                 {}): nothing would be replayed; set `start` and `end` within the export",
                 local(from),
                 local(to),
                 local(start),
