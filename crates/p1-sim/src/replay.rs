@@ -27,7 +27,7 @@ pub struct ReplayArgs {
     /// The hourly gas export.
     #[arg(long, value_name = "GAS.csv")]
     pub gas: Option<PathBuf>,
-    /// Meter model [default: the scenario default, T211, or --meter's].
+    /// Meter model [default: --meter's, else T211].
     #[arg(long, value_parser = ["S211", "T211"])]
     pub model: Option<String>,
     /// Grid [default: 1x230V for S211, 3x400V for T211].
@@ -82,7 +82,7 @@ pub struct ReplayArgs {
     /// Live ports: write each telegram at the 115200-baud line rate.
     #[arg(long)]
     pub baud_pacing: bool,
-    /// Seed of the shape (and of anything random in --meter's scenario).
+    /// Seed of the household shape [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
     /// Emit only every N-th telegram instant.
