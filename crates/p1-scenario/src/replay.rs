@@ -25,7 +25,7 @@ use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use p1_meter::SimTime;
 use p1_meter::time::local_instants;
 
-use crate::error::ScenarioError;
+use crate::error::{ErrorKind, ScenarioError};
 use crate::units::{MAX_FLOW_ML_PER_H, MAX_POWER_W, parse_decimal};
 
 pub use shape::Shape;
@@ -503,7 +503,7 @@ impl<'a, 'p, R: Read> Rows<'a, 'p, R> {
             line: 1,
         };
         if !rows.advance()? {
-            return Err(rows.error(1, 1, "the file is empty: expected a Fluvius export".into()));
+            return Err(rows.syntax(1, 1, "the file is empty: expected a Fluvius export".into()));
         }
         let found: Vec<&str> = (0..rows.record.len()).map(|i| rows.cell(i)).collect();
         let found = found.join(";");
@@ -512,7 +512,7 @@ impl<'a, 'p, R: Read> Rows<'a, 'p, R> {
                 .iter()
                 .map(|l| format!("{}: `{}`", l.name, l.columns.join(";")))
                 .collect();
-            return Err(rows.error(
+            return Err(rows.syntax(
                 1,
                 1,
                 format!(
@@ -527,12 +527,13 @@ impl<'a, 'p, R: Read> Rows<'a, 'p, R> {
     }
 
     fn error(&self, line: usize, column: usize, message: String) -> ScenarioError {
-        ScenarioError {
-            path: self.path.to_owned(),
-            line,
-            column,
-            message,
-        }
+        ScenarioError::new(self.path, line, column, message)
+    }
+
+    /// A malformed file or row (as opposed to a well-formed row refused for its value).
+    fn syntax(&self, line: usize, column: usize, message: String) -> ScenarioError {
+        self.error(line, column, message)
+            .with_kind(ErrorKind::Syntax)
     }
 
     /// An error at the cell `field` of the current row.
@@ -553,7 +554,7 @@ impl<'a, 'p, R: Read> Rows<'a, 'p, R> {
                 let guard = self.reader.get_ref();
                 let line = usize::try_from(guard.line).unwrap_or(usize::MAX);
                 Err(match (guard.tripped, e.kind()) {
-                    (Some(Trip::LongLine), _) => self.error(
+                    (Some(Trip::LongLine), _) => self.syntax(
                         line,
                         MAX_LINE_BYTES + 1,
                         format!(
@@ -566,13 +567,15 @@ impl<'a, 'p, R: Read> Rows<'a, 'p, R> {
                         1,
                         format!("more than {MAX_LINES} lines: an export spans at most 20 years"),
                     ),
-                    (None, csv::ErrorKind::Utf8 { pos, .. }) => self.error(
+                    (None, csv::ErrorKind::Utf8 { pos, .. }) => self.syntax(
                         pos.as_ref()
                             .map_or(line, |p| usize::try_from(p.line()).unwrap_or(line)),
                         1,
                         "not UTF-8 text: expected a Fluvius export".into(),
                     ),
-                    (None, _) => self.error(line, 1, format!("cannot read the export: {e}")),
+                    (None, _) => self
+                        .error(line, 1, format!("cannot read the export: {e}"))
+                        .with_kind(ErrorKind::Read),
                 })
             }
         }
@@ -592,7 +595,7 @@ impl<'a, 'p, R: Read> Rows<'a, 'p, R> {
                 let end = (0..n)
                     .map(|i| self.raw(i).chars().count() + 1)
                     .sum::<usize>();
-                return Err(self.error(
+                return Err(self.syntax(
                     self.line,
                     end,
                     format!(
@@ -849,11 +852,11 @@ fn gap_error(
             .format("%d/%m/%Y %H:%M")
     };
     let n = to - from;
-    ScenarioError {
-        path: path.to_owned(),
-        line: after as usize,
-        column: 1,
-        message: format!(
+    ScenarioError::new(
+        path,
+        after as usize,
+        1,
+        format!(
             "the export has no rows for {n} {what}{} from {} to {} (between the rows at \
              line {before} and line {after}): fill them in, or say what a gap means with \
              `gaps = \"zero\"` or `gaps = \"hold\"` (`--gaps` for `p1sim replay`)",
@@ -861,7 +864,7 @@ fn gap_error(
             at(from),
             at(to),
         ),
-    }
+    )
 }
 
 /// Fills or refuses the gaps of an index; returns how many periods were filled.

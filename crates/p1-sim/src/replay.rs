@@ -66,7 +66,7 @@ pub struct ReplayArgs {
     pub write_scenario: Option<PathBuf>,
     /// Destination, as for `run`: `-`, FILE, DIR/, `pty`, `tcp:HOST:PORT`, `serial:DEVICE`.
     #[arg(long, default_value = "-")]
-    pub out: String,
+    pub out: Output,
     /// Also write the truth file (docs/truth.md).
     #[arg(long, value_name = "FILE")]
     pub truth: Option<PathBuf>,
@@ -92,7 +92,7 @@ pub struct ReplayArgs {
 
 impl ReplayArgs {
     /// The options these arguments name.
-    pub fn options(self) -> Result<ReplayOptions, CliError> {
+    pub fn options(self) -> ReplayOptions {
         let gaps = match self.gaps.as_str() {
             "zero" => Gaps::Zero,
             "hold" => Gaps::Hold,
@@ -102,7 +102,7 @@ impl ReplayArgs {
             "flat" => replay::Shape::Flat,
             _ => replay::Shape::Household,
         };
-        Ok(ReplayOptions {
+        ReplayOptions {
             electricity: self.electricity,
             gas: self.gas,
             model: self.model,
@@ -123,14 +123,14 @@ impl ReplayArgs {
                 scenario: None,
                 seed: self.seed,
                 every: self.every,
-                out: Output::parse(&self.out)?,
+                out: self.out,
                 truth: self.truth,
                 fast: self.fast,
                 speed: self.speed,
                 link: self.link,
                 baud_pacing: self.baud_pacing,
             },
-        })
+        }
     }
 }
 
@@ -267,7 +267,7 @@ pub fn replay(opts: &ReplayOptions, stdout: &mut dyn Write) -> Result<i32, CliEr
                             .trim(),
                         e.message
                     )),
-                    _ => CliError::Scenario(e.to_string()),
+                    _ => CliError::Scenario(e),
                 })?;
             run::play(&opts.run, scenario, &name, stdout)
         }
@@ -300,12 +300,7 @@ fn load<T>(
     let mut progress = |bytes: u64| bar.set_position(bytes);
     let result = read(&label, file, Some(&mut progress));
     bar.finish_and_clear();
-    result.map_err(|e| CliError::Input {
-        path: e.path,
-        line: e.line,
-        column: e.column,
-        message: e.message,
-    })
+    Ok(result?)
 }
 
 /// The `[meter]` table of the scenario at `path`.
@@ -313,10 +308,10 @@ fn meter_table(path: &Path) -> Result<toml::Table, CliError> {
     let label = path.display().to_string();
     let text = fs::read_to_string(path).map_err(|e| CliError::io(&label, e))?;
     // Validating the whole scenario gives its errors their positions.
-    Scenario::from_path(path).map_err(|e| CliError::Scenario(e.to_string()))?;
+    Scenario::from_path(path)?;
     let table: toml::Table = text
         .parse()
-        .map_err(|e| CliError::Scenario(format!("{label}: {e}")))?;
+        .map_err(|e| CliError::Internal(format!("{label} validated but does not parse: {e}")))?;
     match table.get("meter") {
         Some(toml::Value::Table(meter)) => Ok(meter.clone()),
         _ => Err(CliError::Usage(format!(

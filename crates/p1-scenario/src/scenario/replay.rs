@@ -10,7 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{Ctx, check_channel, convert_phases};
-use crate::error::ScenarioError;
+use crate::error::{ErrorKind, ScenarioError};
 use crate::loads::LoadKind;
 use crate::replay::load::ReplayLoad;
 use crate::replay::{self, Gaps, Label, Shape};
@@ -109,7 +109,10 @@ pub(super) fn convert_replay(
         let label = full.display().to_string();
         std::fs::File::open(&full)
             .map(|f| (label.clone(), f))
-            .map_err(|e| ctx.err(&file.span(), format!("cannot read `{label}`: {e}")))
+            .map_err(|e| {
+                ctx.err(&file.span(), format!("cannot read `{label}`: {e}"))
+                    .with_kind(ErrorKind::Read)
+            })
     };
     // An export that lies wholly outside the run would silently replay nothing.
     let outside = |file: &Spanned<String>, from: SimTime, to: SimTime, what: &str| {
@@ -143,18 +146,18 @@ pub(super) fn convert_replay(
                 };
                 let (local, _) = q.start.local();
                 if strict && meter.tariff.tariff_at(local) != expected {
-                    return Err(ScenarioError {
-                        path: label,
-                        line: q.line,
-                        column: 1,
-                        message: format!(
+                    return Err(ScenarioError::new(
+                        &label,
+                        q.line,
+                        1,
+                        format!(
                             "the export labels the quarter at {local} {l:?}, but the \
                              scenario's [meter.tariff] calendar gives tariff {}, and this \
                              replay has `tariff = \"calendar\"`: adjust [meter.tariff], or \
                              drop `tariff` to let the labels set the tariff",
                             3 - expected
                         ),
-                    });
+                    ));
                 }
                 if !strict {
                     labels.insert(q.start, expected);
