@@ -10,6 +10,7 @@ pub mod live;
 mod outdir;
 pub mod panel;
 pub mod plot;
+pub mod replay;
 pub mod run;
 pub mod summary;
 
@@ -52,6 +53,11 @@ fn dispatch(command: Command, quiet: bool) -> Result<i32, CliError> {
         Command::Run(mut opts) => {
             opts.quiet = quiet;
             run::run(&opts, &mut out)?
+        }
+        Command::Replay(args) => {
+            let mut opts = args.options();
+            opts.run.quiet = quiet;
+            replay::replay(&opts, &mut out)?
         }
         Command::Panel(opts) => panel::run(&opts, &mut out)?,
         Command::Plot(opts) => plot::plot(

@@ -234,7 +234,22 @@ fn report_refusals(frame: &SimFrame, scenario: &str) {
 
 /// `p1sim run`.
 pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
-    let mut scenario = load(opts.scenario.as_deref())?;
+    let scenario = load(opts.scenario.as_deref())?;
+    let name = opts
+        .scenario
+        .as_ref()
+        .map_or_else(|| "<quickstart>".to_owned(), |p| p.display().to_string());
+    play(opts, scenario, &name, stdout)
+}
+
+/// Plays `scenario` (named `name` in messages) to the output of `opts`, as `run` does
+/// (`opts.scenario` is not read); `p1sim replay` plays the scenario it builds this way.
+pub fn play(
+    opts: &RunOptions,
+    mut scenario: Scenario,
+    name: &str,
+    stdout: &mut dyn Write,
+) -> Result<i32, CliError> {
     if let Some(seed) = opts.seed {
         scenario.set_seed(seed);
     }
@@ -243,10 +258,6 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
             .set_every(every)
             .map_err(|e| CliError::Usage(format!("--every: {e}")))?;
     }
-    let name = opts
-        .scenario
-        .as_ref()
-        .map_or_else(|| "<quickstart>".to_owned(), |p| p.display().to_string());
     let sim = Simulation::new(&scenario);
     let live = matches!(opts.out, Output::Live(_));
     let mut truth = Truth::create(opts.truth.as_deref(), live)?;
@@ -259,13 +270,13 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
     };
     match &opts.out {
         Output::Live(spec) => {
-            return run_live(opts, spec.clone(), sim, truth, &name, stdout, summary);
+            return run_live(opts, spec.clone(), sim, truth, name, stdout, summary);
         }
         Output::Stdout => {
             for frame in sim {
                 stdout.write_all(&frame.bytes).map_err(CliError::Write)?;
                 truth.record(&frame)?;
-                report_refusals(&frame, &name);
+                report_refusals(&frame, name);
                 summary.observe(&frame);
                 bar.inc(1);
             }
@@ -282,7 +293,7 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
             for frame in sim {
                 file.write(&frame.bytes)?;
                 truth.record(&frame)?;
-                report_refusals(&frame, &name);
+                report_refusals(&frame, name);
                 summary.observe(&frame);
                 bar.inc(1);
             }
@@ -300,7 +311,7 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
                     earlier.rewritten(index);
                 }
                 truth.record(&frame)?;
-                report_refusals(&frame, &name);
+                report_refusals(&frame, name);
                 summary.observe(&frame);
                 bar.inc(1);
             }
