@@ -153,6 +153,59 @@ fn a_decoded_capture_plots_the_same_peak() {
     assert!(has(&texts, "golden/month-rollover.p1 (decoded capture)"));
 }
 
+/// The October peak of a Fluvius export, read from the CSV itself: the quarter with the
+/// most offtake (day + night), its demand in W (Wh x 4) and its `From`/`Until` times.
+fn export_october_peak(csv: &str) -> (u64, String, String, String) {
+    let mut best: (u64, String, String, String) = (0, String::new(), String::new(), String::new());
+    let mut current: Option<((String, String), String, u64)> = None;
+    let mut close = |q: Option<((String, String), String, u64)>| {
+        if let Some(((date, from), until, wh)) = q {
+            if date.ends_with("/10/2023") && wh * 4 > best.0 {
+                best = (wh * 4, date[..2].to_owned(), from, until);
+            }
+        }
+    };
+    for line in csv.lines().skip(1) {
+        let c: Vec<&str> = line.split(';').collect();
+        if c.len() < 10 || !c[7].starts_with("Offtake") {
+            continue;
+        }
+        let key = (c[0].to_owned(), c[1][..5].to_owned());
+        let (int, frac) = c[8].split_once(',').expect("kWh with a decimal comma");
+        let wh = int.parse::<u64>().expect("kWh") * 1000 + frac.parse::<u64>().expect("Wh");
+        match &mut current {
+            Some((k, _, sum)) if *k == key => *sum += wh,
+            _ => {
+                close(current.take());
+                current = Some((key, c[3][..5].to_owned(), wh));
+            }
+        }
+    }
+    close(current);
+    best
+}
+
+#[test]
+fn a_fluvius_export_plots_as_replay_plays_it() {
+    let export = "scenarios/data/fluvius-electricity-2023-10-26.csv";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let svg = plot(&["--replay", export], &dir.path().join("r.svg"));
+    let texts = texts(&String::from_utf8(svg).expect("utf-8"));
+    let csv = std::fs::read_to_string(common::root().join(export)).expect("export");
+    let (w, day, from, until) = export_october_peak(&csv);
+    let label = format!(
+        "peak {}.{:03} kW, quarter {day} Oct {from}-{until}",
+        w / 1000,
+        w % 1000
+    );
+    assert!(has(&texts, &label), "no {label:?} in {texts:?}");
+    assert!(has(&texts, "winter time begins (-1 h)") && has(&texts, "month 2023-11"));
+    assert!(has(
+        &texts,
+        &format!("{export} (Fluvius export, as p1sim replay plays it)")
+    ));
+}
+
 #[test]
 fn dst_prepaid_and_mbus_scenarios_show_their_marks_and_panels() {
     let dir = tempfile::tempdir().expect("temp dir");

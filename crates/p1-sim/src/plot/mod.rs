@@ -29,8 +29,12 @@ pub struct PlotOptions {
     #[arg(conflicts_with = "telegrams")]
     pub scenario: Option<PathBuf>,
     /// Plot a capture instead (decoded with p1sim's decoder; `-` for standard input).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "replay")]
     pub telegrams: Option<String>,
+    /// Plot a Fluvius portal export (quarter-hour electricity CSV) as `p1sim replay`
+    /// plays it with its defaults.
+    #[arg(long, value_name = "EXPORT.csv", conflicts_with = "scenario")]
+    pub replay: Option<PathBuf>,
     /// Picture file, `.svg` or `.png`.
     #[arg(short, long, value_name = "FILE")]
     pub out: PathBuf,
@@ -323,8 +327,53 @@ fn event_label(action: &EventAction) -> String {
     }
 }
 
+/// The scenario `p1sim replay` plays for `export` with its defaults (T211, gaps
+/// refused, a household shape within each quarter, telegrams every second).
+fn replayed(export: &Path) -> Result<(Scenario, String), CliError> {
+    use crate::replay::{Registers, ReplayOptions};
+    use crate::run::{Output, RunOptions};
+    crate::replay::scenario(&ReplayOptions {
+        electricity: Some(export.to_path_buf()),
+        gas: None,
+        model: None,
+        grid: None,
+        meter: None,
+        registers: Registers::default(),
+        gaps: p1_scenario::replay::Gaps::Refuse,
+        shape: p1_scenario::replay::Shape::Household,
+        interval: "1s".to_owned(),
+        write_scenario: None,
+        run: RunOptions {
+            scenario: None,
+            out: Output::Stdout,
+            truth: None,
+            fast: false,
+            speed: 1.0,
+            link: None,
+            baud_pacing: false,
+            seed: None,
+            every: None,
+            wait_clients: 0,
+            quiet: true,
+        },
+    })
+}
+
 fn record_scenario(opts: &PlotOptions, width: u32) -> Result<Recording, CliError> {
-    let mut scenario = crate::run::load(opts.scenario.as_deref())?;
+    let (mut scenario, title) = match &opts.replay {
+        Some(export) => {
+            let (s, name) = replayed(export)?;
+            (
+                s,
+                format!("{name} (Fluvius export, as p1sim replay plays it)"),
+            )
+        }
+        None => {
+            let s = crate::run::load(opts.scenario.as_deref())?;
+            let title = title_of(&s);
+            (s, title)
+        }
+    };
     if let Some(seed) = opts.seed {
         scenario.set_seed(seed);
     }
@@ -354,7 +403,6 @@ fn record_scenario(opts: &PlotOptions, width: u32) -> Result<Recording, CliError
     scenario
         .set_every(every)
         .map_err(|e| CliError::Usage(format!("--every: {e}")))?;
-    let title = title_of(&scenario);
     let mut rec = Recorder::new(title, from, Some(to), width, scenario.meter().peak_stamp);
     let sim = Simulation::new(&scenario);
     for frame in sim {
