@@ -287,21 +287,20 @@ fn build(opts: &ReplayOptions, prepared: Prepared) -> Result<(Scenario, String),
     let Prepared { period, ids, meter } = prepared;
     let text = scenario_text(opts, &period, &ids, meter, Path::new(""))?;
     let name = source(opts).display().to_string();
-    let scenario =
-        Scenario::parse_in("<p1sim replay>", &text, Path::new("")).map_err(|e| {
-            match e.path.as_str() {
-                // A value from the options: name the generated line, not its position.
-                "<p1sim replay>" => CliError::Usage(format!(
-                    "`{}` (from the options): {}",
-                    text.lines()
-                        .nth(e.line.saturating_sub(1))
-                        .unwrap_or("")
-                        .trim(),
-                    e.message
-                )),
-                _ => CliError::Scenario(e),
-            }
-        })?;
+    let scenario = Scenario::parse_in("<p1sim replay>", &text, Path::new("")).map_err(|e| {
+        match e.path.as_str() {
+            // A value from the options: name the generated line, not its position.
+            "<p1sim replay>" => CliError::Usage(format!(
+                "`{}` (from the options): {}",
+                text.lines()
+                    .nth(e.line.saturating_sub(1))
+                    .unwrap_or("")
+                    .trim(),
+                e.message
+            )),
+            _ => CliError::Scenario(e),
+        }
+    })?;
     Ok((scenario, name))
 }
 
