@@ -3,10 +3,9 @@ and reads every meter with dsmr_parser, as a multi-meter collector would: each m
 must send CRC-valid telegrams carrying the equipment id p1sim announced for its port,
 and no two meters may share an id.
 
-Set P1SIM to the p1sim binary (default: `p1sim` on PATH).
+The binary is found as in conftest.py (P1SIM, else this repository's build).
 """
 
-import os
 import random
 import socket
 import subprocess
@@ -16,6 +15,8 @@ import pytest
 from dsmr_parser import telegram_specifications
 from dsmr_parser.parsers import TelegramParser
 
+from conftest import find_p1sim
+
 METERS = 5
 SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "quickstart.toml"
 
@@ -23,7 +24,7 @@ SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "quickstart.toml"
 @pytest.fixture
 def p1_fleet():
     """(process, [(host, port, equipment id)]) of a running fleet."""
-    binary = os.environ.get("P1SIM", "p1sim")
+    binary = find_p1sim()
     for _ in range(10):
         base = random.randrange(20000, 60000)
         cmd = [binary, "fleet", str(SCENARIO), "--meters", str(METERS),

@@ -186,6 +186,7 @@ fn batch(meters: u64, interval: &str, duration: &str) {
         link: None,
         fast: false,
         speed: 1.0,
+        quiet: true,
     };
     let t = Instant::now();
     p1_sim::fleet::run(&opts, &mut std::io::sink()).expect("fleet");

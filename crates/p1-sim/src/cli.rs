@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 use crate::fleet::FleetOptions;
 use crate::panel::PanelOptions;
+use crate::plot::PlotOptions;
 use crate::run::RunOptions;
 
 /// p1sim: a simulated Fluvius S211/T211 meter and its P1 port.
@@ -15,6 +16,9 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// No summary line on stderr at the end of `run`, `fixtures` and `plot`.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
 }
 
 /// The subcommands.
@@ -44,11 +48,18 @@ pub enum Command {
     /// Many distinct meters at once: a fleet file, or a scenario with --meters N
     /// (docs/fleet.md), to a directory, a TCP port or a pty per meter.
     Fleet(FleetOptions),
+    /// Play your own Fluvius portal export (quarter-hour electricity, hourly gas) as a
+    /// live meter: no scenario needed (docs/scenarios.md, `[[loads.replay]]`).
+    Replay(Box<crate::replay::ReplayArgs>),
     /// The meter's front panel: screen, indicators, LEDs and the button (docs/panel.md).
     ///
     /// Interactive in a terminal (space/enter = press, h = hold 3 s, q = quit), or
     /// headless with --script on the simulated clock.
     Panel(PanelOptions),
+    /// Draw what the meter did as an SVG or PNG picture: power, quarter demand and the
+    /// month's peak, tariff bands, breaker, prepaid credit, gas and water captures, with
+    /// DST changes, month starts and events marked (Belgian local time).
+    Plot(PlotOptions),
     /// Regenerate golden/<name>.p1 and golden/<name>.truth.jsonl from scenarios/*.toml.
     Fixtures {
         /// Regenerate in memory and fail on any byte difference instead of writing.

@@ -325,6 +325,7 @@ fn a_live_fleet_serves_meter_k_on_base_plus_k() {
         link: None,
         fast: false,
         speed: 1.0,
+        quiet: true,
     })
     .unwrap();
     let base = base_port();

@@ -135,6 +135,9 @@ pub struct FleetOptions {
     /// Live: simulated seconds per real second.
     #[arg(long, default_value_t = 1.0, conflicts_with = "fast")]
     pub speed: f64,
+    /// No summary line on stderr (set from the global `-q`).
+    #[arg(skip)]
+    pub quiet: bool,
 }
 
 /// The meters a run covers, in index order, without holding them.
@@ -289,7 +292,9 @@ pub fn run(opts: &FleetOptions, stdout: &mut dyn Write) -> Result<i32, CliError>
                 stdout,
                 fleet.out().map(|(_, at)| at),
             )?;
-            eprintln!("p1sim: {summary}");
+            if !opts.quiet {
+                eprintln!("p1sim: {summary}");
+            }
             Ok(0)
         }
     }
