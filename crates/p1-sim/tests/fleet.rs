@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -314,7 +314,7 @@ fn a_live_fleet_serves_meter_k_on_base_plus_k() {
     let batch = tmp.path().join("batch");
     ok(&["fleet", QUICK, "--meters", "3", "--out", &dir_arg(&batch)]);
     let fleet = p1_sim::fleet::load(&p1_sim::fleet::FleetOptions {
-        file: PathBuf::from(common::root().join(QUICK)),
+        file: common::root().join(QUICK),
         meters: Some(3),
         out: None,
         truth: false,
