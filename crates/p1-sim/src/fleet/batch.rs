@@ -57,12 +57,14 @@ fn simulate(
     id: &MeterIdentity,
     sink: &mut dyn FnMut(&[u8]) -> Result<(), CliError>,
     mut truth: Option<&mut StagedFile>,
-) -> Result<(), CliError> {
+) -> Result<u64, CliError> {
     let scenario = fleet
         .scenario(id)
         .map_err(|m| CliError::Usage(format!("meter {}: {m}", id.index)))?;
     let mut line = String::new();
+    let mut telegrams = 0;
     for frame in Simulation::new(&scenario) {
+        telegrams += u64::from(!frame.bytes.is_empty());
         sink(&frame.bytes)?;
         if let Some(t) = truth.as_deref_mut() {
             line.clear();
@@ -71,7 +73,7 @@ fn simulate(
             t.write(line.as_bytes())?;
         }
     }
-    Ok(())
+    Ok(telegrams)
 }
 
 /// Writes meter `k` alone to `out`.
@@ -86,34 +88,36 @@ pub(crate) fn write_one(fleet: &Fleet, k: u64, out: &mut dyn Write) -> Result<()
     out.flush().map_err(CliError::Write)
 }
 
-/// One meter to `dir`.
-fn write_meter(fleet: &Fleet, k: u64, dir: &Path, truth: bool) -> Result<(), CliError> {
+/// One meter to `dir`; returns its number of telegrams.
+fn write_meter(fleet: &Fleet, k: u64, dir: &Path, truth: bool) -> Result<u64, CliError> {
     let id = fleet.meter(k);
     let mut stream = StagedFile::create(dir.join(index::stream_name(&id)))?;
     let mut truth_file = match truth {
         true => Some(StagedFile::create(dir.join(index::truth_name(&id)))?),
         false => None,
     };
-    simulate(fleet, &id, &mut |b| stream.write(b), truth_file.as_mut())?;
+    let telegrams = simulate(fleet, &id, &mut |b| stream.write(b), truth_file.as_mut())?;
     stream.commit()?;
     if let Some(t) = truth_file {
         t.commit()?;
     }
-    Ok(())
+    Ok(telegrams)
 }
 
-/// The selected meters to `dir` with `jobs` workers, then the index file. The first
-/// failure stops the workers (meters already written stay whole) and is returned.
+/// The selected meters to `dir` with `jobs` workers, then the index file; returns the
+/// number of telegrams written. The first failure stops the workers (meters already
+/// written stay whole) and is returned.
 pub(crate) fn write_dir(
     fleet: &Fleet,
     selection: Selection,
     dir: &Path,
     truth: bool,
     jobs: usize,
-) -> Result<(), CliError> {
+) -> Result<u64, CliError> {
     fs::create_dir_all(dir).map_err(|e| CliError::io(&dir.display().to_string(), e))?;
     let total = selection.count();
     let next = AtomicU64::new(0);
+    let written = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
     let failure: Mutex<Option<(u64, CliError)>> = Mutex::new(None);
     let workers = jobs.clamp(1, usize::try_from(total.max(1)).unwrap_or(usize::MAX));
@@ -126,12 +130,17 @@ pub(crate) fn write_dir(
                         break;
                     }
                     let k = selection.nth(n);
-                    if let Err(e) = write_meter(fleet, k, dir, truth) {
-                        stop.store(true, Ordering::Relaxed);
-                        let mut slot = failure.lock().unwrap_or_else(|p| p.into_inner());
-                        // Keep the lowest index's failure, so the report is deterministic.
-                        if slot.as_ref().is_none_or(|(j, _)| k < *j) {
-                            *slot = Some((k, e));
+                    match write_meter(fleet, k, dir, truth) {
+                        Ok(n) => {
+                            written.fetch_add(n, Ordering::Relaxed);
+                        }
+                        Err(e) => {
+                            stop.store(true, Ordering::Relaxed);
+                            let mut slot = failure.lock().unwrap_or_else(|p| p.into_inner());
+                            // Keep the lowest index's failure, so the report is deterministic.
+                            if slot.as_ref().is_none_or(|(j, _)| k < *j) {
+                                *slot = Some((k, e));
+                            }
                         }
                     }
                 }
@@ -141,5 +150,6 @@ pub(crate) fn write_dir(
     if let Some((_, e)) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
     }
-    index::write(fleet, selection, dir, truth, &index::Where::Dir)
+    index::write(fleet, selection, dir, truth, &index::Where::Dir)?;
+    Ok(written.into_inner())
 }

@@ -265,7 +265,15 @@ pub fn run(opts: &FleetOptions, stdout: &mut dyn Write) -> Result<i32, CliError>
                 || std::thread::available_parallelism().map_or(1, usize::from),
                 |j| usize::try_from(j).unwrap_or(1),
             );
-            batch::write_dir(&fleet, selection, &dir, opts.truth, jobs)?;
+            let telegrams = batch::write_dir(&fleet, selection, &dir, opts.truth, jobs)?;
+            if !opts.quiet {
+                eprintln!(
+                    "p1sim: {} meters, {telegrams} telegrams to {} ({})",
+                    selection.count(),
+                    dir.display(),
+                    selection.index_name()
+                );
+            }
             Ok(0)
         }
         FleetOutput::Stdout => {
