@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -372,6 +372,98 @@ fn a_live_fleet_serves_meter_k_on_base_plus_k() {
         assert!(
             got == want,
             "{id}: the live stream differs from the batch file"
+        );
+    }
+}
+
+/// Reads from `path` until one whole telegram (`/` to the CRC line) has arrived, on a
+/// thread, giving up after 20 s.
+fn first_telegram(path: PathBuf) -> Option<Vec<u8>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut f = fs::File::open(&path).expect("open pty");
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = f.read(&mut buf).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+            if let Some(start) = got.iter().position(|&b| b == b'/') {
+                let tail = &got[start..];
+                if let Some(bang) = tail.iter().position(|&b| b == b'!')
+                    && tail.len() >= bang + 7
+                {
+                    let _ = tx.send(tail[..bang + 7].to_vec());
+                    break;
+                }
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(20)).ok()
+}
+
+#[test]
+fn a_pty_fleet_links_every_meter_by_its_id_and_removes_the_links_on_sigterm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let links = tmp.path().join("links");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_p1sim"))
+        .current_dir(common::root())
+        .args([
+            "fleet", QUICK, "--meters", "3", "--out", "pty", "--speed", "20",
+        ])
+        .arg("--link")
+        .arg(dir_arg(&links))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    for _ in 0..3 {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+        lines.push(line.trim().to_owned());
+    }
+    let index: Value =
+        serde_json::from_str(&fs::read_to_string(links.join("fleet.json")).unwrap()).unwrap();
+    for (k, line) in lines.iter().enumerate() {
+        let (pty, id) = line.split_once(' ').expect("`PTY ID`");
+        assert!(pty.starts_with("/dev/pts/"), "{line}");
+        let entry = &index["entries"][k];
+        assert_eq!(entry["equipment_id"], id);
+        assert_eq!(entry["path"], pty);
+        let link = links.join(id);
+        assert_eq!(fs::read_link(&link).unwrap(), Path::new(pty));
+        let telegram = first_telegram(link).expect("a telegram within 20 s");
+        let hex: String = id.bytes().map(|b| format!("{b:02X}")).collect();
+        assert!(
+            String::from_utf8_lossy(&telegram).contains(&format!("0-0:96.1.1({hex})")),
+            "{id}"
+        );
+        let v = Command::new(env!("CARGO_BIN_EXE_p1sim"))
+            .arg("verify")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                std::io::Write::write_all(c.stdin.as_mut().unwrap(), &telegram)?;
+                drop(c.stdin.take());
+                c.wait_with_output()
+            })
+            .unwrap();
+        assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+    }
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    for line in &lines {
+        let id = line.split_once(' ').unwrap().1;
+        assert!(
+            fs::symlink_metadata(links.join(id)).is_err(),
+            "{id}: link left behind"
         );
     }
 }

@@ -404,8 +404,8 @@ fn pty_room(needed: u64, max: u64, used: u64) -> Result<(), String> {
     Ok(())
 }
 
-/// The CLI's live fleet: opens every meter, prints one line per meter on `stdout`
-/// (`<port or pty> <equipment id>`), writes `fleet.json` into the `--link` directory,
+/// The CLI's live fleet: opens every meter, writes `fleet.json` into the `--link`
+/// directory, prints one line per meter on `stdout` (`<port or pty> <equipment id>`),
 /// then serves.
 pub(crate) fn serve_cli(
     fleet: &Fleet,
@@ -420,10 +420,7 @@ pub(crate) fn serve_cli(
         return Err(CliError::Usage("--link goes with --out pty".into()));
     }
     let server = FleetServer::open(fleet, selection, out, link_dir, &opts, at)?;
-    for e in server.endpoints() {
-        writeln!(stdout, "{} {}", e.ready, e.equipment_id).map_err(CliError::Write)?;
-    }
-    stdout.flush().map_err(CliError::Write)?;
+    // The index first: a script that has read the lines finds it complete.
     if let Some(dir) = link_dir {
         let paths: Vec<String> = server
             .endpoints()
@@ -432,6 +429,10 @@ pub(crate) fn serve_cli(
             .collect();
         index::write(fleet, selection, dir, false, &index::Where::Pty(&paths))?;
     }
+    for e in server.endpoints() {
+        writeln!(stdout, "{} {}", e.ready, e.equipment_id).map_err(CliError::Write)?;
+    }
+    stdout.flush().map_err(CliError::Write)?;
     server
         .run(&opts)
         .map_err(|e| CliError::Usage(e.to_string()))
