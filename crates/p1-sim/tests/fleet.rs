@@ -308,14 +308,16 @@ fn base_port() -> u16 {
     30_000 + (std::process::id() % 20_000) as u16
 }
 
-#[test]
-fn a_live_fleet_serves_meter_k_on_base_plus_k() {
+/// Serves `meters` meters of `scenario` live on TCP at `speed`, one reader per port, and
+/// checks each reader got exactly meter k's batch file.
+fn live_equals_batch(scenario: &str, meters: u64, speed: f64, base: u16) {
     let tmp = tempfile::tempdir().unwrap();
     let batch = tmp.path().join("batch");
-    ok(&["fleet", QUICK, "--meters", "3", "--out", &dir_arg(&batch)]);
+    let n = meters.to_string();
+    ok(&["fleet", scenario, "--meters", &n, "--out", &dir_arg(&batch)]);
     let fleet = p1_sim::fleet::load(&p1_sim::fleet::FleetOptions {
-        file: common::root().join(QUICK),
-        meters: Some(3),
+        file: common::root().join(scenario),
+        meters: Some(meters),
         out: None,
         truth: false,
         shard: None,
@@ -328,30 +330,26 @@ fn a_live_fleet_serves_meter_k_on_base_plus_k() {
         quiet: true,
     })
     .unwrap();
-    let base = base_port();
     let out = FleetOutput::Tcp {
         host: "127.0.0.1".into(),
         base,
     };
     let opts = FleetLiveOptions {
-        // 600 telegrams per meter: large client queues so a descheduled reader loses
-        // nothing, and a high speed so the test is short.
-        speed: Some(200.0),
+        // Large client queues so a descheduled reader loses nothing.
+        speed: Some(speed),
         client_queue: 1000,
         drain: Duration::from_secs(5),
         ..FleetLiveOptions::default()
     };
     let mut live = VirtualFleet::prepare(&fleet, None, &out, None, opts).unwrap();
-    assert_eq!(live.addrs().len(), 3);
+    assert_eq!(live.addrs().len() as u64, meters);
     let readers: Vec<_> = live
         .endpoints()
         .iter()
         .map(|e| {
-            assert_eq!(
-                e.ready.to_string(),
-                format!("tcp:127.0.0.1:{}", base + e.index as u16)
-            );
-            let mut s = TcpStream::connect(("127.0.0.1", base + e.index as u16)).unwrap();
+            let port = base + e.index as u16;
+            assert_eq!(e.ready.to_string(), format!("tcp:127.0.0.1:{port}"));
+            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
             let id = e.equipment_id.clone();
             std::thread::spawn(move || {
                 let mut got = Vec::new();
@@ -360,8 +358,7 @@ fn a_live_fleet_serves_meter_k_on_base_plus_k() {
             })
         })
         .collect();
-    // Connections are accepted when each meter's first telegram is due.
-    std::thread::sleep(Duration::from_millis(200));
+    // Connections are accepted when each meter's first telegram is due, so they get it.
     live.start().unwrap();
     let summary = live.join().unwrap();
     assert_eq!(summary.dropped, 0, "{summary}");
@@ -374,6 +371,17 @@ fn a_live_fleet_serves_meter_k_on_base_plus_k() {
             "{id}: the live stream differs from the batch file"
         );
     }
+}
+
+#[test]
+fn a_live_fleet_serves_meter_k_on_base_plus_k() {
+    live_equals_batch(QUICK, 3, 200.0, base_port());
+}
+
+#[test]
+fn a_live_fleet_keeps_split_writes_and_silences_of_faults() {
+    // Split writes pause 3 x 15 ms in real time: 10x leaves each telegram 100 ms.
+    live_equals_batch("scenarios/faults.toml", 2, 10.0, base_port() + 10);
 }
 
 /// Reads from `path` until one whole telegram (`/` to the CRC line) has arrived, on a

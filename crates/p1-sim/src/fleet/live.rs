@@ -118,8 +118,9 @@ pub(crate) struct FleetServer {
     endpoints: Vec<MeterEndpoint>,
 }
 
-/// What the timer queue holds: (deadline, meter, write number; 0 = a new telegram).
-type Timer = Reverse<(Instant, usize, usize)>;
+/// What the timer queue holds: (deadline, meter, telegram number, write number; write 0
+/// = a new telegram, later writes belong to that meter's telegram of that number).
+type Timer = Reverse<(Instant, usize, u64, usize)>;
 
 impl FleetServer {
     /// Checks that the selection fits `out` (ports in range, enough ptys and file
@@ -239,7 +240,7 @@ impl FleetServer {
         for (i, m) in self.meters.iter_mut().enumerate() {
             if let Some(f) = &m.next {
                 let s = Schedule::new(start + m.phase, f.at.millis(), opts.speed);
-                queue.push(Reverse((s.due(f.at.millis()), i, 0)));
+                queue.push(Reverse((s.due(f.at.millis()), i, 0, 0)));
                 m.schedule = Some(s);
             }
         }
@@ -247,7 +248,7 @@ impl FleetServer {
         let mut plans: Vec<Vec<(usize, Duration)>> = vec![Vec::new(); self.meters.len()];
         let mut began: Vec<Instant> = vec![start; self.meters.len()];
         let mut why = None;
-        while let Some(&Reverse((due, i, step))) = queue.peek() {
+        while let Some(&Reverse((due, i, telegram_no, step))) = queue.peek() {
             if let Some(w) = stopped() {
                 why = Some(w);
                 break;
@@ -260,7 +261,10 @@ impl FleetServer {
             queue.pop();
             let m = &mut self.meters[i];
             if step > 0 {
-                if let Some(&(upto, _)) = plans[i].get(step) {
+                // A later write of a telegram the next one has not replaced yet.
+                if telegram_no == m.telegrams
+                    && let Some(&(upto, _)) = plans[i].get(step)
+                {
                     m.sink.release(upto)?;
                 }
                 continue;
@@ -286,14 +290,14 @@ impl FleetServer {
                     if offset.is_zero() {
                         m.sink.release(upto)?;
                     } else {
-                        queue.push(Reverse((began[i] + offset, i, n)));
+                        queue.push(Reverse((began[i] + offset, i, m.telegrams, n)));
                     }
                 }
                 plans[i] = plan;
             }
             m.next = m.sim.next();
             if let (Some(f), Some(s)) = (&m.next, &m.schedule) {
-                queue.push(Reverse((s.due(f.at.millis()), i, 0)));
+                queue.push(Reverse((s.due(f.at.millis()), i, 0, 0)));
             }
         }
         if why.is_none() {
