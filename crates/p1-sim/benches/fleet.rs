@@ -7,8 +7,9 @@
 //!   (including the reader) and drops.
 //! - `batch [METERS] [INTERVAL] [DURATION]` (default 1000, 15m, 1d): the fleet to a
 //!   temporary directory on every core, against the yardstick of the single-meter path
-//!   (one meter simulated and written to a file on one thread, measured in the same run):
-//!   prints telegrams/s of both and the fleet's per-core ratio.
+//!   (up to 20 meters simulated one after another on one thread, each to its own file,
+//!   measured in the same run): prints telegrams/s of both and the fleet's per-core
+//!   ratio, by wall clock and by CPU time (the fairer figure on a shared machine).
 //!
 //! Run: `cargo bench -p p1-sim --bench fleet -- live 1000 60`,
 //! `cargo bench -p p1-sim --bench fleet -- batch 1000 15m 1d`,
@@ -157,22 +158,38 @@ fn count_files(dir: &Path) -> usize {
     std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
 }
 
+/// utime + stime of the whole process, in clock ticks (1/100 s).
+fn process_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    field(11) + field(12)
+}
+
 fn batch(meters: u64, interval: &str, duration: &str) {
     let tmp = tempfile::tempdir().expect("tmp");
     let file = tmp.path().join("bench.toml");
     std::fs::write(&file, scenario_text(interval, duration)).expect("write");
-    // Yardstick: one meter, one thread, to a file.
-    let scenario = Scenario::from_path(&file).expect("scenario");
-    let t = Instant::now();
-    let mut out =
-        std::io::BufWriter::new(std::fs::File::create(tmp.path().join("one.p1")).expect("f"));
-    let mut per_meter = 0u64;
-    for frame in Simulation::new(&scenario) {
-        out.write_all(&frame.bytes).expect("write");
-        per_meter += 1;
+    // Yardstick: the single-meter path (what `p1sim run SCENARIO --out FILE` does), one
+    // meter after another on one thread, each with its own seed, to its own file.
+    let mut scenario = Scenario::from_path(&file).expect("scenario");
+    let yard_meters = meters.min(20);
+    let (t, c) = (Instant::now(), process_ticks());
+    let mut yard_telegrams = 0u64;
+    for k in 0..yard_meters {
+        scenario.set_seed(k);
+        let path = tmp.path().join(format!("one-{k}.p1"));
+        let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("file"));
+        for frame in Simulation::new(&scenario) {
+            out.write_all(&frame.bytes).expect("write");
+            yard_telegrams += 1;
+        }
+        out.flush().expect("flush");
     }
-    out.flush().expect("flush");
-    let one = per_meter as f64 / t.elapsed().as_secs_f64();
+    let yard_wall = t.elapsed().as_secs_f64();
+    let yard_cpu = (process_ticks() - c) as f64 / 100.0;
+    let per_meter = yard_telegrams / yard_meters.max(1);
     let dir: PathBuf = tmp.path().join("fleet");
     let opts = FleetOptions {
         file,
@@ -188,20 +205,31 @@ fn batch(meters: u64, interval: &str, duration: &str) {
         speed: 1.0,
         quiet: true,
     };
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), process_ticks());
     p1_sim::fleet::run(&opts, &mut std::io::sink()).expect("fleet");
-    let secs = t.elapsed().as_secs_f64();
+    let wall = t.elapsed().as_secs_f64();
+    let cpu = (process_ticks() - c) as f64 / 100.0;
     let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
-    let rate = (per_meter * meters) as f64 / secs;
+    let total = (per_meter * meters) as f64;
+    let one = yard_telegrams as f64 / yard_wall;
+    let rate = total / wall;
     println!(
-        "batch: {meters} meters x {duration} at {interval} ({} telegrams each, {} files): {secs:.1} s",
-        per_meter,
+        "batch: {meters} meters x {duration} at {interval} ({per_meter} telegrams each, {} files): \
+         {wall:.1} s wall, {cpu:.1} s CPU",
         count_files(&dir)
     );
     println!(
-        "  single-meter path: {one:.0} telegrams/s; fleet: {rate:.0} telegrams/s on {cores} \
-         cores = {:.0}% of the single-meter path per core; peak RSS {} MB",
-        100.0 * rate / (one * cores),
+        "  wall: single-meter path {one:.0} telegrams/s on one thread; fleet {rate:.0} \
+         telegrams/s on {cores} cores = {:.0}% of the single-meter path per core",
+        100.0 * rate / (one * cores)
+    );
+    println!(
+        "  CPU: single-meter path {:.0} telegrams per CPU-second; fleet {:.0} = {:.0}%; \
+         fleet CPU {:.2} cores busy; peak RSS {} MB",
+        yard_telegrams as f64 / yard_cpu.max(0.01),
+        total / cpu.max(0.01),
+        100.0 * (total / cpu.max(0.01)) / (yard_telegrams as f64 / yard_cpu.max(0.01)),
+        cpu / wall,
         peak_rss_kb() / 1024
     );
 }
