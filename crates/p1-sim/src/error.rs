@@ -30,6 +30,13 @@ pub enum CliError {
     },
     /// Output cannot be written.
     Write(io::Error),
+    /// An output file cannot be created, written or put in place.
+    Output {
+        /// The file as the user named it.
+        path: String,
+        /// The OS error.
+        source: io::Error,
+    },
     /// A usage error not tied to a file position.
     Usage(String),
     /// A scenario that does not parse or validate (`path:line:column: message`).
@@ -49,6 +56,14 @@ impl CliError {
         }
     }
 
+    /// An error writing the output file `path`.
+    pub fn output(path: &std::path::Path, source: io::Error) -> CliError {
+        CliError::Output {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
     /// A write error on the output.
     pub fn stdout(e: io::Error) -> CliError {
         CliError::Write(e)
@@ -62,7 +77,7 @@ impl CliError {
             | CliError::Usage(_)
             | CliError::Scenario(_) => 2,
             CliError::Failed(_) => 1,
-            CliError::Write(_) => 3,
+            CliError::Write(_) | CliError::Output { .. } => 3,
             CliError::Internal(_) => 70,
         }
     }
@@ -79,6 +94,7 @@ impl fmt::Display for CliError {
             } => write!(f, "{path}:{line}:{column}: {message}"),
             CliError::Read { path, source } => write!(f, "{path}: {source}"),
             CliError::Write(e) => write!(f, "cannot write output: {e}"),
+            CliError::Output { path, source } => write!(f, "cannot write {path}: {source}"),
             CliError::Usage(m) | CliError::Failed(m) | CliError::Scenario(m) => write!(f, "{m}"),
             CliError::Internal(m) => write!(f, "internal error: {m}"),
         }

@@ -9,6 +9,7 @@ pub mod input;
 pub mod live;
 pub mod panel;
 pub mod run;
+mod staged;
 
 use std::io::{self, Write};
 

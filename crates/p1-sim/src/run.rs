@@ -1,8 +1,8 @@
 //! `p1sim run`: plays a scenario and writes its telegrams to stdout, a file, a directory
 //! (one file per telegram) or a live port, with an optional JSON-lines truth file.
 //!
-//! Files are written to a temporary file next to the target and renamed into place only
-//! when the run succeeds, so a failed run never leaves a half-written or clobbered file.
+//! Files are staged (see `staged.rs`) and published together only when the run succeeds,
+//! so a failed or interrupted run never leaves a half-written or clobbered file.
 
 use std::fs;
 use std::io::{self, IsTerminal, Write};
@@ -13,6 +13,7 @@ use p1_scenario::{Frame, Scenario, Simulation, TruthRecord};
 
 use crate::error::CliError;
 use crate::live::{self, LiveFrame, LiveOptions, LiveSinkSpec, Pacing};
+use crate::staged::{self, StagedFile};
 
 /// Where `--out` sends the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,74 +76,12 @@ pub fn load(path: Option<&Path>) -> Result<Scenario, CliError> {
     }
 }
 
-/// An output file. A regular file (or a new one) is written under a temporary name and
-/// renamed into place by [`Staged::commit`], so a failed run leaves the old file intact;
-/// anything else that exists at the path (`/dev/null`, a FIFO, a terminal) is written
-/// directly — renaming over it would replace the device node.
-enum Staged {
-    Temp {
-        target: PathBuf,
-        file: io::BufWriter<tempfile::NamedTempFile>,
-    },
-    Direct(io::BufWriter<fs::File>),
-}
-
-impl Staged {
-    fn create(target: &Path) -> Result<Staged, CliError> {
-        let shown = || target.display().to_string();
-        if fs::metadata(target).is_ok_and(|m| !m.is_file()) {
-            let file = fs::OpenOptions::new()
-                .write(true)
-                .open(target)
-                .map_err(|e| CliError::io(&shown(), e))?;
-            return Ok(Staged::Direct(io::BufWriter::with_capacity(
-                64 * 1024,
-                file,
-            )));
-        }
-        let dir = match target.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let tmp = tempfile::Builder::new()
-            .prefix(".p1sim-")
-            .tempfile_in(&dir)
-            .map_err(|e| CliError::io(&dir.display().to_string(), e))?;
-        Ok(Staged::Temp {
-            target: target.to_path_buf(),
-            file: io::BufWriter::with_capacity(64 * 1024, tmp),
-        })
-    }
-
-    fn write(&mut self, bytes: &[u8]) -> Result<(), CliError> {
-        match self {
-            Staged::Temp { file, .. } => file.write_all(bytes),
-            Staged::Direct(file) => file.write_all(bytes),
-        }
-        .map_err(CliError::Write)
-    }
-
-    fn commit(self) -> Result<(), CliError> {
-        match self {
-            Staged::Temp { target, file } => {
-                let tmp = file
-                    .into_inner()
-                    .map_err(|e| CliError::Write(e.into_error()))?;
-                tmp.persist(&target)
-                    .map(drop)
-                    .map_err(|e| CliError::Write(e.error))
-            }
-            Staged::Direct(mut file) => file.flush().map_err(CliError::Write),
-        }
-    }
-}
-
-/// Writes the truth file as frames go by: staged and renamed into place at the end for
-/// a run to files, or line by line for a live run, so a test can read the truth of a
-/// telegram as soon as it is sent.
+/// Writes the truth file as frames go by: staged and published together with `--out`
+/// at the end for a run to files, or line by line for a live run, so a test can read the
+/// truth of a telegram as soon as it is sent.
 enum Truth {
     None,
-    Staged(Staged),
+    Staged(StagedFile),
     Live(io::LineWriter<fs::File>),
 }
 
@@ -152,8 +91,8 @@ impl Truth {
             None => Ok(Truth::None),
             Some(p) if live => fs::File::create(p)
                 .map(|f| Truth::Live(io::LineWriter::new(f)))
-                .map_err(|e| CliError::io(&p.display().to_string(), e)),
-            Some(p) => Staged::create(p).map(Truth::Staged),
+                .map_err(|e| CliError::output(p, e)),
+            Some(p) => StagedFile::create(p).map(Truth::Staged),
         }
     }
 
@@ -170,12 +109,32 @@ impl Truth {
         }
     }
 
-    fn commit(self) -> Result<(), CliError> {
+    /// Finishes a live truth file; hands a staged one over to be published with the rest.
+    fn finish(self) -> Result<Option<StagedFile>, CliError> {
         match self {
-            Truth::None => Ok(()),
-            Truth::Staged(file) => file.commit(),
-            Truth::Live(mut file) => file.flush().map_err(CliError::Write),
+            Truth::None => Ok(None),
+            Truth::Staged(file) => Ok(Some(file)),
+            Truth::Live(mut file) => file.flush().map(|()| None).map_err(CliError::Write),
         }
+    }
+}
+
+/// A write to stdout failed. A reader that closes the pipe early (`| head`) is normally
+/// no error, but with `--truth` the truth file would describe telegrams nobody got: the
+/// run fails (exit 3) and leaves the old truth file as it was.
+fn stdout_failed(e: io::Error, truth: Option<&Path>, sent: u64) -> CliError {
+    match truth {
+        Some(t) if e.kind() == io::ErrorKind::BrokenPipe => CliError::Output {
+            path: "standard output".into(),
+            source: io::Error::new(
+                e.kind(),
+                format!(
+                    "closed by the reader after {sent} telegrams; {} left as it was",
+                    t.display()
+                ),
+            ),
+        },
+        _ => CliError::Write(e),
     }
 }
 
@@ -233,34 +192,41 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
     } else {
         progress(telegram_count(&scenario))
     };
+    let mut staged = Vec::new();
     match &opts.out {
         Output::Live(spec) => return run_live(opts, spec.clone(), sim, truth, &name, stdout),
         Output::Stdout => {
+            let mut sent = 0u64;
             for frame in sim {
-                stdout.write_all(&frame.bytes).map_err(CliError::Write)?;
+                stdout
+                    .write_all(&frame.bytes)
+                    .map_err(|e| stdout_failed(e, opts.truth.as_deref(), sent))?;
+                sent += u64::from(!frame.bytes.is_empty());
                 truth.record(&frame)?;
                 report_refusals(&frame, &name);
                 bar.inc(1);
             }
-            stdout.flush().map_err(CliError::Write)?;
+            stdout
+                .flush()
+                .map_err(|e| stdout_failed(e, opts.truth.as_deref(), sent))?;
         }
         Output::File(path) => {
-            let mut file = Staged::create(path)?;
+            let mut file = StagedFile::create(path)?;
             for frame in sim {
                 file.write(&frame.bytes)?;
                 truth.record(&frame)?;
                 report_refusals(&frame, &name);
                 bar.inc(1);
             }
-            file.commit()?;
+            staged.push(file);
         }
         Output::Dir(dir) => {
-            fs::create_dir_all(dir).map_err(|e| CliError::io(&dir.display().to_string(), e))?;
+            fs::create_dir_all(dir).map_err(|e| CliError::output(dir, e))?;
             for (index, frame) in sim.enumerate() {
                 if !frame.bytes.is_empty() {
-                    let mut file = Staged::create(&dir.join(format!("{:06}.p1", index + 1)))?;
+                    let mut file = StagedFile::create(&dir.join(format!("{:06}.p1", index + 1)))?;
                     file.write(&frame.bytes)?;
-                    file.commit()?;
+                    staged::commit_all(vec![file])?;
                 }
                 truth.record(&frame)?;
                 report_refusals(&frame, &name);
@@ -269,7 +235,9 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
         }
     }
     bar.finish_and_clear();
-    truth.commit()?;
+    // All outputs at once: a truth file that cannot be finished leaves `--out` untouched.
+    staged.extend(truth.finish()?);
+    staged::commit_all(staged)?;
     Ok(0)
 }
 
@@ -318,7 +286,7 @@ fn run_live(
     if let Some(e) = truth_error {
         return Err(e);
     }
-    truth.commit()?;
+    truth.finish()?;
     if let Some(e) = ready_error {
         return Err(CliError::Write(e));
     }
