@@ -97,15 +97,17 @@ impl Truth {
     }
 
     fn record(&mut self, frame: &Frame) -> Result<(), CliError> {
-        let line = || {
-            let mut line = TruthRecord::from_frame(frame).to_json_line();
-            line.push('\n');
-            line
-        };
         match self {
             Truth::None => Ok(()),
-            Truth::Staged(file) => file.write(line().as_bytes()),
-            Truth::Live(file) => file.write_all(line().as_bytes()).map_err(CliError::Write),
+            _ => self.write_line(&truth_line(frame)),
+        }
+    }
+
+    fn write_line(&mut self, line: &str) -> Result<(), CliError> {
+        match self {
+            Truth::None => Ok(()),
+            Truth::Staged(file) => file.write(line.as_bytes()),
+            Truth::Live(file) => file.write_all(line.as_bytes()).map_err(CliError::Write),
         }
     }
 
@@ -117,6 +119,13 @@ impl Truth {
             Truth::Live(mut file) => file.flush().map(|()| None).map_err(CliError::Write),
         }
     }
+}
+
+/// The truth record of `frame`, one JSON line.
+fn truth_line(frame: &Frame) -> String {
+    let mut line = TruthRecord::from_frame(frame).to_json_line();
+    line.push('\n');
+    line
 }
 
 /// A write to stdout failed. A reader that closes the pipe early (`| head`) is normally
@@ -262,15 +271,28 @@ fn run_live(
         handle_signals: true,
         ..LiveOptions::default()
     };
+    // The truth must describe exactly what was sent, and `serve` may take a frame and
+    // then stop (a signal while it waits for the frame's instant). `serve` takes frame
+    // k+1 only once frame k is out, so each record is written when the next frame is
+    // taken, and the last one only if the summary counts it as sent.
+    let with_truth = !matches!(truth, Truth::None);
     let mut truth_error = None;
+    let mut pending: Option<String> = None;
+    let mut taken = 0u64;
     let frames = sim.map_while(|frame| {
         if truth_error.is_some() {
             return None;
         }
-        if let Err(e) = truth.record(&frame) {
+        if let Some(line) = pending.take()
+            && let Err(e) = truth.write_line(&line)
+        {
             truth_error = Some(e);
             return None;
         }
+        if with_truth {
+            pending = Some(truth_line(&frame));
+        }
+        taken += 1;
         report_refusals(&frame, name);
         Some(LiveFrame::from(frame))
     });
@@ -285,6 +307,11 @@ fn run_live(
     eprintln!("p1sim: {summary}");
     if let Some(e) = truth_error {
         return Err(e);
+    }
+    if let Some(line) = pending
+        && summary.telegrams + summary.silent == taken
+    {
+        truth.write_line(&line)?;
     }
     truth.finish()?;
     if let Some(e) = ready_error {

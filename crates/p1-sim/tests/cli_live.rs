@@ -1,0 +1,128 @@
+//! `p1sim run` on live ports through the real binary, with real sockets, ptys and
+//! signals: the truth file describes exactly the telegrams sent when SIGINT stops the
+//! run; a `--link` left dangling by SIGKILL is replaced by the next run, and anything
+//! else at that path is refused with a reason.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_p1sim")
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    // A safety net only: every wait is for a condition.
+    let give_up = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < give_up, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let sent = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+}
+
+/// Starts `p1sim ARGS` and returns it with the first line it prints (the device path or
+/// `tcp:ADDR`).
+fn start(args: &[&str]) -> (Child, String, BufReader<ChildStdout>) {
+    let mut child = Command::new(bin())
+        .current_dir(common::root())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn p1sim");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    out.read_line(&mut first).expect("ready line");
+    (child, first.trim_end().to_owned(), out)
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `N` and `S` from the summary line `p1sim: N telegrams (S silent frames): ...`.
+fn summary_counts(stderr: &str) -> (usize, usize) {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains(" telegrams (") && l.contains("silent frames"))
+        .unwrap_or_else(|| panic!("no summary in {stderr}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let n = words[1].parse().expect("telegrams");
+    let s = words[3].trim_start_matches('(').parse().expect("silent");
+    (n, s)
+}
+
+#[test]
+fn at_sigint_the_truth_describes_exactly_the_telegrams_sent() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let truth = dir.path().join("truth.jsonl");
+    let truth_arg = truth.to_str().expect("utf-8");
+    let (mut child, ready, _out) = start(&[
+        "run",
+        "--out",
+        "tcp:127.0.0.1:0",
+        "--speed",
+        "20",
+        "--truth",
+        truth_arg,
+    ]);
+    let addr = ready.strip_prefix("tcp:").expect("tcp:ADDR");
+    let mut client = TcpStream::connect(addr).expect("connect");
+    let reader = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let _ = client.read_to_end(&mut got);
+        got
+    });
+    wait_for("three truth records", || lines(&truth).len() >= 3);
+    signal(&child, "INT");
+    let status = child.wait().expect("wait");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("stderr");
+    assert!(status.success(), "{status}: {stderr}");
+    let got = reader.join().expect("reader");
+
+    let records = lines(&truth);
+    let (telegrams, silent) = summary_counts(&stderr);
+    assert_eq!(records.len(), telegrams + silent, "{stderr}");
+    // The client connected after the meter started, so it has a suffix of the stream:
+    // the truth's telegrams, end to end, must end exactly with what it received.
+    let stream: Vec<u8> = records
+        .iter()
+        .map(|r| {
+            let v: serde_json::Value = serde_json::from_str(r).expect("json");
+            v["telegram"].as_str().expect("telegram").to_owned()
+        })
+        .collect::<String>()
+        .into_bytes();
+    assert!(!got.is_empty(), "the client got nothing");
+    assert!(
+        stream.ends_with(&got),
+        "the truth does not end with the telegrams the client received ({} records, {} bytes received)",
+        records.len(),
+        got.len()
+    );
+    let frames = p1_wire::decode_all(&got);
+    assert!(frames.iter().all(Result::is_ok));
+}
