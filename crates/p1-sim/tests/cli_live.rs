@@ -126,3 +126,78 @@ fn at_sigint_the_truth_describes_exactly_the_telegrams_sent() {
     let frames = p1_wire::decode_all(&got);
     assert!(frames.iter().all(Result::is_ok));
 }
+
+fn run_to_end(args: &[&str]) -> std::process::Output {
+    Command::new(bin())
+        .current_dir(common::root())
+        .args(args)
+        .output()
+        .expect("run p1sim")
+}
+
+#[test]
+fn a_link_left_by_sigkill_is_replaced_and_anything_else_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let link = dir.path().join("p1");
+    let link_arg = link.to_str().expect("utf-8");
+    let args = ["run", "--out", "pty", "--link", link_arg];
+
+    let (mut killed, dev, _out) = start(&args);
+    assert_eq!(
+        std::fs::read_link(&link).expect("link").to_str(),
+        Some(&*dev)
+    );
+    signal(&killed, "KILL");
+    killed.wait().expect("wait");
+    wait_for("the killed meter's pty to go away", || {
+        !Path::new(&dev).exists() || std::fs::read_link(&link).is_err()
+    });
+    assert!(
+        std::fs::symlink_metadata(&link).is_ok(),
+        "SIGKILL cannot remove the link"
+    );
+
+    // The next run replaces the dangling link, and removes it when it stops.
+    let (mut next, dev2, _out2) = start(&args);
+    assert_eq!(
+        std::fs::read_link(&link).expect("link").to_str(),
+        Some(&*dev2)
+    );
+
+    // While that meter serves, a second one may not take its link.
+    let o = run_to_end(&args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("still in use"), "{err}");
+    assert_eq!(
+        std::fs::read_link(&link).expect("link").to_str(),
+        Some(&*dev2)
+    );
+    signal(&next, "TERM");
+    assert!(next.wait().expect("wait").success());
+    assert!(
+        std::fs::symlink_metadata(&link).is_err(),
+        "link left behind"
+    );
+
+    // A symlink to something else, or a file, is never replaced.
+    let other = dir.path().join("notes.txt");
+    std::fs::write(&other, b"mine").expect("write");
+    std::os::unix::fs::symlink(&other, &link).expect("symlink");
+    let o = run_to_end(&args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(link_arg) && err.contains("not a pseudo-terminal"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_link(&link).expect("link"), other);
+    std::fs::remove_file(&link).expect("rm");
+
+    std::fs::write(&link, b"a file").expect("write");
+    let o = run_to_end(&args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("not a symlink"), "{err}");
+    assert_eq!(std::fs::read(&link).expect("file"), b"a file");
+}
