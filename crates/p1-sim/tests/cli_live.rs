@@ -201,3 +201,102 @@ fn a_link_left_by_sigkill_is_replaced_and_anything_else_is_refused() {
     assert!(err.contains("not a symlink"), "{err}");
     assert_eq!(std::fs::read(&link).expect("file"), b"a file");
 }
+
+/// CPU time (user + system, in clock ticks) the process has used so far.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = &stat[stat.rfind(')').expect(")") + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().expect("utime") + f[12].parse::<u64>().expect("stime")
+}
+
+/// Counts bytes a client receives, in the background.
+fn counting(mut s: TcpStream) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
+    use std::sync::atomic::Ordering;
+    let n = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = std::sync::Arc::clone(&n);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(k) = s.read(&mut buf) {
+            if k == 0 {
+                break;
+            }
+            count.fetch_add(k, Ordering::SeqCst);
+        }
+    });
+    n
+}
+
+#[test]
+fn at_the_descriptor_limit_tcp_backs_off_says_so_once_and_keeps_serving() {
+    use std::sync::atomic::Ordering;
+    // stdin, stdout, stderr, the listener and a client or two fit under 6; the rest wait.
+    let mut child = Command::new("sh")
+        .current_dir(common::root())
+        .arg("-c")
+        .arg("ulimit -n 6 && exec \"$0\" run --out tcp:127.0.0.1:0 --speed 20")
+        .arg(bin())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut ready = String::new();
+    out.read_line(&mut ready).expect("ready line");
+    let addr = ready
+        .trim_end()
+        .strip_prefix("tcp:")
+        .expect("tcp:ADDR")
+        .to_owned();
+    let (err_tx, err_rx) = std::sync::mpsc::channel();
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        while err.read_line(&mut line).is_ok_and(|n| n > 0) {
+            let _ = err_tx.send(std::mem::take(&mut line));
+        }
+    });
+
+    let first = counting(TcpStream::connect(&addr).expect("connect"));
+    wait_for("the first client to be served", || {
+        first.load(Ordering::SeqCst) > 0
+    });
+    let waiting: Vec<_> = (0..8)
+        .map(|_| counting(TcpStream::connect(&addr).expect("connect")))
+        .collect();
+    let told = err_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("a message on stderr");
+    assert!(told.contains("cannot accept a client"), "{told}");
+
+    // While clients wait, the meter keeps the first one going without spinning: over
+    // the next 20 telegrams (a second at --speed 20) it uses a small part of a core.
+    let pid = child.id();
+    let (cpu0, at0, got0) = (cpu_ticks(pid), Instant::now(), first.load(Ordering::SeqCst));
+    wait_for("the first client to get 20 more telegrams", || {
+        first.load(Ordering::SeqCst) >= got0 + 20 * 1000
+    });
+    let cpu = cpu_ticks(pid) - cpu0;
+    let wall_ticks = at0.elapsed().as_secs_f64() * 100.0;
+    assert!(
+        (cpu as f64) < wall_ticks / 4.0,
+        "{cpu} CPU ticks in {wall_ticks:.0} wall ticks: the accept loop spins"
+    );
+    let accepted_late = waiting
+        .iter()
+        .filter(|n| n.load(Ordering::SeqCst) > 0)
+        .count();
+    assert!(
+        accepted_late < waiting.len(),
+        "every client was served: the limit did not bite"
+    );
+
+    signal(&child, "TERM");
+    assert!(child.wait().expect("wait").success());
+    let rest: String = err_rx.try_iter().collect();
+    assert!(
+        !rest.contains("cannot accept a client"),
+        "said more than once: {rest}"
+    );
+}

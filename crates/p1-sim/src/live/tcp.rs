@@ -9,12 +9,17 @@
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, Timespec};
 
 use super::outbox::{Outbox, Release};
 use super::{ClientReport, LiveError, LiveSummary, ReadyInfo, Sink};
+
+/// How long the listener rests after `accept` failed for lack of resources (no file
+/// descriptor left, no memory): the pending connection stays in the kernel's backlog and
+/// keeps the listener readable, so retrying at once would spin.
+pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(250);
 
 /// Send buffer asked for per client (Linux doubles it): about 20 s of worst-case telegrams.
 pub const CLIENT_SEND_BUFFER: usize = 32 * 1024;
@@ -42,6 +47,10 @@ pub(crate) struct TcpSink {
     /// Bytes written to clients that have since gone.
     gone_bytes: u64,
     scratch: Vec<u8>,
+    /// While set, `accept` is not retried before this instant (see [`ACCEPT_BACKOFF`]).
+    accept_paused_until: Option<Instant>,
+    /// Whether the shortage has been reported on stderr (once per run).
+    told_shortage: bool,
 }
 
 impl TcpSink {
@@ -65,6 +74,8 @@ impl TcpSink {
             accepted: 0,
             gone_bytes: 0,
             scratch: vec![0; 4096],
+            accept_paused_until: None,
+            told_shortage: false,
         })
     }
 
@@ -75,6 +86,9 @@ impl TcpSink {
     /// Accepts every pending connection. New clients start with an empty queue, so their
     /// first byte is the `/` of the next telegram to begin.
     fn accept_all(&mut self) -> Result<(), LiveError> {
+        if self.accept_paused() {
+            return Ok(());
+        }
         loop {
             match self.listener.accept() {
                 Ok((stream, peer)) => {
@@ -97,6 +111,19 @@ impl TcpSink {
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if is_resource_shortage(&e) => {
+                    self.accept_paused_until = Some(Instant::now() + ACCEPT_BACKOFF);
+                    if !self.told_shortage {
+                        self.told_shortage = true;
+                        eprintln!(
+                            "p1sim: tcp {}: cannot accept a client ({e}); new clients wait, \
+                             retrying every {} ms, connected clients keep being served",
+                            self.addr,
+                            ACCEPT_BACKOFF.as_millis()
+                        );
+                    }
+                    return Ok(());
+                }
                 Err(e) if is_transient_accept_error(&e) => return Ok(()),
                 Err(source) => {
                     return Err(LiveError::Tcp {
@@ -105,6 +132,18 @@ impl TcpSink {
                     });
                 }
             }
+        }
+    }
+
+    /// Whether accepting rests after a resource shortage.
+    fn accept_paused(&mut self) -> bool {
+        match self.accept_paused_until {
+            Some(until) if Instant::now() < until => true,
+            Some(_) => {
+                self.accept_paused_until = None;
+                false
+            }
+            None => false,
         }
     }
 
@@ -139,8 +178,8 @@ fn report(c: &Client, disconnected: bool) -> ClientReport {
     }
 }
 
-/// Errors from `accept` that concern one connection or a momentary shortage, not the
-/// listener: skip them and try again on the next poll.
+/// Errors from `accept` that concern one connection, not the listener: skip them and try
+/// again on the next poll.
 fn is_transient_accept_error(e: &io::Error) -> bool {
     matches!(
         e.kind(),
@@ -148,11 +187,16 @@ fn is_transient_accept_error(e: &io::Error) -> bool {
             | io::ErrorKind::ConnectionReset
             | io::ErrorKind::Interrupted
             | io::ErrorKind::PermissionDenied
-    ) || matches!(
-        e.raw_os_error(),
-        // EMFILE, ENFILE, ENOBUFS, ENOMEM, EPROTO
-        Some(24 | 23 | 105 | 12 | 71)
-    )
+    ) || e.raw_os_error() == Some(rustix::io::Errno::PROTO.raw_os_error())
+}
+
+/// Errors from `accept` that say the process or system is short of a resource: the
+/// connection stays pending, so accepting rests for [`ACCEPT_BACKOFF`].
+fn is_resource_shortage(e: &io::Error) -> bool {
+    use rustix::io::Errno;
+    [Errno::MFILE, Errno::NFILE, Errno::NOBUFS, Errno::NOMEM]
+        .iter()
+        .any(|n| e.raw_os_error() == Some(n.raw_os_error()))
 }
 
 impl Sink for TcpSink {
@@ -181,8 +225,13 @@ impl Sink for TcpSink {
             tv_nsec: 0,
         });
         let (listener_ready, events) = {
+            let listen = if self.accept_paused() {
+                PollFlags::empty()
+            } else {
+                PollFlags::IN
+            };
             let mut fds = Vec::with_capacity(self.clients.len() + 1);
-            fds.push(PollFd::new(&self.listener, PollFlags::IN));
+            fds.push(PollFd::new(&self.listener, listen));
             for c in &self.clients {
                 let mut f = PollFlags::empty();
                 if !c.read_closed {
