@@ -1,11 +1,18 @@
 //! The TCP destination: one non-blocking listener, any number of clients, each with its own
-//! bounded telegram queue so a stalled client loses telegrams instead of delaying the
-//! others. Clients join at the next telegram boundary.
+//! bounded backlog so a stalled client loses telegrams instead of delaying the others.
+//! Clients join at the next telegram boundary.
 //!
-//! Each client's kernel send buffer is set to [`CLIENT_SEND_BUFFER`]: left to autotuning,
-//! loopback buffers absorb about 4 MB (over an hour of telegrams at 1/s) before a stalled
-//! client is noticed, and it would then resume on very stale data.
+//! A client's backlog counts the telegrams in our queue *and* those the kernel still holds
+//! unacknowledged (`SIOCOUTQ`, see `sockq.rs`): with the default bound of one, a telegram
+//! is sent to a client only once everything before it has reached the client's host, as
+//! on the real P1 line, which carries only the telegram being sent. A client that stalls
+//! and resumes therefore gets at most one stale telegram from us, then the next whole
+//! current one; the ones it missed are counted as dropped. (What the client's own kernel
+//! had already received before it stalled is its to read, like a serial port's buffer.)
+//! The kernel send buffer is also kept at its minimum ([`CLIENT_SEND_BUFFER`]), which
+//! bounds the backlog where the kernel cannot report it.
 
+use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -22,7 +29,7 @@ use super::{ClientReport, LiveError, LiveSummary, ReadyInfo, Sink};
 pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(250);
 
 /// Send buffer asked for per client (Linux doubles it): about 20 s of worst-case telegrams.
-pub const CLIENT_SEND_BUFFER: usize = 32 * 1024;
+pub const CLIENT_SEND_BUFFER: usize = 1;
 
 struct Client {
     stream: TcpStream,
@@ -30,8 +37,40 @@ struct Client {
     seq: u64,
     peer: Option<SocketAddr>,
     out: Outbox,
+    /// Lengths of the telegrams handed whole to the kernel whose bytes the client has not
+    /// all acknowledged yet, oldest first.
+    in_kernel: VecDeque<usize>,
     /// The client shut down its sending side; it may still be reading.
     read_closed: bool,
+}
+
+impl Client {
+    /// Telegrams the kernel still holds for this client (whole ones handed over; the
+    /// queue's half-written head is counted by the queue).
+    fn held_by_kernel(&mut self) -> usize {
+        let Some(unacked) = super::sockq::unacknowledged(&self.stream) else {
+            self.in_kernel.clear();
+            return 0;
+        };
+        let left = unacked.saturating_sub(self.out.head_sent());
+        let total: usize = self.in_kernel.iter().sum();
+        let mut acked = total.saturating_sub(left);
+        while let Some(&len) = self.in_kernel.front() {
+            if acked < len {
+                break;
+            }
+            acked -= len;
+            self.in_kernel.pop_front();
+        }
+        self.in_kernel.len()
+    }
+
+    /// Writes what may be written; `Err` means the client is gone.
+    fn flush(&mut self, rel: Release) -> io::Result<()> {
+        let in_kernel = &mut self.in_kernel;
+        self.out
+            .flush(&mut self.stream, rel, |len| in_kernel.push_back(len))
+    }
 }
 
 /// The listener and its clients.
@@ -107,6 +146,7 @@ impl TcpSink {
                         seq: self.accepted,
                         peer: Some(peer),
                         out: Outbox::new(self.queue),
+                        in_kernel: VecDeque::new(),
                         read_closed: false,
                     });
                 }
@@ -160,7 +200,7 @@ impl TcpSink {
         let mut i = 0;
         while i < self.clients.len() {
             let c = &mut self.clients[i];
-            if c.out.has_writable(rel) && c.out.flush(&mut c.stream, rel, |_| {}).is_err() {
+            if c.out.has_writable(rel) && c.flush(rel).is_err() {
                 self.drop_client(i);
                 continue;
             }
@@ -207,7 +247,12 @@ impl Sink for TcpSink {
             upto: 0,
         };
         for c in &mut self.clients {
-            c.out.push(self.rel.id, Arc::clone(&telegram));
+            let room = self.queue.saturating_sub(c.held_by_kernel());
+            if room == 0 {
+                c.out.skip();
+            } else {
+                c.out.push_within(self.rel.id, Arc::clone(&telegram), room);
+            }
         }
         Ok(())
     }
@@ -277,10 +322,7 @@ impl Sink for TcpSink {
                     }
                 }
             }
-            if !dead
-                && ev.contains(PollFlags::OUT)
-                && c.out.flush(&mut c.stream, rel, |_| {}).is_err()
-            {
+            if !dead && ev.contains(PollFlags::OUT) && c.flush(rel).is_err() {
                 dead = true;
             }
             if dead {
@@ -294,7 +336,10 @@ impl Sink for TcpSink {
     }
 
     fn is_idle(&mut self) -> Result<bool, LiveError> {
-        Ok(self.clients.iter().all(|c| c.out.is_empty()))
+        Ok(self
+            .clients
+            .iter_mut()
+            .all(|c| c.out.is_empty() && c.held_by_kernel() == 0))
     }
 
     fn finish(&mut self, summary: &mut LiveSummary) -> Result<(), LiveError> {
