@@ -410,12 +410,24 @@ fn check_id(
     what: &str,
 ) -> Result<(), ScenarioError> {
     let text = id.get_ref();
-    if text.len() != 14 || !text.is_ascii() {
+    // The rule counts ASCII characters (bytes on the wire): name the first other one
+    // rather than a character count that may well be 14.
+    if let Some((n, c)) = text.chars().enumerate().find(|(_, c)| !c.is_ascii()) {
+        return Err(ctx.err(
+            &id.span(),
+            format!(
+                "an equipment id is 14 ASCII characters; `{text}` has the non-ASCII \
+                 character `{c}` at position {}",
+                n + 1
+            ),
+        ));
+    }
+    if text.len() != 14 {
         return Err(ctx.err(
             &id.span(),
             format!(
                 "an equipment id is 14 ASCII characters; `{text}` has {}",
-                text.chars().count()
+                text.len()
             ),
         ));
     }
