@@ -53,6 +53,12 @@ struct Linked {
 impl StagedFile {
     /// Opens a staging file for `target`.
     pub(crate) fn create(target: &Path) -> Result<StagedFile, CliError> {
+        Self::create_with(target, true)
+    }
+
+    /// [`StagedFile::create`]; `unnamed: false` takes the fallback for file systems
+    /// without `O_TMPFILE` (for its tests).
+    fn create_with(target: &Path, unnamed: bool) -> Result<StagedFile, CliError> {
         let fail = |e: io::Error| CliError::output(target, e);
         let existing = fs::metadata(target).ok();
         if existing.as_ref().is_some_and(|m| !m.is_file()) {
@@ -71,7 +77,14 @@ impl StagedFile {
             _ => PathBuf::from("."),
         };
         let mode = existing.map(|m| m.permissions().mode() & 0o7777);
-        let (kind, file) = match open_unnamed(&dir) {
+        // Publishing an unnamed file links it through /proc/self/fd: without /proc, use a
+        // named one from the start rather than fail at the end of the run.
+        let unnamed = if unnamed && Path::new("/proc/self/fd").is_dir() {
+            open_unnamed(&dir)
+        } else {
+            Err(rustix::io::Errno::OPNOTSUPP)
+        };
+        let (kind, file) = match unnamed {
             Ok(fd) => (Kind::Unnamed { dir: dir.clone() }, fs::File::from(fd)),
             Err(e) if unnamed_unsupported(e) => {
                 let (path, file) = open_named(&dir).map_err(fail)?;
@@ -222,4 +235,54 @@ fn open_named(dir: &Path) -> io::Result<(PathBuf, fs::File)> {
 
 fn hidden_name(attempt: u32) -> String {
     format!(".p1sim-{}-{attempt}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn both_ways_publish_together_and_leave_nothing_when_dropped() {
+        let Ok(dir) = tempfile::tempdir() else {
+            panic!("temp dir");
+        };
+        for unnamed in [true, false] {
+            let (a, b) = (dir.path().join("a.p1"), dir.path().join("b.jsonl"));
+            fs::write(&a, b"old a").ok();
+            let staged = |p: &Path| match StagedFile::create_with(p, unnamed) {
+                Ok(f) => f,
+                Err(e) => panic!("create {}: {e}", p.display()),
+            };
+            // Dropped unpublished: the targets stay as they were, no hidden file remains.
+            let mut fa = staged(&a);
+            assert!(fa.write(b"new a").is_ok());
+            drop(fa);
+            assert_eq!(entries(dir.path()), ["a.p1"], "unnamed: {unnamed}");
+            assert_eq!(fs::read(&a).ok(), Some(b"old a".to_vec()));
+            // Published: both at once, with their contents.
+            let (mut fa, mut fb) = (staged(&a), staged(&b));
+            assert!(fa.write(b"new a").is_ok() && fb.write(b"new b").is_ok());
+            assert!(commit_all(vec![fa, fb]).is_ok());
+            assert_eq!(
+                entries(dir.path()),
+                ["a.p1", "b.jsonl"],
+                "unnamed: {unnamed}"
+            );
+            assert_eq!(fs::read(&a).ok(), Some(b"new a".to_vec()));
+            assert_eq!(fs::read(&b).ok(), Some(b"new b".to_vec()));
+            fs::remove_file(&b).ok();
+        }
+    }
 }
