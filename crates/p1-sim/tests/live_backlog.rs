@@ -122,6 +122,8 @@ fn stall_and_resume(rcvbuf: Option<usize>) -> (Vec<usize>, usize, ClientReport) 
                     Err(_) => {}
                 }
             }
+            // Kept open until the meter ends, so every telegram is accounted to it.
+            client
         })
     };
     let current = |got: &Mutex<Vec<u8>>| {
@@ -140,9 +142,10 @@ fn stall_and_resume(rcvbuf: Option<usize>) -> (Vec<usize>, usize, ClientReport) 
         wait_for("the next telegram to go out", || gate.passed() == next);
     }
     done.store(true, Ordering::SeqCst);
-    reader.join().expect("reader");
+    let client = reader.join().expect("reader");
     gate.open();
     let summary = meter.join().expect("summary");
+    drop(client);
     let bytes = got.lock().expect("lock").clone();
     let whole = bytes.len() / LEN * LEN;
     assert_eq!(summary.telegrams, n as u64);

@@ -18,7 +18,7 @@
 //!   telegram counts as dropped. So a reader that opens the device mid-stream finds at most
 //!   one whole telegram waiting, starting at `/`, and then the following ones.
 //! - **tcp**: each client has a backlog of at most [`LiveOptions::client_queue`] telegrams
-//!   (default 1), counting those its socket still holds unacknowledged; a telegram due
+//!   (default 1), counting those its socket could not send yet; a telegram due
 //!   when the backlog is full is dropped for that client only (and older ones not yet
 //!   started with it), so a client that stalls and resumes gets at most one stale
 //!   telegram from the meter, then the next whole current one. A client that connects
@@ -191,7 +191,7 @@ pub struct LiveOptions {
     /// [`BAUD_CHUNK`]-byte pieces, instead of in one write. The line rate is not scaled
     /// by `speed`.
     pub baud_pacing: bool,
-    /// Telegrams a TCP client may have pending (queued here or unacknowledged in its
+    /// Telegrams a TCP client may have pending (queued here or not yet sent by its
     /// socket) before new ones are dropped for it. 1 (the default) is the real line: only
     /// the telegram being sent.
     pub client_queue: usize,

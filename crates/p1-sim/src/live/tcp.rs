@@ -2,10 +2,10 @@
 //! bounded backlog so a stalled client loses telegrams instead of delaying the others.
 //! Clients join at the next telegram boundary.
 //!
-//! A client's backlog counts the telegrams in our queue *and* those the kernel still holds
-//! unacknowledged (`SIOCOUTQ`, see `sockq.rs`): with the default bound of one, a telegram
-//! is sent to a client only once everything before it has reached the client's host, as
-//! on the real P1 line, which carries only the telegram being sent. A client that stalls
+//! A client's backlog counts the telegrams in our queue *and* those the kernel has not
+//! been able to send yet (`SIOCOUTQNSD`, see `sockq.rs`): with the default bound of one, a
+//! telegram is sent to a client only once everything before it has gone out on the wire,
+//! as on the real P1 line, which carries only the telegram being sent. A client that stalls
 //! and resumes therefore gets at most one stale telegram from us, then the next whole
 //! current one; the ones it missed are counted as dropped. (What the client's own kernel
 //! had already received before it stalled is its to read, like a serial port's buffer.)
@@ -37,29 +37,30 @@ struct Client {
     seq: u64,
     peer: Option<SocketAddr>,
     out: Outbox,
-    /// Lengths of the telegrams handed whole to the kernel whose bytes the client has not
-    /// all acknowledged yet, oldest first.
+    /// Lengths of the telegrams handed whole to the kernel that it may not all have sent
+    /// yet, oldest first.
     in_kernel: VecDeque<usize>,
     /// The client shut down its sending side; it may still be reading.
     read_closed: bool,
 }
 
 impl Client {
-    /// Telegrams the kernel still holds for this client (whole ones handed over; the
-    /// queue's half-written head is counted by the queue).
+    /// Telegrams the kernel holds for this client with bytes not sent yet (whole ones
+    /// handed over; the queue's half-written head is counted by the queue). The unsent
+    /// bytes are the newest ones written, so the oldest telegrams are the ones sent.
     fn held_by_kernel(&mut self) -> usize {
-        let Some(unacked) = super::sockq::unacknowledged(&self.stream) else {
+        let Some(unsent) = super::sockq::unsent(&self.stream) else {
             self.in_kernel.clear();
             return 0;
         };
-        let left = unacked.saturating_sub(self.out.head_sent());
+        let left = unsent.saturating_sub(self.out.head_sent());
         let total: usize = self.in_kernel.iter().sum();
-        let mut acked = total.saturating_sub(left);
+        let mut sent = total.saturating_sub(left);
         while let Some(&len) = self.in_kernel.front() {
-            if acked < len {
+            if sent < len {
                 break;
             }
-            acked -= len;
+            sent -= len;
             self.in_kernel.pop_front();
         }
         self.in_kernel.len()
