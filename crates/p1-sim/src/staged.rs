@@ -10,6 +10,7 @@
 //! used instead and removed on every exit path Rust unwinds through (a signal's default
 //! action or SIGKILL can leave it there).
 //!
+//! A symlink to a file is followed: the file it points at is replaced, the link stays.
 //! A new file gets mode 0666 less the umask; a replaced file keeps its mode. A target we
 //! may not write (a read-only file or directory) is an output error (exit 3) naming the
 //! user's path. Anything that exists and is not a regular file (`/dev/null`, a FIFO, a
@@ -30,6 +31,9 @@ const BUFFER: usize = 64 * 1024;
 
 /// One output file being written.
 pub(crate) struct StagedFile {
+    /// The path as the user gave it, for messages.
+    shown: PathBuf,
+    /// Where the file is published: `shown`, or the file a symlink there points at.
     target: PathBuf,
     kind: Kind,
     file: io::BufWriter<fs::File>,
@@ -46,6 +50,7 @@ enum Kind {
 
 /// The hidden name under which a finished file waits to be renamed into place.
 struct Linked {
+    shown: PathBuf,
     target: PathBuf,
     hidden: PathBuf,
 }
@@ -60,14 +65,23 @@ impl StagedFile {
     /// without `O_TMPFILE` (for its tests).
     fn create_with(target: &Path, unnamed: bool) -> Result<StagedFile, CliError> {
         let fail = |e: io::Error| CliError::output(target, e);
+        let shown = target;
         let existing = fs::metadata(target).ok();
         if existing.as_ref().is_some_and(|m| !m.is_file()) {
             let file = fs::OpenOptions::new()
                 .write(true)
                 .open(target)
                 .map_err(fail)?;
-            return Ok(Self::new(target, Kind::Direct, file));
+            return Ok(Self::new(shown, target, Kind::Direct, file));
         }
+        // A symlink to a file: replace the file it points at, not the link.
+        let linked = fs::symlink_metadata(target).is_ok_and(|m| m.file_type().is_symlink());
+        let real = if linked && existing.is_some() {
+            fs::canonicalize(target).map_err(fail)?
+        } else {
+            target.to_path_buf()
+        };
+        let target = real.as_path();
         if existing.is_some() {
             // Renaming would replace a file its owner made read-only: refuse, as `cp` does.
             rustix::fs::access(target, Access::WRITE_OK).map_err(|e| fail(e.into()))?;
@@ -97,11 +111,12 @@ impl StagedFile {
             file.set_permissions(fs::Permissions::from_mode(mode))
                 .map_err(fail)?;
         }
-        Ok(Self::new(target, kind, file))
+        Ok(Self::new(shown, target, kind, file))
     }
 
-    fn new(target: &Path, kind: Kind, file: fs::File) -> StagedFile {
+    fn new(shown: &Path, target: &Path, kind: Kind, file: fs::File) -> StagedFile {
         StagedFile {
+            shown: shown.to_path_buf(),
             target: target.to_path_buf(),
             kind,
             file: io::BufWriter::with_capacity(BUFFER, file),
@@ -112,7 +127,7 @@ impl StagedFile {
     pub(crate) fn write(&mut self, bytes: &[u8]) -> Result<(), CliError> {
         self.file
             .write_all(bytes)
-            .map_err(|e| CliError::output(&self.target, e))
+            .map_err(|e| CliError::output(&self.shown, e))
     }
 
     /// Flushes everything written so far to the kernel (the step that can run out of
@@ -120,16 +135,17 @@ impl StagedFile {
     fn finish(&mut self) -> Result<(), CliError> {
         self.file
             .flush()
-            .map_err(|e| CliError::output(&self.target, e))
+            .map_err(|e| CliError::output(&self.shown, e))
     }
 
     /// Gives the finished file its hidden name next to the target (nothing for a file
     /// that already has one, or a device written in place).
     fn link(&self) -> Result<Option<Linked>, CliError> {
-        let fail = |e: io::Error| CliError::output(&self.target, e);
+        let fail = |e: io::Error| CliError::output(&self.shown, e);
         match &self.kind {
             Kind::Direct => Ok(None),
             Kind::Named { path } => Ok(Some(Linked {
+                shown: self.shown.clone(),
                 target: self.target.clone(),
                 hidden: path.clone(),
             })),
@@ -140,6 +156,7 @@ impl StagedFile {
                     match rustix::fs::linkat(CWD, &fd, CWD, &hidden, AtFlags::SYMLINK_FOLLOW) {
                         Ok(()) => {
                             return Ok(Some(Linked {
+                                shown: self.shown.clone(),
                                 target: self.target.clone(),
                                 hidden,
                             }));
@@ -169,7 +186,7 @@ impl Linked {
         if r.is_err() {
             let _ = fs::remove_file(&self.hidden);
         }
-        r.map_err(|e| CliError::output(&self.target, e))
+        r.map_err(|e| CliError::output(&self.shown, e))
     }
 }
 

@@ -254,3 +254,23 @@ fn a_read_only_destination_exits_3_naming_the_users_path() {
     assert_eq!(std::fs::read(&file).expect("file"), b"keep");
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
+
+#[test]
+fn a_symlink_to_a_file_stays_a_symlink_and_its_file_is_replaced() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sc = scenario(dir.path(), "5s");
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).expect("mkdir");
+    let real = data.join("real.p1");
+    std::fs::write(&real, b"old").expect("write");
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    let link = dir.path().join("out.p1");
+    std::os::unix::fs::symlink(&real, &link).expect("symlink");
+    let o = p1sim(&["run", s(&sc), "--out", s(&link)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read_link(&link).expect("still a symlink"), real);
+    let bytes = std::fs::read(&real).expect("real file");
+    assert_eq!(p1_wire::decode_all(&bytes).len(), 5);
+    assert_eq!(mode(&real), 0o640);
+    assert_eq!(names(&data), ["real.p1"]);
+}
