@@ -82,6 +82,9 @@ pub fn load(path: Option<&Path>) -> Result<Scenario, CliError> {
 enum Truth {
     None,
     Staged(StagedFile),
+    /// A live run's truth file, created (truncating an old one) only once the port is
+    /// open and the first frame is taken, so a port that fails to open loses nothing.
+    LiveAt(PathBuf),
     Live(io::LineWriter<fs::File>),
 }
 
@@ -89,9 +92,7 @@ impl Truth {
     fn create(path: Option<&Path>, live: bool) -> Result<Truth, CliError> {
         match path {
             None => Ok(Truth::None),
-            Some(p) if live => fs::File::create(p)
-                .map(|f| Truth::Live(io::LineWriter::new(f)))
-                .map_err(|e| CliError::output(p, e)),
+            Some(p) if live => Ok(Truth::LiveAt(p.to_path_buf())),
             Some(p) => StagedFile::create(p).map(Truth::Staged),
         }
     }
@@ -104,19 +105,33 @@ impl Truth {
     }
 
     fn write_line(&mut self, line: &str) -> Result<(), CliError> {
+        self.open_live()?;
         match self {
             Truth::None => Ok(()),
             Truth::Staged(file) => file.write(line.as_bytes()),
             Truth::Live(file) => file.write_all(line.as_bytes()).map_err(CliError::Write),
+            Truth::LiveAt(_) => Err(CliError::Internal("live truth file not open".into())),
         }
     }
 
+    /// Creates a live run's truth file if it is not open yet.
+    fn open_live(&mut self) -> Result<(), CliError> {
+        if let Truth::LiveAt(p) = self {
+            let file = fs::File::create(&*p).map_err(|e| CliError::output(p, e))?;
+            *self = Truth::Live(io::LineWriter::new(file));
+        }
+        Ok(())
+    }
+
     /// Finishes a live truth file; hands a staged one over to be published with the rest.
-    fn finish(self) -> Result<Option<StagedFile>, CliError> {
+    fn finish(mut self) -> Result<Option<StagedFile>, CliError> {
+        // A live run that sent nothing still gets its (empty) truth file.
+        self.open_live()?;
         match self {
             Truth::None => Ok(None),
             Truth::Staged(file) => Ok(Some(file)),
             Truth::Live(mut file) => file.flush().map(|()| None).map_err(CliError::Write),
+            Truth::LiveAt(_) => Ok(None),
         }
     }
 }
@@ -281,6 +296,12 @@ fn run_live(
     let mut taken = 0u64;
     let frames = sim.map_while(|frame| {
         if truth_error.is_some() {
+            return None;
+        }
+        if taken == 0
+            && let Err(e) = truth.open_live()
+        {
+            truth_error = Some(e);
             return None;
         }
         if let Some(line) = pending.take()

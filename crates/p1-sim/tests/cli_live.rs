@@ -300,3 +300,24 @@ fn at_the_descriptor_limit_tcp_backs_off_says_so_once_and_keeps_serving() {
         "said more than once: {rest}"
     );
 }
+
+#[test]
+fn a_live_port_that_fails_to_open_leaves_the_old_truth_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let truth = dir.path().join("truth.jsonl");
+    std::fs::write(&truth, b"old truth\n").expect("write");
+    // A port already taken: the listener cannot bind.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let o = run_to_end(&[
+        "run",
+        "--out",
+        &format!("tcp:127.0.0.1:{port}"),
+        "--truth",
+        truth.to_str().expect("utf-8"),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains(&port.to_string()), "{err}");
+    assert_eq!(std::fs::read(&truth).expect("truth"), b"old truth\n");
+}
