@@ -1,7 +1,8 @@
 //! `p1sim run` on live ports through the real binary, with real sockets, ptys and
 //! signals: the truth file describes exactly the telegrams sent when SIGINT stops the
-//! run; a `--link` left dangling by SIGKILL is replaced by the next run, and anything
-//! else at that path is refused with a reason.
+//! run, and an old one survives a port that fails to open; a `--link` left dangling by
+//! SIGKILL is replaced by the next run, and anything else at that path is refused with a
+//! reason; at the file-descriptor limit the TCP listener backs off and says so once.
 
 mod common;
 
