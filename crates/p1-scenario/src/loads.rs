@@ -370,6 +370,8 @@ impl LoadRuntime {
         }
     }
 
+    // Long: one arm per load kind planning its pulses for `day`; the kinds share the
+    // day's seeded draws, which a split would have to thread through every helper.
     fn plan(&mut self, day: Day) {
         let mut pulses = std::mem::take(&mut self.carry);
         let kind = self.kind.clone();
@@ -534,6 +536,8 @@ impl LoadRuntime {
         vec![phases.get(i).copied().unwrap_or(1)]
     }
 
+    // Long: the household's parts (base, fridge, cooking, lighting) drawn in a fixed
+    // order from one generator; the order is part of the seeded output.
     #[expect(clippy::too_many_arguments, reason = "one flag per household part")]
     fn household(
         &mut self,

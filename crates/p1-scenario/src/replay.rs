@@ -85,12 +85,7 @@ impl CsvFile<'_> {
             .lines()
             .nth(line.saturating_sub(1))
             .map_or(1, |l| field_column(l, field));
-        ScenarioError {
-            path: self.path.to_owned(),
-            line,
-            column,
-            message,
-        }
+        ScenarioError::new(self.path, line, column, message)
     }
 
     /// The 1-based line of the record starting at byte `offset`; the reader may report

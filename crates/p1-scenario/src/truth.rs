@@ -8,7 +8,7 @@ use p1_panel::PanelView;
 use p1_wire::Readout;
 use serde::Serialize;
 
-use crate::sim::{Frame, Refusal};
+use crate::sim::{Refusal, SimFrame};
 
 /// The truth about one telegram instant.
 #[derive(Debug, Clone, Serialize)]
@@ -76,7 +76,7 @@ fn latin1(bytes: &[u8]) -> String {
 
 impl<'a> TruthRecord<'a> {
     /// The record of `frame`.
-    pub fn from_frame(frame: &'a Frame) -> TruthRecord<'a> {
+    pub fn from_frame(frame: &'a SimFrame) -> TruthRecord<'a> {
         let faulty = frame.faults_scheduled;
         // With faults, `bytes` is what was sent; the meter's own telegram is re-encoded
         // from what it meant (the encoder is the one that produced it).

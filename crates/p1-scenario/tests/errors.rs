@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use p1_scenario::{Scenario, ScenarioError};
+use p1_scenario::{ErrorKind, Scenario, ScenarioError};
 
 /// Two valid lines every case starts with.
 const BASE: &str = "start = \"2026-03-02 10:00:00\"\nduration = \"10s\"\n";
@@ -15,13 +15,14 @@ fn error(text: &str) -> ScenarioError {
     }
 }
 
-/// Asserts the error's position and that its message contains every fragment.
+/// Asserts the error's position and that its text (message and suggestion) contains
+/// every fragment.
 fn check(text: &str, line: usize, column: usize, fragments: &[&str]) {
     let e = error(text);
     assert_eq!((e.line, e.column), (line, column), "{e}");
     assert_eq!(e.path, "bad.toml");
     for f in fragments {
-        assert!(e.message.contains(f), "`{f}` not in: {e}");
+        assert!(e.to_string().contains(f), "`{f}` not in: {e}");
     }
     assert!(
         e.to_string()
@@ -60,6 +61,34 @@ fn unknown_key_suggests_the_closest() {
         1,
         &["did you mean `duration`?"],
     );
+}
+
+#[test]
+fn errors_are_typed_with_their_kind_and_suggestion() {
+    let e = error(&format!("{BASE}[meter]\nmodle = \"T211\"\n"));
+    assert_eq!(e.kind, ErrorKind::Syntax, "{e}");
+    assert_eq!(e.message, "unknown key `modle`");
+    assert_eq!(e.suggestion.as_deref(), Some("model"));
+    let e = error(&format!("{BASE}[meter]\ngrid = \"3x400v\"\n"));
+    assert_eq!(e.kind, ErrorKind::Syntax, "{e}");
+    assert_eq!(e.suggestion.as_deref(), Some("3x400V"));
+    let e = error(&format!(
+        "{BASE}[[loads.constant]]\nname = \"heater\"\npower = \"2 kW\"\n\
+         [[event]]\nat = \"+1s\"\naction = \"load_disable\"\nload = \"haeter\"\n"
+    ));
+    assert_eq!(e.kind, ErrorKind::Value, "{e}");
+    assert_eq!(e.message, "no load named `haeter`");
+    assert_eq!(e.suggestion.as_deref(), Some("heater"));
+    let e = error(&format!(
+        "{BASE}[meter]\nmodel = \"S211\"\ngrid = \"3x400V\"\n"
+    ));
+    assert_eq!(
+        (e.kind, e.suggestion.as_deref()),
+        (ErrorKind::Value, None),
+        "{e}"
+    );
+    let e = Scenario::from_path(Path::new("/nonexistent/p1sim.toml")).unwrap_err();
+    assert_eq!((e.kind, e.line, e.column), (ErrorKind::Read, 1, 1), "{e}");
 }
 
 #[test]

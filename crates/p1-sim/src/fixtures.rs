@@ -20,7 +20,7 @@ pub struct Rendered {
 
 /// Runs `scenario` to the end in memory.
 pub fn render(scenario: &Scenario) -> Result<Rendered, CliError> {
-    let sim = Simulation::new(scenario).map_err(|e| CliError::Scenario(e.to_string()))?;
+    let sim = Simulation::new(scenario);
     let mut p1 = Vec::new();
     let mut truth = Vec::new();
     for frame in sim {
@@ -93,7 +93,7 @@ pub fn fixtures(
     }
     let mut differences = 0;
     for path in &paths {
-        let scenario = Scenario::from_path(path).map_err(|e| CliError::Scenario(e.to_string()))?;
+        let scenario = Scenario::from_path(path)?;
         let stem = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{Ctx, check_channel, convert_phases};
-use crate::error::ScenarioError;
+use crate::error::{ErrorKind, ScenarioError};
 use crate::loads::{LoadKind, Pulse, compose};
 use crate::replay::{self, Label};
 use crate::schema::named;
@@ -87,7 +87,10 @@ pub(super) fn convert_replay(
         let label = full.display().to_string();
         std::fs::read_to_string(&full)
             .map(|t| (label.clone(), t))
-            .map_err(|e| ctx.err(&file.span(), format!("cannot read `{label}`: {e}")))
+            .map_err(|e| {
+                ctx.err(&file.span(), format!("cannot read `{label}`: {e}"))
+                    .with_kind(ErrorKind::Read)
+            })
     };
     let mut pulses = Vec::new();
     let mut labels = BTreeMap::new();
@@ -95,10 +98,12 @@ pub(super) fn convert_replay(
         let (label, text) = read(file)?;
         let quarters = replay::parse_electricity(&label, &text)?;
         let strict = r.tariff.is_some_and(|t| t.0 == ReplayTariff::Calendar);
+        let mut inside = false;
         for q in quarters
             .iter()
             .filter(|q| q.start >= start && q.start < end)
         {
+            inside = true;
             if let Some(l) = q.label {
                 let expected = match l {
                     Label::Day => 1,
@@ -106,18 +111,18 @@ pub(super) fn convert_replay(
                 };
                 let (local, _) = q.start.local();
                 if strict && meter.tariff.tariff_at(local) != expected {
-                    return Err(ScenarioError {
-                        path: label,
-                        line: q.line,
-                        column: 1,
-                        message: format!(
+                    return Err(ScenarioError::new(
+                        &label,
+                        q.line,
+                        1,
+                        format!(
                             "the export labels the quarter at {local} {l:?}, but the \
                              scenario's [meter.tariff] calendar gives tariff {}, and this \
                              replay has `tariff = \"calendar\"`: adjust [meter.tariff], or \
                              drop `tariff` to let the labels set the tariff",
                             3 - expected
                         ),
-                    });
+                    ));
                 }
                 if !strict {
                     labels.insert(q.start, expected);
@@ -153,11 +158,17 @@ pub(super) fn convert_replay(
                 }
             }
         }
+        if !inside {
+            return Err(outside(ctx, file, start, end, "quarter"));
+        }
     }
     if let Some(file) = &r.gas {
         let (label, text) = read(file)?;
+        let mut inside = false;
         for h in replay::parse_gas(&label, &text)? {
-            if h.start >= start.plus_ms(-3_600_000) && h.start < end && h.dm3 > 0 {
+            let overlaps = h.start >= start.plus_ms(-3_600_000) && h.start < end;
+            inside |= overlaps;
+            if overlaps && h.dm3 > 0 {
                 pulses.push(Pulse {
                     start: h.start,
                     end: h.start.plus_ms(3_600_000),
@@ -168,6 +179,9 @@ pub(super) fn convert_replay(
                 });
             }
         }
+        if !inside {
+            return Err(outside(ctx, file, start, end, "hour"));
+        }
     }
     let (mut steps, _) = compose(start..end, &pulses);
     // Nothing is known past the scenario's end: the replay stops there.
@@ -176,4 +190,24 @@ pub(super) fn convert_replay(
         value: crate::loads::Contribution::default(),
     });
     Ok((LoadKind::Steps(steps), labels))
+}
+
+/// A replay file none of whose data falls within the scenario: refused, since it would
+/// silently do nothing.
+fn outside(
+    ctx: &Ctx<'_>,
+    file: &Spanned<String>,
+    start: SimTime,
+    end: SimTime,
+    what: &str,
+) -> ScenarioError {
+    ctx.err(
+        &file.span(),
+        format!(
+            "no {what} of this export lies within the scenario ({} to {}): check `start`, \
+             `end` and the export's dates",
+            start.local().0,
+            end.local().0
+        ),
+    )
 }
