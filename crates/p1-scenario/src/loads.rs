@@ -272,8 +272,8 @@ pub(crate) enum LoadKind {
         daily: Vec<(NaiveTime, i64)>,
         draws: Vec<Draw>,
     },
-    /// Precomputed steps (Fluvius replay).
-    Steps(Vec<Step>),
+    /// Fluvius portal exports, planned a day at a time.
+    Replay(std::sync::Arc<crate::replay::load::ReplayLoad>),
 }
 
 /// Random draws of a flow, e.g. showers.
@@ -328,7 +328,6 @@ impl LoadRuntime {
                     value: Contribution::power(*power_w, phases),
                 }];
             }
-            LoadKind::Steps(steps) => runtime.steps = steps.clone(),
             _ => runtime.plan(Day::containing(start)),
         }
         runtime
@@ -376,7 +375,13 @@ impl LoadRuntime {
         let mut pulses = std::mem::take(&mut self.carry);
         let kind = self.kind.clone();
         match &kind {
-            LoadKind::Constant { .. } | LoadKind::Steps(_) => {}
+            LoadKind::Constant { .. } => {}
+            LoadKind::Replay(replay) => replay.pulses(
+                day.start..day.end,
+                self.rng.get_seed(),
+                self.rng.get_stream(),
+                &mut pulses,
+            ),
             LoadKind::Schedule {
                 phases,
                 days,

@@ -150,5 +150,11 @@ fn a_replay_outside_the_run_is_refused() {
     let outside = tmp_file("outside.toml", &scenario("2024-10-26 10:00:00"));
     let e = Scenario::from_path(&outside).unwrap_err();
     assert_eq!((e.line, e.column), (7, 15), "{e}");
-    assert!(e.message.contains("no quarter of this export"), "{e}");
+    assert!(
+        e.message.contains(
+            "the electricity export covers 2023-10-26 00:00 to 2023-11-02 00:00, which does \
+             not overlap the run (2024-10-26 10:00 to 2024-10-26 11:00)"
+        ),
+        "{e}"
+    );
 }

@@ -475,14 +475,18 @@ fn huge_flows_are_refused_at_their_value() {
     }
 }
 
-/// A Fluvius header and one data row per `(date time, register, volume, unit)`.
+/// A Fluvius header and one data row per `(time on 2 March 2026, register, volume,
+/// unit)`; a row lasts a quarter, an hour for gas (unit `m³`).
 fn export(rows: &[(&str, &str, &str, &str)]) -> String {
     let mut text = "\u{feff}From (date);From (time);Until (date);Until (time);EAN code;Meter;\
                     Meter type;Register;Volume;Unit;Validation status;Description\r\n"
         .to_owned();
     for (time, register, volume, unit) in rows {
+        let minutes = time[..2].parse::<u32>().unwrap() * 60 + time[3..5].parse::<u32>().unwrap();
+        let end = minutes + if *unit == "m³" { 60 } else { 15 };
+        let until = format!("{:02}:{:02}:00", end / 60, end % 60);
         text += &format!(
-            "02/03/2026;{time};02/03/2026;{time};=\"1\";1SAG;Digital meter;{register};\
+            "02/03/2026;{time};02/03/2026;{until};=\"1\";1SAG;Digital meter;{register};\
              {volume};{unit};Read;\r\n"
         );
     }
@@ -517,7 +521,8 @@ fn huge_replay_volumes_are_refused_at_their_cell() {
     assert_eq!((e.line, e.column), (2, 66 + 11), "{e}");
     assert!(e.message.contains("at most 125000 kWh"), "{e}");
 
-    // Two rows of one quarter that are fine alone but not together: the second is blamed.
+    // Two rows of one register and quarter, each fine alone, do not add up to more: the
+    // second is a duplicate, blamed at its start time (after 10+1 characters).
     let (_, e) = replay_error(
         "huge-sum",
         "electricity",
@@ -526,8 +531,8 @@ fn huge_replay_volumes_are_refused_at_their_cell() {
             ("10:00:00", "Injection Day", "25000,001", "kWh"),
         ]),
     );
-    assert_eq!((e.line, e.column), (3, 66 + 13), "{e}");
-    assert!(e.message.contains("at most 125000 kWh"), "{e}");
+    assert_eq!((e.line, e.column), (3, 12), "{e}");
+    assert!(e.message.contains("duplicated injection row"), "{e}");
 
     let (path, e) = replay_error(
         "huge-gas",

@@ -40,6 +40,9 @@ pub enum Command {
     },
     /// Play a scenario and write its telegrams (the built-in quickstart without SCENARIO).
     Run(RunOptions),
+    /// Play your own Fluvius portal export (quarter-hour electricity, hourly gas) as a
+    /// live meter: no scenario needed (docs/scenarios.md, `[[loads.replay]]`).
+    Replay(Box<crate::replay::ReplayArgs>),
     /// The meter's front panel: screen, indicators, LEDs and the button (docs/panel.md).
     ///
     /// Interactive in a terminal (space/enter = press, h = hold 3 s, q = quit), or

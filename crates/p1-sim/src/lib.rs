@@ -8,6 +8,7 @@ pub mod fixtures;
 pub mod input;
 pub mod live;
 pub mod panel;
+pub mod replay;
 pub mod run;
 mod staged;
 
@@ -48,6 +49,7 @@ fn dispatch(command: Command) -> Result<i32, CliError> {
             0
         }
         Command::Run(opts) => run::run(&opts, &mut out)?,
+        Command::Replay(args) => replay::replay(&args.options(), &mut out)?,
         Command::Panel(opts) => panel::run(&opts, &mut out)?,
         Command::Fixtures {
             check,

@@ -203,7 +203,22 @@ fn report_refusals(frame: &SimFrame, scenario: &str) {
 
 /// `p1sim run`.
 pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
-    let mut scenario = load(opts.scenario.as_deref())?;
+    let scenario = load(opts.scenario.as_deref())?;
+    let name = opts
+        .scenario
+        .as_ref()
+        .map_or_else(|| "<quickstart>".to_owned(), |p| p.display().to_string());
+    play(opts, scenario, &name, stdout)
+}
+
+/// Plays `scenario` (named `name` in messages) to the output of `opts`, as `run` does
+/// (`opts.scenario` is not read); `p1sim replay` plays the scenario it builds this way.
+pub fn play(
+    opts: &RunOptions,
+    mut scenario: Scenario,
+    name: &str,
+    stdout: &mut dyn Write,
+) -> Result<i32, CliError> {
     if let Some(seed) = opts.seed {
         scenario.set_seed(seed);
     }
@@ -212,10 +227,6 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
             .set_every(every)
             .map_err(|e| CliError::Usage(format!("--every: {e}")))?;
     }
-    let name = opts
-        .scenario
-        .as_ref()
-        .map_or_else(|| "<quickstart>".to_owned(), |p| p.display().to_string());
     let sim = Simulation::new(&scenario);
     let live = matches!(opts.out, Output::Live(_));
     let mut truth = Truth::create(opts.truth.as_deref(), live)?;
@@ -227,7 +238,7 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
     };
     let mut staged = Vec::new();
     match &opts.out {
-        Output::Live(spec) => return run_live(opts, spec.clone(), sim, truth, &name, stdout),
+        Output::Live(spec) => return run_live(opts, spec.clone(), sim, truth, name, stdout),
         Output::Stdout => {
             let mut sent = 0u64;
             for frame in sim {
@@ -236,7 +247,7 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
                     .map_err(|e| stdout_failed(e, opts.truth.as_deref(), sent))?;
                 sent += u64::from(!frame.bytes.is_empty());
                 truth.record(&frame)?;
-                report_refusals(&frame, &name);
+                report_refusals(&frame, name);
                 bar.inc(1);
             }
             stdout
@@ -248,7 +259,7 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
             for frame in sim {
                 file.write(&frame.bytes)?;
                 truth.record(&frame)?;
-                report_refusals(&frame, &name);
+                report_refusals(&frame, name);
                 bar.inc(1);
             }
             staged.push(file);
@@ -262,7 +273,7 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
                     staged::commit_all(vec![file])?;
                 }
                 truth.record(&frame)?;
-                report_refusals(&frame, &name);
+                report_refusals(&frame, name);
                 bar.inc(1);
             }
         }
