@@ -13,7 +13,9 @@ use p1_scenario::{Scenario, SimFrame, Simulation, TruthRecord};
 
 use crate::error::CliError;
 use crate::live::{self, LiveFrame, LiveOptions, LiveSinkSpec, Pacing};
+use crate::outdir;
 use crate::staged::{self, StagedFile};
+use crate::summary::Summary;
 
 /// Where `--out` sends the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,12 +77,24 @@ pub struct RunOptions {
     /// Override the scenario's `every`: emit only every N-th telegram instant.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub every: Option<u64>,
+    /// `--out tcp:`: start only once N clients are connected (with `--fast`, so the
+    /// run does not end before a reader connects).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub wait_clients: usize,
+    /// No summary line on stderr (set from the global `-q`).
+    #[arg(skip)]
+    pub quiet: bool,
 }
 
 /// Loads the scenario named in `opts`, or the built-in quickstart.
 pub fn load(path: Option<&Path>) -> Result<Scenario, CliError> {
     match path {
         None => Ok(Scenario::quickstart()),
+        // A file that is not there has no line and column to point at.
+        Some(p) if !p.exists() => Err(CliError::Usage(format!(
+            "{}: no such scenario file",
+            p.display()
+        ))),
         Some(p) => Ok(Scenario::from_path(p)?),
     }
 }
@@ -230,6 +244,7 @@ pub fn play(
     let sim = Simulation::new(&scenario);
     let live = matches!(opts.out, Output::Live(_));
     let mut truth = Truth::create(opts.truth.as_deref(), live)?;
+    let mut summary = Summary::new(scenario.telegram_step_ms());
 
     let bar = if live {
         ProgressBar::hidden()
@@ -238,7 +253,9 @@ pub fn play(
     };
     let mut staged = Vec::new();
     match &opts.out {
-        Output::Live(spec) => return run_live(opts, spec.clone(), sim, truth, name, stdout),
+        Output::Live(spec) => {
+            return run_live(opts, spec.clone(), sim, truth, name, stdout, summary);
+        }
         Output::Stdout => {
             let mut sent = 0u64;
             for frame in sim {
@@ -248,6 +265,7 @@ pub fn play(
                 sent += u64::from(!frame.bytes.is_empty());
                 truth.record(&frame)?;
                 report_refusals(&frame, name);
+                summary.observe(&frame);
                 bar.inc(1);
             }
             stdout
@@ -255,33 +273,53 @@ pub fn play(
                 .map_err(|e| stdout_failed(e, opts.truth.as_deref(), sent))?;
         }
         Output::File(path) => {
+            if path.is_dir() {
+                return Err(CliError::Usage(format!(
+                    "--out {0}: is a directory; for one file per telegram in it, write `--out {0}/`",
+                    path.display()
+                )));
+            }
             let mut file = StagedFile::create(path)?;
             for frame in sim {
                 file.write(&frame.bytes)?;
                 truth.record(&frame)?;
                 report_refusals(&frame, name);
+                summary.observe(&frame);
                 bar.inc(1);
             }
             staged.push(file);
+            summary.file(path.display().to_string());
         }
         Output::Dir(dir) => {
             fs::create_dir_all(dir).map_err(|e| CliError::output(dir, e))?;
-            for (index, frame) in sim.enumerate() {
+            let mut earlier = outdir::Earlier::scan(dir)?;
+            for (index, frame) in (1..).zip(sim) {
                 if !frame.bytes.is_empty() {
-                    let mut file = StagedFile::create(&dir.join(format!("{:06}.p1", index + 1)))?;
+                    let mut file = StagedFile::create(&dir.join(outdir::file_name(index)))?;
                     file.write(&frame.bytes)?;
                     staged::commit_all(vec![file])?;
+                    earlier.rewritten(index);
                 }
                 truth.record(&frame)?;
                 report_refusals(&frame, name);
+                summary.observe(&frame);
                 bar.inc(1);
             }
+            let stale = match earlier.remove_stale(dir)? {
+                0 => String::new(),
+                n => format!(", {n} stale files of an earlier run removed"),
+            };
+            summary.file(format!("{} (one file per telegram{stale})", dir.display()));
         }
     }
     bar.finish_and_clear();
     // All outputs at once: a truth file that cannot be finished leaves `--out` untouched.
     staged.extend(truth.finish()?);
     staged::commit_all(staged)?;
+    if let Some(t) = &opts.truth {
+        summary.file(t.display().to_string());
+    }
+    summary.report(opts.quiet, &mut io::stderr());
     Ok(0)
 }
 
@@ -292,6 +330,7 @@ fn run_live(
     mut truth: Truth,
     name: &str,
     stdout: &mut dyn Write,
+    mut summary: Summary,
 ) -> Result<i32, CliError> {
     if let LiveSinkSpec::Pty { link } = &mut spec {
         link.clone_from(&opts.link);
@@ -304,15 +343,15 @@ fn run_live(
         },
         baud_pacing: opts.baud_pacing,
         handle_signals: true,
+        wait_clients: opts.wait_clients,
         ..LiveOptions::default()
     };
-    // The truth must describe exactly what was sent, and `serve` may take a frame and
-    // then stop (a signal while it waits for the frame's instant). `serve` takes frame
-    // k+1 only once frame k is out, so each record is written when the next frame is
-    // taken, and the last one only if the summary counts it as sent.
-    let with_truth = !matches!(truth, Truth::None);
+    // The truth (and the summary) must describe exactly what was sent, and `serve` may
+    // take a frame and then stop (a signal while it waits for the frame's instant).
+    // `serve` takes frame k+1 only once frame k is out, so each frame is recorded when the
+    // next one is taken, and the last one only if `serve` counts it as sent.
     let mut truth_error = None;
-    let mut pending: Option<String> = None;
+    let mut pending: Option<SimFrame> = None;
     let mut taken = 0u64;
     let frames = sim.map_while(|frame| {
         if truth_error.is_some() {
@@ -324,37 +363,42 @@ fn run_live(
             truth_error = Some(e);
             return None;
         }
-        if let Some(line) = pending.take()
-            && let Err(e) = truth.write_line(&line)
-        {
-            truth_error = Some(e);
-            return None;
-        }
-        if with_truth {
-            pending = Some(truth_line(&frame));
+        if let Some(sent) = pending.take() {
+            if let Err(e) = truth.record(&sent) {
+                truth_error = Some(e);
+                return None;
+            }
+            summary.observe(&sent);
         }
         taken += 1;
         report_refusals(&frame, name);
+        pending = Some(frame.clone());
         Some(LiveFrame::from(frame))
     });
     let mut ready_error = None;
-    let summary = live::serve(frames, spec, live_opts, |ready| {
+    let served = live::serve(frames, spec, live_opts, |ready| {
         // The device path is the first line on stdout, for scripts and fixtures.
         if let Err(e) = writeln!(stdout, "{ready}").and_then(|()| stdout.flush()) {
             ready_error = Some(e);
         }
     })
     .map_err(|e| CliError::Usage(e.to_string()))?;
-    eprintln!("p1sim: {summary}");
+    let last = pending.filter(|_| served.telegrams + served.silent == taken);
+    if let Some(sent) = &last {
+        summary.observe(sent);
+    }
+    summary.live(&served);
     if let Some(e) = truth_error {
         return Err(e);
     }
-    if let Some(line) = pending
-        && summary.telegrams + summary.silent == taken
-    {
-        truth.write_line(&line)?;
+    if let Some(sent) = &last {
+        truth.record(sent)?;
     }
     truth.finish()?;
+    if let Some(t) = &opts.truth {
+        summary.file(t.display().to_string());
+    }
+    summary.report(opts.quiet, &mut io::stderr());
     if let Some(e) = ready_error {
         return Err(CliError::Write(e));
     }

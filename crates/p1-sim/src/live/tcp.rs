@@ -343,6 +343,10 @@ impl Sink for TcpSink {
             .all(|c| c.out.is_empty() && c.held_by_kernel() == 0))
     }
 
+    fn connected(&self) -> Option<usize> {
+        Some(self.clients.len())
+    }
+
     fn finish(&mut self, summary: &mut LiveSummary) -> Result<(), LiveError> {
         let mut reports = std::mem::take(&mut self.gone);
         let mut bytes = self.gone_bytes;
