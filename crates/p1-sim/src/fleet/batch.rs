@@ -3,11 +3,11 @@
 //! counter. Each meter is simulated whole by one worker from its own scenario, so the
 //! bytes do not depend on the number of workers or the order they run in; a worker holds
 //! one meter at a time, so memory is flat in the number of meters and in their length.
-//! Each file is written under a temporary name and renamed when complete.
+//! Each meter's files are staged ([`crate::staged`]) and published together when complete.
 
 use std::fs;
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -16,40 +16,7 @@ use p1_scenario::{Fleet, MeterIdentity, Simulation, TruthRecord};
 use super::Selection;
 use super::index;
 use crate::error::CliError;
-
-/// A file written under a temporary name in its directory, renamed by `commit`.
-pub(crate) struct StagedFile {
-    target: PathBuf,
-    file: io::BufWriter<tempfile::NamedTempFile>,
-}
-
-impl StagedFile {
-    pub(crate) fn create(target: PathBuf) -> Result<StagedFile, CliError> {
-        let dir = target.parent().unwrap_or(Path::new("."));
-        let tmp = tempfile::Builder::new()
-            .prefix(".p1sim-")
-            .tempfile_in(dir)
-            .map_err(|e| CliError::io(&dir.display().to_string(), e))?;
-        Ok(StagedFile {
-            target,
-            file: io::BufWriter::with_capacity(64 * 1024, tmp),
-        })
-    }
-
-    pub(crate) fn write(&mut self, bytes: &[u8]) -> Result<(), CliError> {
-        self.file.write_all(bytes).map_err(CliError::Write)
-    }
-
-    pub(crate) fn commit(self) -> Result<(), CliError> {
-        let tmp = self
-            .file
-            .into_inner()
-            .map_err(|e| CliError::Write(e.into_error()))?;
-        tmp.persist(&self.target)
-            .map(drop)
-            .map_err(|e| CliError::Write(e.error))
-    }
-}
+use crate::staged::{StagedFile, commit_all};
 
 /// Streams meter `id` to `sink` (and its truth records to `truth`).
 fn simulate(
@@ -91,16 +58,15 @@ pub(crate) fn write_one(fleet: &Fleet, k: u64, out: &mut dyn Write) -> Result<()
 /// One meter to `dir`; returns its number of telegrams.
 fn write_meter(fleet: &Fleet, k: u64, dir: &Path, truth: bool) -> Result<u64, CliError> {
     let id = fleet.meter(k);
-    let mut stream = StagedFile::create(dir.join(index::stream_name(&id)))?;
+    let mut stream = StagedFile::create(&dir.join(index::stream_name(&id)))?;
     let mut truth_file = match truth {
-        true => Some(StagedFile::create(dir.join(index::truth_name(&id)))?),
+        true => Some(StagedFile::create(&dir.join(index::truth_name(&id)))?),
         false => None,
     };
     let telegrams = simulate(fleet, &id, &mut |b| stream.write(b), truth_file.as_mut())?;
-    stream.commit()?;
-    if let Some(t) = truth_file {
-        t.commit()?;
-    }
+    let mut files = vec![stream];
+    files.extend(truth_file);
+    commit_all(files)?;
     Ok(telegrams)
 }
 

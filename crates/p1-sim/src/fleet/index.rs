@@ -9,8 +9,8 @@ use p1_scenario::{Fleet, MeterIdentity};
 use serde_json::json;
 
 use super::Selection;
-use super::batch::StagedFile;
 use crate::error::CliError;
+use crate::staged::{StagedFile, commit_all};
 
 /// `<equipment id>.p1`.
 pub(crate) fn stream_name(id: &MeterIdentity) -> String {
@@ -79,7 +79,7 @@ pub(crate) fn write(
     truth: bool,
     at: &Where<'_>,
 ) -> Result<(), CliError> {
-    let mut file = StagedFile::create(dir.join(selection.index_name()))?;
+    let mut file = StagedFile::create(&dir.join(selection.index_name()))?;
     let head = json!({
         "fleet": fleet.name,
         "seed": fleet.seed(),
@@ -99,5 +99,5 @@ pub(crate) fn write(
         file.write(e.to_string().as_bytes())?;
     }
     file.write(b"\n]}\n")?;
-    file.commit()
+    commit_all(vec![file])
 }
