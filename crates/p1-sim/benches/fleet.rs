@@ -11,6 +11,9 @@
 //!   measured in the same run): prints telegrams/s of both and the fleet's per-core
 //!   ratio, by wall clock and by CPU time (the fairer figure on a shared machine).
 //!
+//! The batch files go to a temporary directory, in `P1SIM_BENCH_DIR` if set (`/dev/shm`
+//! measures the simulation rather than the disk).
+//!
 //! Run: `cargo bench -p p1-sim --bench fleet -- live 1000 60`,
 //! `cargo bench -p p1-sim --bench fleet -- batch 1000 15m 1d`,
 //! `cargo bench -p p1-sim --bench fleet -- batch 100 1s 1d`.
@@ -168,7 +171,12 @@ fn process_ticks() -> u64 {
 }
 
 fn batch(meters: u64, interval: &str, duration: &str) {
-    let tmp = tempfile::tempdir().expect("tmp");
+    // P1SIM_BENCH_DIR (e.g. /dev/shm) takes the disk out of the figure.
+    let tmp = match std::env::var_os("P1SIM_BENCH_DIR") {
+        Some(d) => tempfile::tempdir_in(d),
+        None => tempfile::tempdir(),
+    }
+    .expect("tmp");
     let file = tmp.path().join("bench.toml");
     std::fs::write(&file, scenario_text(interval, duration)).expect("write");
     // Yardstick: the single-meter path (what `p1sim run SCENARIO --out FILE` does), one
