@@ -117,101 +117,76 @@ pub struct GasHour {
     pub line: usize,
 }
 
+/// The accessors both exports share, each over its [`Index`] (`$period`: "quarter").
+macro_rules! period_accessors {
+    ($item:ty, $period:literal, $periods:literal) => {
+        #[doc = concat!("Start of the first ", $period, ".")]
+        pub fn start(&self) -> SimTime {
+            self.0.start_of(0)
+        }
+
+        #[doc = concat!("End of the last ", $period, " (exclusive).")]
+        pub fn end(&self) -> SimTime {
+            self.0.start_of(self.0.slots.len())
+        }
+
+        #[doc = concat!("Number of ", $periods, ", filled gaps included.")]
+        pub fn len(&self) -> usize {
+            self.0.slots.len()
+        }
+
+        #[doc = concat!("Whether the export has no ", $period, " (a header without rows).")]
+        pub fn is_empty(&self) -> bool {
+            self.0.slots.is_empty()
+        }
+
+        #[doc = concat!("How many ", $periods, " were gaps filled by the [`Gaps`] policy.")]
+        pub fn filled_gaps(&self) -> usize {
+            self.0.filled
+        }
+
+        #[doc = concat!("The ", $periods, " in time order.")]
+        pub fn iter(&self) -> impl Iterator<Item = $item> + '_ {
+            self.0.range(0, self.0.slots.len())
+        }
+
+        #[doc = concat!("The ", $periods, " that overlap `lo..hi`.")]
+        pub fn overlapping(&self, lo: SimTime, hi: SimTime) -> impl Iterator<Item = $item> + '_ {
+            self.0.overlapping(lo, hi)
+        }
+    };
+}
+
 /// A quarter-hour electricity export: one entry per quarter from the first row's to
 /// the last row's, gaps filled by the chosen [`Gaps`] policy.
 #[derive(Debug, Clone)]
 pub struct ElectricityExport(Index<QuarterSlot>);
 
 impl ElectricityExport {
+    period_accessors!(Quarter, "quarter", "quarters");
+
     /// The `Meter` column of the first row (`1SAG…`), if not empty.
     pub fn meter_id(&self) -> Option<&str> {
         self.0.meter_id.as_deref()
-    }
-
-    /// Start of the first quarter.
-    pub fn start(&self) -> SimTime {
-        self.0.start_of(0)
-    }
-
-    /// End of the last quarter (exclusive).
-    pub fn end(&self) -> SimTime {
-        self.0.start_of(self.0.slots.len())
-    }
-
-    /// Number of quarters, filled gaps included.
-    pub fn len(&self) -> usize {
-        self.0.slots.len()
-    }
-
-    /// Whether the export has no quarter (a header without rows).
-    pub fn is_empty(&self) -> bool {
-        self.0.slots.is_empty()
-    }
-
-    /// How many quarters were gaps filled by the [`Gaps`] policy.
-    pub fn filled_gaps(&self) -> usize {
-        self.0.filled
-    }
-
-    /// The quarters in time order.
-    pub fn iter(&self) -> impl Iterator<Item = Quarter> + '_ {
-        self.0.range(0, self.0.slots.len())
     }
 
     /// The quarter holding `t`, if the export covers it.
     pub fn quarter_at(&self, t: SimTime) -> Option<Quarter> {
         self.0.at(t)
     }
-
-    /// The quarters that overlap `lo..hi`.
-    pub fn overlapping(&self, lo: SimTime, hi: SimTime) -> impl Iterator<Item = Quarter> + '_ {
-        self.0.overlapping(lo, hi)
-    }
 }
 
-/// An hourly gas export: one entry per hour from the first row's to the last row's.
+/// An hourly gas export: one entry per hour from the first row's to the last row's,
+/// gaps filled by the chosen [`Gaps`] policy.
 #[derive(Debug, Clone)]
 pub struct GasExport(Index<GasSlot>);
 
 impl GasExport {
+    period_accessors!(GasHour, "hour", "hours");
+
     /// The `Meter` column of the first m³ row (`7MIT…`), if not empty.
     pub fn meter_id(&self) -> Option<&str> {
         self.0.meter_id.as_deref()
-    }
-
-    /// Start of the first hour.
-    pub fn start(&self) -> SimTime {
-        self.0.start_of(0)
-    }
-
-    /// End of the last hour (exclusive).
-    pub fn end(&self) -> SimTime {
-        self.0.start_of(self.0.slots.len())
-    }
-
-    /// Number of hours, filled gaps included.
-    pub fn len(&self) -> usize {
-        self.0.slots.len()
-    }
-
-    /// Whether the export has no hour.
-    pub fn is_empty(&self) -> bool {
-        self.0.slots.is_empty()
-    }
-
-    /// How many hours were gaps filled by the [`Gaps`] policy.
-    pub fn filled_gaps(&self) -> usize {
-        self.0.filled
-    }
-
-    /// The hours in time order.
-    pub fn iter(&self) -> impl Iterator<Item = GasHour> + '_ {
-        self.0.range(0, self.0.slots.len())
-    }
-
-    /// The hours that overlap `lo..hi`.
-    pub fn overlapping(&self, lo: SimTime, hi: SimTime) -> impl Iterator<Item = GasHour> + '_ {
-        self.0.overlapping(lo, hi)
     }
 }
 
