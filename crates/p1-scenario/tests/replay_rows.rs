@@ -2,26 +2,20 @@
 //! expected and what was found; units converted exactly; each gap policy; the real
 //! sample exports read whole, checked against sums taken here straight from their text.
 
+mod common;
+
 use std::path::Path;
 
+use common::{GAS_HEADER, HEADER, plus_minutes};
 use p1_scenario::ScenarioError;
 use p1_scenario::replay::{self, ElectricityExport, Gaps, GasExport, Label};
 
-const HEADER: &str = "\u{feff}From (date);From (time);Until (date);Until (time);EAN code;Meter;\
-                      Meter type;Register;Volume;Unit;Validation status;Description\r\n";
-const GAS_HEADER: &str = "\u{feff}From (date);From (time);Until (date);Until (time);EAN code;\
-                          Meter;Meter type;Register;Volume;Unit;Validation status;\
-                          Caloric upper value;Description\r\n";
-
 /// A row of 2 March 2026 from `time` for `minutes`.
 fn row(time: &str, minutes: u32, register: &str, volume: &str, unit: &str) -> String {
-    let start = time[..2].parse::<u32>().unwrap() * 60 + time[3..5].parse::<u32>().unwrap();
-    let end = start + minutes;
+    let until = plus_minutes(time, minutes);
     format!(
-        "02/03/2026;{time};02/03/2026;{:02}:{:02}:00;=\"1\";1SAG1100000001;Digital meter;\
-         {register};{volume};{unit};Read;\r\n",
-        end / 60,
-        end % 60
+        "02/03/2026;{time};02/03/2026;{until};=\"1\";1SAG1100000001;Digital meter;\
+         {register};{volume};{unit};Read;\r\n"
     )
 }
 
