@@ -117,9 +117,15 @@ pub struct GasHour {
     pub line: usize,
 }
 
-/// The accessors both exports share, each over its [`Index`] (`$period`: "quarter").
+/// The accessors both exports share, each over its [`Index`] (`$period`: "quarter";
+/// `$meter_row`: the row whose `Meter` cell names the meter).
 macro_rules! period_accessors {
-    ($item:ty, $period:literal, $periods:literal) => {
+    ($item:ty, $period:literal, $periods:literal, $meter_row:literal) => {
+        #[doc = concat!("The `Meter` column of the ", $meter_row, ", if not empty.")]
+        pub fn meter_id(&self) -> Option<&str> {
+            self.0.meter_id.as_deref()
+        }
+
         #[doc = concat!("Start of the first ", $period, ".")]
         pub fn start(&self) -> SimTime {
             self.0.start_of(0)
@@ -163,12 +169,7 @@ macro_rules! period_accessors {
 pub struct ElectricityExport(Index<QuarterSlot>);
 
 impl ElectricityExport {
-    period_accessors!(Quarter, "quarter", "quarters");
-
-    /// The `Meter` column of the first row (`1SAG…`), if not empty.
-    pub fn meter_id(&self) -> Option<&str> {
-        self.0.meter_id.as_deref()
-    }
+    period_accessors!(Quarter, "quarter", "quarters", "first row (`1SAG…`)");
 
     /// The quarter holding `t`, if the export covers it.
     pub fn quarter_at(&self, t: SimTime) -> Option<Quarter> {
@@ -182,12 +183,7 @@ impl ElectricityExport {
 pub struct GasExport(Index<GasSlot>);
 
 impl GasExport {
-    period_accessors!(GasHour, "hour", "hours");
-
-    /// The `Meter` column of the first m³ row (`7MIT…`), if not empty.
-    pub fn meter_id(&self) -> Option<&str> {
-        self.0.meter_id.as_deref()
-    }
+    period_accessors!(GasHour, "hour", "hours", "first m³ row (`7MIT…`)");
 }
 
 /// What an export's index stores a period in, and what its reader needs to know of it:
