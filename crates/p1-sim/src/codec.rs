@@ -80,7 +80,7 @@ impl DecodedJson {
 }
 
 /// Feeds `input` through a decoder, calling `each` per telegram; returns bytes skipped.
-fn scan(
+pub(crate) fn scan(
     input: &mut Input,
     each: &mut dyn FnMut(Result<Frame, DecodeError>) -> Result<(), CliError>,
 ) -> Result<usize, CliError> {

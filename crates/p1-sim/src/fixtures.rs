@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use p1_scenario::{Scenario, Simulation, TruthRecord};
 
 use crate::error::CliError;
+use crate::summary::Summary;
 
 /// The byte stream and truth file of one scenario.
 pub struct Rendered {
@@ -16,6 +17,8 @@ pub struct Rendered {
     pub p1: Vec<u8>,
     /// JSON lines, one per telegram instant.
     pub truth: Vec<u8>,
+    /// What the run did.
+    pub summary: Summary,
 }
 
 /// Runs `scenario` to the end in memory.
@@ -23,12 +26,14 @@ pub fn render(scenario: &Scenario) -> Result<Rendered, CliError> {
     let sim = Simulation::new(scenario);
     let mut p1 = Vec::new();
     let mut truth = Vec::new();
+    let mut summary = Summary::new(scenario.telegram_step_ms());
     for frame in sim {
+        summary.observe(&frame);
         p1.extend_from_slice(&frame.bytes);
         truth.extend_from_slice(TruthRecord::from_frame(&frame).to_json_line().as_bytes());
         truth.push(b'\n');
     }
-    Ok(Rendered { p1, truth })
+    Ok(Rendered { p1, truth, summary })
 }
 
 /// The scenario files of the catalogue, sorted by name.
@@ -79,6 +84,7 @@ pub fn fixtures(
     scenarios: &Path,
     golden: &Path,
     check: bool,
+    quiet: bool,
     out: &mut dyn Write,
 ) -> Result<i32, CliError> {
     let paths = catalogue(scenarios)?;
@@ -92,13 +98,14 @@ pub fn fixtures(
         fs::create_dir_all(golden).map_err(|e| CliError::io(&golden.display().to_string(), e))?;
     }
     let mut differences = 0;
+    let mut total = Summary::total(check);
     for path in &paths {
         let scenario = Scenario::from_path(path)?;
         let stem = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let r = render(&scenario)?;
+        let mut r = render(&scenario)?;
         for (ext, bytes, is_p1) in [("p1", &r.p1, true), ("truth.jsonl", &r.truth, false)] {
             let target = golden.join(format!("{stem}.{ext}"));
             let shown = target.display().to_string();
@@ -123,9 +130,12 @@ pub fn fixtures(
                 fs::write(&tmp, bytes).map_err(|e| CliError::io(&tmp.display().to_string(), e))?;
                 fs::rename(&tmp, &target).map_err(|e| CliError::io(&shown, e))?;
                 writeln!(out, "{shown}: {} bytes", bytes.len()).map_err(CliError::Write)?;
+                r.summary.file(shown);
             }
         }
+        total.absorb(&r.summary);
     }
+    total.report(quiet, &mut std::io::stderr());
     if differences > 0 {
         writeln!(
             out,
