@@ -12,30 +12,14 @@ use std::fs;
 use std::io::Read;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use p1_scenario::Fleet;
 use p1_sim::fleet::{FleetLiveOptions, FleetOutput, VirtualFleet};
 use serde_json::Value;
 
-fn p1sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_p1sim"))
-        .current_dir(common::root())
-        .args(args)
-        .output()
-        .expect("run p1sim")
-}
-
-fn ok(args: &[&str]) -> Output {
-    let out = p1sim(args);
-    assert!(
-        out.status.success(),
-        "p1sim {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use common::{p1sim, p1sim_ok as ok};
 
 const MINI: &str = "crates/p1-sim/tests/data/fleet-mini.toml";
 const QUICK: &str = "scenarios/quickstart.toml";
