@@ -49,7 +49,8 @@ pub fn meter_seed(fleet_seed: u64, index: u64) -> u64 {
 }
 
 /// Phase of a meter within `spread_ms` (its telegrams are sent that long after each
-/// instant when live): `mix64(seed ^ 0x5048_4153_45) % spread_ms`, 0 without spread.
+/// instant when live): `mix64(seed ^ 0x50_4841_5345) % spread_ms` (the constant is
+/// "PHASE" in ASCII), 0 without spread.
 pub fn meter_phase_ms(seed: u64, spread_ms: i64) -> i64 {
     match u64::try_from(spread_ms) {
         Ok(spread) if spread > 0 => {
