@@ -32,6 +32,21 @@ impl Obis {
         Obis { b, ..self }
     }
 
+    /// Appends `A-B:C.D.E` as `Display` prints it.
+    #[inline]
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        use crate::format::write_decimal;
+        write_decimal(out, u64::from(self.a));
+        out.push(b'-');
+        write_decimal(out, u64::from(self.b));
+        out.push(b':');
+        write_decimal(out, u64::from(self.c));
+        out.push(b'.');
+        write_decimal(out, u64::from(self.d));
+        out.push(b'.');
+        write_decimal(out, u64::from(self.e));
+    }
+
     /// Parses the identifier at the start of `text`; returns it with its length in bytes.
     pub fn parse_prefix(text: &[u8]) -> Option<(Obis, usize)> {
         let mut pos = 0;
@@ -186,6 +201,9 @@ mod tests {
     fn parses_and_prints() {
         for text in ["1-0:1.8.1", "0-0:96.3.10", "0-4:24.2.3", "0-0:98.1.0"] {
             assert_eq!(text.parse::<Obis>().unwrap().to_string(), text);
+            let mut bytes = Vec::new();
+            text.parse::<Obis>().unwrap().write_to(&mut bytes);
+            assert_eq!(bytes, text.as_bytes());
         }
         for bad in [
             "1-0:1.8",

@@ -114,19 +114,31 @@ impl Tst {
     }
 }
 
-impl fmt::Display for Tst {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:02}{:02}{:02}{:02}{:02}{:02}{}",
+impl Tst {
+    /// Appends the 13 printed bytes (more if a field is over 99), as `Display` shows them.
+    #[inline]
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        use crate::format::write_two;
+        for v in [
             self.year,
             self.month,
             self.day,
             self.hour,
             self.minute,
             self.second,
-            if self.dst { 'S' } else { 'W' }
-        )
+        ] {
+            write_two(out, v);
+        }
+        out.push(if self.dst { b'S' } else { b'W' });
+    }
+}
+
+impl fmt::Display for Tst {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = Vec::with_capacity(19);
+        self.write_to(&mut out);
+        // Digits and S/W only.
+        f.write_str(std::str::from_utf8(&out).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -165,6 +177,11 @@ mod tests {
         assert!(!Tst::INVALID.is_valid());
         assert!(Tst::FACTORY_DEFAULT.is_valid());
         assert_eq!(Tst::INVALID.to_string(), "632525252525W");
+        let wide = Tst {
+            year: 255,
+            ..Tst::INVALID
+        };
+        assert_eq!(wide.to_string(), "2552525252525W");
     }
 
     #[test]
