@@ -2,6 +2,8 @@
 //! stream, saying what was simulated, what the meter meant and what was sent.
 //! `docs/truth.md` documents the schema; keep the two in step.
 
+use std::borrow::Cow;
+
 use p1_faults::{Applied, Expect};
 use p1_meter::MeterState;
 use p1_panel::PanelView;
@@ -21,9 +23,9 @@ pub struct TruthRecord<'a> {
     pub meter_time: Option<String>,
     /// The telegram the meter meant, exactly (CR LF kept), or `null` while silent. Without
     /// faults this is also what was sent.
-    pub telegram: Option<String>,
+    pub telegram: Option<Cow<'a, str>>,
     /// The four hex digits after `!` of `telegram`, or `null` while silent.
-    pub crc: Option<String>,
+    pub crc: Option<&'a str>,
     /// What the meter meant, typed (the `readout` schema of docs/json.md), or `null`
     /// while silent: compare a parser's output with this.
     pub readout: Option<&'a Readout>,
@@ -78,19 +80,13 @@ impl<'a> TruthRecord<'a> {
     /// The record of `frame`.
     pub fn from_frame(frame: &'a Frame) -> TruthRecord<'a> {
         let faulty = frame.faults_scheduled;
-        // With faults, `bytes` is what was sent; the meter's own telegram is re-encoded
-        // from what it meant (the encoder is the one that produced it).
-        let telegram = if faulty {
-            frame
-                .readout
-                .as_ref()
-                .map(|r| String::from_utf8_lossy(&r.to_bytes()).into_owned())
-        } else {
-            (!frame.bytes.is_empty()).then(|| String::from_utf8_lossy(&frame.bytes).into_owned())
-        };
-        let crc = telegram.as_ref().and_then(|t| {
-            let bang = t.rfind('!')?;
-            t.get(bang + 1..bang + 5).map(str::to_owned)
+        // The meter's own bytes, as produced once by the simulation (ASCII: a readout
+        // encodes to printable text and CR LF only).
+        let bytes = frame.telegram();
+        let telegram = (!bytes.is_empty()).then(|| String::from_utf8_lossy(bytes));
+        let crc = bytes.iter().rposition(|&b| b == b'!').and_then(|bang| {
+            let digits = bytes.get(bang + 1..bang + 5)?;
+            std::str::from_utf8(digits).ok()
         });
         let faults = faulty.then(|| FaultTruth {
             sent: (!frame.bytes.is_empty()).then(|| latin1(&frame.bytes)),
@@ -121,7 +117,21 @@ impl<'a> TruthRecord<'a> {
 
     /// The record as one line of JSON, without the trailing newline.
     pub fn to_json_line(&self) -> String {
-        // Serializing plain data with string keys cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+        let mut out = Vec::with_capacity(4096);
+        self.write_json(&mut out);
+        // serde_json writes UTF-8.
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// Appends the record as one line of JSON and its newline to `out`: the same bytes
+    /// as [`TruthRecord::to_json_line`], streamed by serde into the caller's buffer.
+    pub fn write_json_line(&self, out: &mut Vec<u8>) {
+        self.write_json(out);
+        out.push(b'\n');
+    }
+
+    fn write_json(&self, out: &mut Vec<u8>) {
+        // Serializing plain data with string keys into a Vec cannot fail.
+        let _ = serde_json::to_writer(out, self);
     }
 }
