@@ -310,7 +310,10 @@ struct Due {
     quarter: i64,
     month: i64,
     tariff: Option<i64>,
-    captures: Vec<Option<i64>>,
+    /// Next capture of each channel, in `Meter::channels` order (channels are 1 to 4,
+    /// each at most once, so four slots hold them all; an array keeps `due` free of
+    /// allocation on the per-step path).
+    captures: [Option<i64>; 4],
     release: Option<i64>,
     exhaustion: Option<i64>,
 }
@@ -874,11 +877,10 @@ impl Meter {
             .saturating_sub(off);
         let month = self.demand.next_month_meter_ms.saturating_sub(off);
         let tariff = self.tariff_next.map(|t| t.saturating_sub(off));
-        let captures = self
-            .channels
-            .iter()
-            .map(|c| (self.powered && c.captures()).then(|| c.next_capture_after(self.now)))
-            .collect();
+        let mut captures = [None; 4];
+        for (slot, c) in captures.iter_mut().zip(&self.channels) {
+            *slot = (self.powered && c.captures()).then(|| c.next_capture_after(self.now));
+        }
         let release = self
             .prepaid
             .as_ref()

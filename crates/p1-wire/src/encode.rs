@@ -7,7 +7,7 @@
 //! readout becomes on the wire.
 
 use crate::format::{self, Fixed};
-use crate::obis::codes;
+use crate::obis::{ObisText, codes};
 use crate::telegram::{crc16, push_crc};
 use crate::{Line, MbusCapture, MbusReadout, Obis, PhaseReadout, Readout, Telegram, Tst};
 
@@ -35,23 +35,76 @@ fn write_hex(out: &mut Vec<u8>, bytes: &[u8]) {
 /// line order, [`Readout::emit`], serves both, so the two views cannot disagree.
 trait Sink {
     /// Starts the line of `obis`.
-    fn begin(&mut self, obis: Obis);
+    fn begin(&mut self, obis: Code);
     /// Adds one `(value)`; `write` appends the text inside the parentheses.
     fn value(&mut self, write: impl FnOnce(&mut Vec<u8>));
     /// Ends the line.
     fn end(&mut self);
 
     /// A line with one value.
-    fn single(&mut self, obis: Obis, write: impl FnOnce(&mut Vec<u8>)) {
+    fn single(&mut self, obis: Code, write: impl FnOnce(&mut Vec<u8>)) {
         self.begin(obis);
         self.value(write);
         self.end();
     }
 
     /// A line with one fixed-point value.
-    fn fixed(&mut self, obis: Obis, fmt: Fixed, raw: u64) {
+    fn fixed(&mut self, obis: Code, fmt: Fixed, raw: u64) {
         self.single(obis, |out| fmt.write(out, raw));
     }
+}
+
+/// An object with its printed form.
+#[derive(Clone, Copy)]
+struct Code {
+    obis: Obis,
+    text: ObisText,
+}
+
+impl Code {
+    const fn new(obis: Obis) -> Code {
+        Code {
+            obis,
+            text: ObisText::of(obis),
+        }
+    }
+
+    /// Codes of a table of per-phase objects.
+    const fn phases(table: [Obis; 3]) -> [Code; 3] {
+        [
+            Code::new(table[0]),
+            Code::new(table[1]),
+            Code::new(table[2]),
+        ]
+    }
+}
+
+/// The codes the encoder prints, with their text computed at compile time.
+mod printed {
+    use super::Code;
+    use crate::obis::codes;
+
+    pub(super) const VERSION: Code = Code::new(codes::VERSION);
+    pub(super) const EQUIPMENT_ID: Code = Code::new(codes::EQUIPMENT_ID);
+    pub(super) const TIME: Code = Code::new(codes::TIME);
+    pub(super) const IMPORT_T1: Code = Code::new(codes::IMPORT_T1);
+    pub(super) const IMPORT_T2: Code = Code::new(codes::IMPORT_T2);
+    pub(super) const EXPORT_T1: Code = Code::new(codes::EXPORT_T1);
+    pub(super) const EXPORT_T2: Code = Code::new(codes::EXPORT_T2);
+    pub(super) const TARIFF: Code = Code::new(codes::TARIFF);
+    pub(super) const DEMAND: Code = Code::new(codes::DEMAND);
+    pub(super) const PEAK: Code = Code::new(codes::PEAK);
+    pub(super) const HISTORY: Code = Code::new(codes::HISTORY);
+    pub(super) const IMPORT_POWER: Code = Code::new(codes::IMPORT_POWER);
+    pub(super) const EXPORT_POWER: Code = Code::new(codes::EXPORT_POWER);
+    pub(super) const PHASE_IMPORT: [Code; 3] = Code::phases(codes::PHASE_IMPORT);
+    pub(super) const PHASE_EXPORT: [Code; 3] = Code::phases(codes::PHASE_EXPORT);
+    pub(super) const VOLTAGE: [Code; 3] = Code::phases(codes::VOLTAGE);
+    pub(super) const CURRENT: [Code; 3] = Code::phases(codes::CURRENT);
+    pub(super) const BREAKER: Code = Code::new(codes::BREAKER);
+    pub(super) const LIMITER: Code = Code::new(codes::LIMITER);
+    pub(super) const FUSE: Code = Code::new(codes::FUSE);
+    pub(super) const MESSAGE: Code = Code::new(codes::MESSAGE);
 }
 
 /// Writes lines as telegram bytes.
@@ -59,8 +112,8 @@ struct Bytes<'a>(&'a mut Vec<u8>);
 
 impl Sink for Bytes<'_> {
     #[inline]
-    fn begin(&mut self, obis: Obis) {
-        obis.write_to(self.0);
+    fn begin(&mut self, code: Code) {
+        self.0.extend_from_slice(code.text.as_bytes());
     }
     #[inline]
     fn value(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
@@ -82,9 +135,9 @@ struct Lines {
 }
 
 impl Sink for Lines {
-    fn begin(&mut self, obis: Obis) {
+    fn begin(&mut self, code: Code) {
         self.lines.push(Line {
-            obis,
+            obis: code.obis,
             values: Vec::new(),
         });
     }
@@ -103,21 +156,21 @@ impl Sink for Lines {
 fn mbus_lines(m: &MbusReadout, s: &mut impl Sink) {
     let ch = m.channel;
     s.fixed(
-        codes::MBUS_TYPE.on_channel(ch),
+        Code::new(codes::MBUS_TYPE.on_channel(ch)),
         format::DEVICE_TYPE,
         u64::from(m.device_type),
     );
-    s.single(codes::EQUIPMENT_ID.on_channel(ch), |out| {
+    s.single(Code::new(codes::EQUIPMENT_ID.on_channel(ch)), |out| {
         write_hex(out, m.equipment_id.as_bytes());
     });
     if let Some(valve) = m.valve {
         s.fixed(
-            codes::MBUS_VALVE.on_channel(ch),
+            Code::new(codes::MBUS_VALVE.on_channel(ch)),
             format::STATE,
             u64::from(valve.code()),
         );
     }
-    s.begin(reading_obis(m.device_type).on_channel(ch));
+    s.begin(Code::new(reading_obis(m.device_type).on_channel(ch)));
     match m.capture {
         MbusCapture::Reading { at, dm3 } => {
             s.value(|out| at.write_to(out));
@@ -146,31 +199,31 @@ impl Readout {
     fn emit(&self, s: &mut impl Sink) {
         let kw = |w: u32| move |out: &mut Vec<u8>| format::POWER.write(out, u64::from(w));
         s.fixed(
-            codes::VERSION,
+            printed::VERSION,
             format::VERSION,
             u64::from(self.version.code()),
         );
-        s.single(codes::EQUIPMENT_ID, |out| {
+        s.single(printed::EQUIPMENT_ID, |out| {
             write_hex(out, self.equipment_id.as_bytes());
         });
-        s.single(codes::TIME, |out| self.time.write_to(out));
+        s.single(printed::TIME, |out| self.time.write_to(out));
         let registers = [
-            (codes::IMPORT_T1, self.import_wh[0]),
-            (codes::IMPORT_T2, self.import_wh[1]),
-            (codes::EXPORT_T1, self.export_wh[0]),
-            (codes::EXPORT_T2, self.export_wh[1]),
+            (printed::IMPORT_T1, self.import_wh[0]),
+            (printed::IMPORT_T2, self.import_wh[1]),
+            (printed::EXPORT_T1, self.export_wh[0]),
+            (printed::EXPORT_T2, self.export_wh[1]),
         ];
         for (obis, wh) in registers {
             s.fixed(obis, format::ENERGY, wh % 1_000_000_000);
         }
-        s.fixed(codes::TARIFF, format::TARIFF, u64::from(self.tariff));
+        s.fixed(printed::TARIFF, format::TARIFF, u64::from(self.tariff));
         if let Some(demand) = self.demand.as_ref().filter(|_| self.version.has_demand()) {
-            s.single(codes::DEMAND, kw(demand.current_w));
-            s.begin(codes::PEAK);
+            s.single(printed::DEMAND, kw(demand.current_w));
+            s.begin(printed::PEAK);
             s.value(|out| demand.peak.at.write_to(out));
             s.value(kw(demand.peak.w));
             s.end();
-            s.begin(codes::HISTORY);
+            s.begin(printed::HISTORY);
             s.value(|out| format::write_decimal(out, demand.history.len() as u64));
             s.value(|out| codes::PEAK.write_to(out));
             s.value(|out| codes::PEAK.write_to(out));
@@ -184,38 +237,42 @@ impl Readout {
             }
             s.end();
         }
-        s.single(codes::IMPORT_POWER, kw(self.import_w));
-        s.single(codes::EXPORT_POWER, kw(self.export_w));
+        s.single(printed::IMPORT_POWER, kw(self.import_w));
+        s.single(printed::EXPORT_POWER, kw(self.export_w));
         // Exactly the model's phases: missing ones print as zero, extra ones not at all.
         let n = self.model.phases();
         let phase = |i: usize| self.phases.get(i).copied().unwrap_or_default();
         if self.version.has_phase_power() {
             for i in 0..n {
-                s.single(codes::PHASE_IMPORT[i], kw(phase(i).import_w));
+                s.single(printed::PHASE_IMPORT[i], kw(phase(i).import_w));
             }
             for i in 0..n {
-                s.single(codes::PHASE_EXPORT[i], kw(phase(i).export_w));
+                s.single(printed::PHASE_EXPORT[i], kw(phase(i).export_w));
             }
         }
         for i in 0..n {
             let PhaseReadout { voltage_dv, .. } = phase(i);
-            s.fixed(codes::VOLTAGE[i], format::VOLTAGE, u64::from(voltage_dv));
+            s.fixed(printed::VOLTAGE[i], format::VOLTAGE, u64::from(voltage_dv));
         }
         // 50213 prints whole amperes, truncated.
         let current = format::current(self.version);
         for i in 0..n {
             let raw = u64::from(phase(i).current_ca) / 10u64.pow(2 - current.dec as u32);
-            s.fixed(codes::CURRENT[i], current, raw);
+            s.fixed(printed::CURRENT[i], current, raw);
         }
         s.fixed(
-            codes::BREAKER,
+            printed::BREAKER,
             format::STATE,
             u64::from(self.breaker.code()),
         );
-        s.fixed(codes::LIMITER, format::LIMITER, u64::from(self.limiter_hw));
-        s.fixed(codes::FUSE, format::FUSE, u64::from(self.fuse_a));
+        s.fixed(
+            printed::LIMITER,
+            format::LIMITER,
+            u64::from(self.limiter_hw),
+        );
+        s.fixed(printed::FUSE, format::FUSE, u64::from(self.fuse_a));
         let message = &self.message[..self.message.len().min(Readout::MAX_MESSAGE_BYTES)];
-        s.single(codes::MESSAGE, |out| write_hex(out, message));
+        s.single(printed::MESSAGE, |out| write_hex(out, message));
         for m in &self.mbus {
             mbus_lines(m, s);
         }
@@ -238,6 +295,8 @@ impl Readout {
     /// in one pass and without allocating (beyond growing `out`): the per-telegram path.
     pub fn write_to(&self, out: &mut Vec<u8>) {
         let start = out.len();
+        // Room for a typical telegram up front, so the writes below rarely grow `out`.
+        out.reserve(2048);
         out.push(b'/');
         out.extend_from_slice(self.model.identification().as_bytes());
         out.extend_from_slice(b"\r\n\r\n");

@@ -83,21 +83,30 @@ impl Fixed {
         String::from_utf8_lossy(&out).into_owned()
     }
 
-    /// Appends `raw` as [`Fixed::print`] prints it, without `core::fmt`.
+    /// Appends `raw` as [`Fixed::print`] prints it, without `core::fmt` (built on the
+    /// stack, one copy).
     #[inline]
     pub(crate) fn write(self, out: &mut Vec<u8>, raw: u64) {
-        let width = self.int + self.dec;
+        // At most 20 digits, the point, `*` and a unit of up to 5 bytes.
+        let mut text = [0u8; 32];
+        let width = (self.int + self.dec).min(20);
         let mut digits = [b'0'; 20];
         write_padded(&mut digits[..width], raw.min(self.max()));
-        out.extend_from_slice(&digits[..self.int]);
+        let int = self.int.min(width);
+        text[..int].copy_from_slice(&digits[..int]);
+        let mut n = int;
         if self.dec > 0 {
-            out.push(b'.');
-            out.extend_from_slice(&digits[self.int..width]);
+            text[n] = b'.';
+            text[n + 1..n + 1 + width - int].copy_from_slice(&digits[int..width]);
+            n += 1 + width - int;
         }
         if let Some(unit) = self.unit {
-            out.push(b'*');
-            out.extend_from_slice(unit.as_bytes());
+            let unit = &unit.as_bytes()[..unit.len().min(32 - n - 1)];
+            text[n] = b'*';
+            text[n + 1..n + 1 + unit.len()].copy_from_slice(unit);
+            n += 1 + unit.len();
         }
+        out.extend_from_slice(&text[..n]);
     }
 
     /// Parses exactly this format; `None` for anything else (other width, sign, comma,

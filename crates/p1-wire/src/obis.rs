@@ -35,16 +35,7 @@ impl Obis {
     /// Appends `A-B:C.D.E` as `Display` prints it.
     #[inline]
     pub fn write_to(&self, out: &mut Vec<u8>) {
-        use crate::format::write_decimal;
-        write_decimal(out, u64::from(self.a));
-        out.push(b'-');
-        write_decimal(out, u64::from(self.b));
-        out.push(b':');
-        write_decimal(out, u64::from(self.c));
-        out.push(b'.');
-        write_decimal(out, u64::from(self.d));
-        out.push(b'.');
-        write_decimal(out, u64::from(self.e));
+        out.extend_from_slice(ObisText::of(*self).as_bytes());
     }
 
     /// Parses the identifier at the start of `text`; returns it with its length in bytes.
@@ -73,6 +64,52 @@ impl Obis {
         }
         let [a, b, c, d, e] = fields;
         Some((Obis { a, b, c, d, e }, pos))
+    }
+}
+
+/// The printed form of an [`Obis`], computed by a `const fn` so that the encoder's
+/// fixed codes are printed at compile time.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ObisText {
+    bytes: [u8; 19],
+    len: u8,
+}
+
+impl ObisText {
+    /// The text of `o`, `A-B:C.D.E` without leading zeros.
+    pub(crate) const fn of(o: Obis) -> ObisText {
+        let fields = [o.a, o.b, o.c, o.d, o.e];
+        let seps = [b'-', b':', b'.', b'.', 0];
+        let mut bytes = [0u8; 19];
+        let mut n = 0;
+        let mut i = 0;
+        while i < 5 {
+            let v = fields[i];
+            if v >= 100 {
+                bytes[n] = b'0' + v / 100;
+                n += 1;
+            }
+            if v >= 10 {
+                bytes[n] = b'0' + v / 10 % 10;
+                n += 1;
+            }
+            bytes[n] = b'0' + v % 10;
+            n += 1;
+            if seps[i] != 0 {
+                bytes[n] = seps[i];
+                n += 1;
+            }
+            i += 1;
+        }
+        ObisText {
+            bytes,
+            len: n as u8,
+        }
+    }
+
+    /// The printed bytes.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
     }
 }
 

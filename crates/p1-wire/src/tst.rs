@@ -118,18 +118,28 @@ impl Tst {
     /// Appends the 13 printed bytes (more if a field is over 99), as `Display` shows them.
     #[inline]
     pub fn write_to(&self, out: &mut Vec<u8>) {
-        use crate::format::write_two;
-        for v in [
+        let fields = [
             self.year,
             self.month,
             self.day,
             self.hour,
             self.minute,
             self.second,
-        ] {
-            write_two(out, v);
+        ];
+        let flag = if self.dst { b'S' } else { b'W' };
+        if fields.iter().all(|&v| v < 100) {
+            let mut text = [flag; 13];
+            for (i, v) in fields.into_iter().enumerate() {
+                text[2 * i] = b'0' + v / 10;
+                text[2 * i + 1] = b'0' + v % 10;
+            }
+            out.extend_from_slice(&text);
+        } else {
+            for v in fields {
+                crate::format::write_two(out, v);
+            }
+            out.push(flag);
         }
-        out.push(if self.dst { b'S' } else { b'W' });
     }
 }
 
