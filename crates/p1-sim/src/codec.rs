@@ -5,7 +5,7 @@
 
 use std::io::{self, BufRead, Read, Write};
 
-use p1_wire::{DecodeError, Decoder, Frame, Line, Readout, Telegram};
+use p1_wire::{Checked, DecodeError, Decoder, Frame, Line, Readout, Telegram};
 use serde::{Deserialize, Serialize};
 
 use crate::error::CliError;
@@ -82,10 +82,10 @@ impl DecodedJson {
 /// Feeds `input` through a decoder, calling `each` per telegram; returns bytes skipped.
 fn scan(
     input: &mut Input,
-    each: &mut dyn FnMut(Result<Frame, DecodeError>) -> Result<(), CliError>,
+    each: &mut dyn FnMut(Result<Checked<'_>, DecodeError>) -> Result<(), CliError>,
 ) -> Result<usize, CliError> {
     let mut decoder = Decoder::new();
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; 256 * 1024];
     let mut failure = None;
     loop {
         let n = match input.reader.read(&mut buf) {
@@ -94,7 +94,7 @@ fn scan(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(CliError::io(&input.name, e)),
         };
-        decoder.feed(&buf[..n], &mut |r| {
+        decoder.feed_checked(&buf[..n], &mut |r| {
             if failure.is_none() {
                 if let Err(e) = each(r) {
                     failure = Some(e);
@@ -105,7 +105,7 @@ fn scan(
             return Err(e);
         }
     }
-    decoder.finish(&mut |r| {
+    decoder.finish_checked(&mut |r| {
         if failure.is_none() {
             if let Err(e) = each(r) {
                 failure = Some(e);
@@ -135,10 +135,11 @@ pub fn verify(inputs: &[String], out: &mut dyn Write) -> Result<bool, CliError> 
         let skipped = scan(&mut input, &mut |r| {
             index += 1;
             found += 1;
-            let line = match &r {
+            match &r {
                 Ok(f) => {
                     let r = &f.readout;
-                    format!(
+                    writeln!(
+                        out,
                         "{shown}: telegram {index} at offset {}: OK {:?} {} {} CRC {:04X}",
                         f.offset,
                         r.model,
@@ -149,13 +150,14 @@ pub fn verify(inputs: &[String], out: &mut dyn Write) -> Result<bool, CliError> 
                 }
                 Err(e) => {
                     bad += 1;
-                    format!(
+                    writeln!(
+                        out,
                         "{shown}: telegram {index} at offset {}: {e}",
                         e.telegram_offset
                     )
                 }
-            };
-            writeln!(out, "{line}").map_err(CliError::stdout)
+            }
+            .map_err(CliError::stdout)
         })?;
         if index == 0 {
             writeln!(out, "{shown}: no telegram found ('/' ... '!' CRC)")
@@ -176,6 +178,7 @@ pub fn decode(input: &str, out: &mut dyn Write) -> Result<bool, CliError> {
     scan(&mut input, &mut |r| {
         found += 1;
         all_ok &= r.is_ok();
+        let r = r.map(Checked::into_frame);
         let json = serde_json::to_string(&DecodedJson::from_result(&r))
             .map_err(|e| CliError::Internal(e.to_string()))?;
         writeln!(out, "{json}").map_err(CliError::stdout)
@@ -183,25 +186,55 @@ pub fn decode(input: &str, out: &mut dyn Write) -> Result<bool, CliError> {
     Ok(all_ok && found > 0)
 }
 
+/// Longest JSON line `encode` reads: far above any decoded telegram (8 KiB of telegram
+/// gives well under 100 kB of JSON), small enough to bound memory on any input.
+pub const MAX_JSON_LINE: usize = 1 << 20;
+
 /// `p1sim encode`: reads `decode`'s JSON objects (one per line) and writes each
 /// telegram's bytes, from its `lines` (or, without them, its `readout`).
 pub fn encode(input: &str, out: &mut dyn Write) -> Result<(), CliError> {
     let input = Input::open(input)?;
     let name = input.name.clone();
-    let reader = io::BufReader::new(input.reader);
+    let mut reader = io::BufReader::new(input.reader);
     let mut bytes = Vec::with_capacity(4096);
-    for (i, line) in reader.lines().enumerate() {
-        let line = line.map_err(|e| CliError::io(&name, e))?;
-        if line.trim().is_empty() {
-            continue;
+    let mut raw = Vec::with_capacity(4096);
+    for lineno in 1.. {
+        // Read at most one byte past the limit: memory stays bounded whatever the input.
+        raw.clear();
+        let n = (&mut reader)
+            .take(MAX_JSON_LINE as u64 + 1)
+            .read_until(b'\n', &mut raw)
+            .map_err(|e| CliError::io(&name, e))?;
+        if n == 0 {
+            break;
         }
-        let lineno = i + 1;
         let bad = |column: usize, message: String| CliError::Input {
             path: name.clone(),
             line: lineno,
             column,
             message,
         };
+        if raw.len() > MAX_JSON_LINE && raw.last() != Some(&b'\n') {
+            return Err(bad(
+                MAX_JSON_LINE + 1,
+                format!(
+                    "expected a JSON line of at most {MAX_JSON_LINE} bytes (one decoded \
+                     telegram), found a longer one"
+                ),
+            ));
+        }
+        let line = std::str::from_utf8(&raw).map_err(|e| {
+            bad(
+                e.valid_up_to() + 1,
+                format!(
+                    "expected UTF-8 JSON, found byte 0x{:02X}",
+                    raw[e.valid_up_to()]
+                ),
+            )
+        })?;
+        if line.trim().is_empty() {
+            continue;
+        }
         let json: DecodedJson =
             serde_json::from_str(&line).map_err(|e| bad(e.column(), e.to_string()))?;
         bytes.clear();

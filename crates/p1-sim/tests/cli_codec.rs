@@ -89,3 +89,60 @@ fn encode_rejects_bad_json_with_its_position() {
     let out = p1sim(&["verify", "/nonexistent/file.p1"], b"");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_flood_of_slashes_gives_one_error_not_one_per_byte() {
+    // 1 MB of '/' then a real telegram: before, verify printed one error per byte.
+    let (_, capture) = common::valid_captures().remove(0);
+    let mut input = vec![b'/'; 1 << 20];
+    input.extend_from_slice(&capture);
+    let out = p1sim(&["verify"], &input);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(
+        text.contains("telegram 1 at offset 0: offset 0 (line 1, column 1): expected a telegram, found 1048576 byte(s) in which 1048576 '/' start none"),
+        "{text}"
+    );
+    assert!(text.contains("telegram 2 at offset 1048576: OK"), "{text}");
+    let decoded = p1sim(&["decode", "-"], &input);
+    assert_eq!(String::from_utf8_lossy(&decoded.stdout).lines().count(), 2);
+}
+
+#[test]
+fn encode_input_that_is_not_utf8_or_too_long_is_located() {
+    let out = p1sim(&["encode", "-"], b"\n{\"offset\": 0, \"x\": \"\xff\"}\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(":2:21"), "{err}");
+    assert!(err.contains("UTF-8") && err.contains("0xFF"), "{err}");
+
+    // A 100 MB line: refused at the limit, without reading it all into memory.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_p1sim"))
+        .args(["encode", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn p1sim");
+    let mut input = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![b' '; 1 << 20];
+        // The writer stops as soon as p1sim closes its end.
+        for _ in 0..100 {
+            if input.write_all(&chunk).is_err() {
+                return false;
+            }
+        }
+        true
+    });
+    let out = child.wait_with_output().expect("wait p1sim");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(":1:1048577"), "{err}");
+    assert!(err.contains("at most 1048576 bytes"), "{err}");
+    assert!(
+        !writer.join().unwrap_or(true),
+        "p1sim read the whole 100 MB line"
+    );
+}
