@@ -17,27 +17,31 @@ pub(crate) const NIGHT: u8 = 2;
 /// with no day-tariff weekday, or years of holidays).
 const MAX_SCAN_DAYS: i64 = 800;
 
-/// The tariff in force at Belgian wall-clock time `t`.
-pub(crate) fn tariff_at(cal: &TariffCalendar, t: NaiveDateTime) -> u8 {
-    let date = t.date();
-    let weekday = date.weekday().num_days_from_monday() as usize;
-    let day_weekday = cal.day_weekdays.get(weekday).copied().unwrap_or(false);
-    if !day_weekday || cal.night_days.contains(&date) {
-        return NIGHT;
+impl TariffCalendar {
+    /// The tariff (1 day, 2 night) in force at Belgian wall-clock time `local`: the one
+    /// tariff rule, used by the meter and by anything that checks against its calendar.
+    /// A day window with `day_start` after `day_end` wraps midnight.
+    pub fn tariff_at(&self, local: NaiveDateTime) -> u8 {
+        let date = local.date();
+        let weekday = date.weekday().num_days_from_monday() as usize;
+        let day_weekday = self.day_weekdays.get(weekday).copied().unwrap_or(false);
+        if !day_weekday || self.night_days.contains(&date) {
+            return NIGHT;
+        }
+        let tm = local.time();
+        let in_window = if self.day_start <= self.day_end {
+            tm >= self.day_start && tm < self.day_end
+        } else {
+            // A window wrapping midnight (e.g. 22:00-07:00 day) is odd but representable.
+            tm >= self.day_start || tm < self.day_end
+        };
+        if in_window { DAY } else { NIGHT }
     }
-    let tm = t.time();
-    let in_window = if cal.day_start <= cal.day_end {
-        tm >= cal.day_start && tm < cal.day_end
-    } else {
-        // A window wrapping midnight (e.g. 22:00-07:00 day) is odd but representable.
-        tm >= cal.day_start || tm < cal.day_end
-    };
-    if in_window { DAY } else { NIGHT }
 }
 
 /// The tariff in force at meter-clock instant `meter_ms`.
 pub(crate) fn tariff_at_ms(cal: &TariffCalendar, meter_ms: i64) -> u8 {
-    tariff_at(cal, SimTime(meter_ms).local().0)
+    cal.tariff_at(SimTime(meter_ms).local().0)
 }
 
 /// The first meter-clock instant after `meter_ms` at which the tariff differs from the one
@@ -48,7 +52,7 @@ pub(crate) fn tariff_at_ms(cal: &TariffCalendar, meter_ms: i64) -> u8 {
 /// and not at all in March), or where wall time jumps (the DST transitions themselves).
 pub(crate) fn next_change(cal: &TariffCalendar, meter_ms: i64) -> Option<i64> {
     let (local, _) = SimTime(meter_ms).local();
-    let current = tariff_at(cal, local);
+    let current = cal.tariff_at(local);
     let first_day = local.date();
     for k in 0..MAX_SCAN_DAYS {
         let date = first_day.checked_add_signed(Duration::days(k))?;

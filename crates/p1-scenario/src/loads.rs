@@ -180,8 +180,8 @@ pub(crate) fn local_instant(date: NaiveDate, time: NaiveTime) -> SimTime {
 }
 
 /// Built-in appliance programs as (duration ms, W) cycles.
-pub(crate) fn program_cycle(program: crate::schema::Program) -> (Vec<(i64, i64)>, bool) {
-    use crate::schema::Program;
+pub(crate) fn program_cycle(program: crate::scenario::Program) -> (Vec<(i64, i64)>, bool) {
+    use crate::scenario::Program;
     let m = 60_000;
     match program {
         Program::WashingMachine => (
