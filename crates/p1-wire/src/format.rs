@@ -112,24 +112,27 @@ impl Fixed {
     /// Parses exactly this format; `None` for anything else (other width, sign, comma,
     /// missing or other unit).
     pub(crate) fn parse(self, text: &str) -> Option<u64> {
-        let (number, unit) = match text.split_once('*') {
-            Some((n, u)) => (n, Some(u)),
-            None => (text, None),
-        };
-        if unit != self.unit {
-            return None;
-        }
-        let b = number.as_bytes();
-        let want = if self.dec == 0 {
+        let b = text.as_bytes();
+        let number = if self.dec == 0 {
             self.int
         } else {
             self.int + 1 + self.dec
         };
-        if b.len() != want {
-            return None;
+        // The number, then `*unit` exactly when the format has a unit.
+        match self.unit {
+            Some(unit) => {
+                if b.len() != number + 1 + unit.len()
+                    || b[number] != b'*'
+                    || &b[number + 1..] != unit.as_bytes()
+                {
+                    return None;
+                }
+            }
+            None if b.len() != number => return None,
+            None => {}
         }
         let mut v: u64 = 0;
-        for (i, &c) in b.iter().enumerate() {
+        for (i, &c) in b[..number].iter().enumerate() {
             if self.dec > 0 && i == self.int {
                 if c != b'.' {
                     return None;

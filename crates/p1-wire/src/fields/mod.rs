@@ -174,7 +174,9 @@ pub(crate) fn readout(identification: &str, lines: &[LineRef<'_>]) -> Res<Readou
     let version = Version::from_code(code as u32)
         .ok_or_else(|| vobj.fail("a known e-MUCS version 50213..50217"))?;
 
-    let mut seen: Vec<Obis> = Vec::with_capacity(lines.len());
+    // Codes seen so far, packed into integers so the repeat check is a fast scan.
+    let key = |o: Obis| u64::from_be_bytes([0, 0, 0, o.a, o.b, o.c, o.d, o.e]);
+    let mut seen: Vec<u64> = Vec::with_capacity(lines.len());
     let mut elec = electricity::Reading::new(model, version);
     let mut dem = demand::Reading::new(version);
     let mut channels = mbus::Reading::default();
@@ -185,7 +187,7 @@ pub(crate) fn readout(identification: &str, lines: &[LineRef<'_>]) -> Res<Readou
             values: line.values,
         };
         let obis = line.obis;
-        if seen.contains(&obis) {
+        if seen.contains(&key(obis)) {
             // Data line `k` (0-based) is line k + 3 of the telegram, after the
             // identification and the empty line.
             let first = lines[..idx].iter().position(|l| l.obis == obis);
@@ -194,7 +196,7 @@ pub(crate) fn readout(identification: &str, lines: &[LineRef<'_>]) -> Res<Readou
                 ..o.fail("each object once")
             });
         }
-        seen.push(obis);
+        seen.push(key(obis));
         // Each family claims its own objects; the rest (unknown objects, other objects
         // on an M-Bus channel) stay in the generic layer.
         let _claimed =
