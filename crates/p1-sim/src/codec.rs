@@ -79,11 +79,11 @@ impl DecodedJson {
     }
 }
 
+/// What [`scan`] calls for each telegram found.
+type OnTelegram<'e> = dyn FnMut(Result<Checked<'_>, DecodeError>) -> Result<(), CliError> + 'e;
+
 /// Feeds `input` through a decoder, calling `each` per telegram; returns bytes skipped.
-fn scan(
-    input: &mut Input,
-    each: &mut dyn FnMut(Result<Checked<'_>, DecodeError>) -> Result<(), CliError>,
-) -> Result<usize, CliError> {
+fn scan(input: &mut Input, each: &mut OnTelegram<'_>) -> Result<usize, CliError> {
     let mut decoder = Decoder::new();
     let mut buf = vec![0u8; 256 * 1024];
     let mut failure = None;
@@ -236,7 +236,7 @@ pub fn encode(input: &str, out: &mut dyn Write) -> Result<(), CliError> {
             continue;
         }
         let json: DecodedJson =
-            serde_json::from_str(&line).map_err(|e| bad(e.column(), e.to_string()))?;
+            serde_json::from_str(line).map_err(|e| bad(e.column(), e.to_string()))?;
         bytes.clear();
         match (json.identification, json.lines, json.readout) {
             (Some(identification), Some(lines), _) => Telegram {

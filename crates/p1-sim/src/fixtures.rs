@@ -42,13 +42,16 @@ fn render_path(path: &Path) -> Result<Rendered, CliError> {
     render(&scenario)
 }
 
+/// What [`render_all`] calls with each scenario's result, in catalogue order.
+pub type OnRendered<'e> = dyn FnMut(&Path, Result<Rendered, CliError>) -> Result<(), CliError> + 'e;
+
 /// Renders every scenario of `paths` on up to `threads` threads, handing each result to
 /// `each` in the order of `paths` (as soon as it and all before it are done). An error
 /// from `each` stops the rendering of scenarios not yet started and is returned.
 pub fn render_all(
     paths: &[PathBuf],
     threads: usize,
-    each: &mut dyn FnMut(&Path, Result<Rendered, CliError>) -> Result<(), CliError>,
+    each: &mut OnRendered<'_>,
 ) -> Result<(), CliError> {
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);

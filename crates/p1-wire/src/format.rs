@@ -119,17 +119,16 @@ impl Fixed {
             self.int + 1 + self.dec
         };
         // The number, then `*unit` exactly when the format has a unit.
-        match self.unit {
+        let well_formed = match self.unit {
             Some(unit) => {
-                if b.len() != number + 1 + unit.len()
-                    || b[number] != b'*'
-                    || &b[number + 1..] != unit.as_bytes()
-                {
-                    return None;
-                }
+                b.len() == number + 1 + unit.len()
+                    && b[number] == b'*'
+                    && &b[number + 1..] == unit.as_bytes()
             }
-            None if b.len() != number => return None,
-            None => {}
+            None => b.len() == number,
+        };
+        if !well_formed {
+            return None;
         }
         let mut v: u64 = 0;
         for (i, &c) in b[..number].iter().enumerate() {
