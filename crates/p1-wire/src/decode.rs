@@ -298,7 +298,7 @@ impl Decoder {
         // the state (`/`, `!`, the trailer, a full buffer), with `pos` at their offset.
         while !rest.is_empty() {
             let used = match self.state {
-                State::Hunting => match rest.iter().position(|&b| b == b'/') {
+                State::Hunting => match memchr::memchr(b'/', rest) {
                     Some(p) => {
                         self.skipped += p;
                         self.pos += p;
@@ -315,7 +315,7 @@ impl Decoder {
                 State::Body => {
                     let room = MAX_TELEGRAM_LEN.saturating_sub(self.buf.len());
                     let window = &rest[..rest.len().min(room)];
-                    match window.iter().position(|&b| b == b'/' || b == b'!') {
+                    match memchr::memchr2(b'/', b'!', window) {
                         Some(p) => {
                             self.buf.extend_from_slice(&window[..p]);
                             self.pos += p;
@@ -566,10 +566,16 @@ fn parse_body(body: &[u8], spans: &mut Spans) -> Result<(usize, usize), (usize, 
         let first = spans.values.len();
         while body.get(at) == Some(&b'(') {
             at += 1;
-            let len = body[at..]
-                .iter()
-                .position(|&b| b == b')' || !(0x20..=0x7E).contains(&b) || b == b'(')
-                .ok_or((body.len(), "')' closing the value"))?;
+            // The value runs to the next ')' (found with SIMD), and every byte before it
+            // must be printable and not '('; the first that is not is the error.
+            let close = memchr::memchr(b')', &body[at..]);
+            let scan = &body[at..at + close.unwrap_or(body.len() - at)];
+            let bad = |b: &u8| !(0x20..=0x7E).contains(b) || *b == b'(';
+            let len = match (scan.iter().any(bad), close) {
+                (false, Some(len)) => len,
+                (true, _) => scan.iter().position(bad).unwrap_or(scan.len()),
+                (false, None) => return Err((body.len(), "')' closing the value")),
+            };
             if body[at + len] != b')' {
                 return Err((at + len, "')' closing the value"));
             }

@@ -147,7 +147,9 @@ impl FromStr for Obis {
 
 impl Serialize for Obis {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        let text = ObisText::of(*self);
+        // Digits and separators only.
+        s.serialize_str(std::str::from_utf8(text.as_bytes()).unwrap_or_default())
     }
 }
 

@@ -143,18 +143,45 @@ impl Tst {
     }
 }
 
+impl Tst {
+    /// The printed text in a stack buffer (at most 6 x 3 digits and the flag).
+    fn text(&self) -> ([u8; 19], usize) {
+        let mut out = [0u8; 19];
+        let fields = [
+            self.year,
+            self.month,
+            self.day,
+            self.hour,
+            self.minute,
+            self.second,
+        ];
+        let mut n = 0;
+        for v in fields {
+            if v >= 100 {
+                out[n] = b'0' + v / 100;
+                n += 1;
+            }
+            out[n] = b'0' + v / 10 % 10;
+            out[n + 1] = b'0' + v % 10;
+            n += 2;
+        }
+        out[n] = if self.dst { b'S' } else { b'W' };
+        (out, n + 1)
+    }
+}
+
 impl fmt::Display for Tst {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut out = Vec::with_capacity(19);
-        self.write_to(&mut out);
+        let (text, n) = self.text();
         // Digits and S/W only.
-        f.write_str(std::str::from_utf8(&out).map_err(|_| fmt::Error)?)
+        f.write_str(std::str::from_utf8(&text[..n]).map_err(|_| fmt::Error)?)
     }
 }
 
 impl Serialize for Tst {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        let (text, n) = self.text();
+        s.serialize_str(std::str::from_utf8(&text[..n]).unwrap_or_default())
     }
 }
 
