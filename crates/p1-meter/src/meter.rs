@@ -23,8 +23,9 @@ pub const MJ_PER_WH: u64 = 3_600_000;
 /// mJ per kWh, the unit the prepaid price is quoted in.
 const MJ_PER_KWH: i128 = 3_600_000_000;
 
-/// What the meter measures at an instant: import W, export W and the three phases.
-type Measured = (u32, u32, [PhaseReadout; 3]);
+/// What the meter measures at an instant: import W, export W, the three phases, and its
+/// clock as printed (one time-zone lookup serves the readout and the state).
+type Measured = (u32, u32, [PhaseReadout; 3], p1_wire::Tst);
 /// Minimum button press that reconnects a released meter (Fluvius customer manual).
 pub const BUTTON_HOLD_MS: i64 = 3000;
 /// First instant the model supports: 1970-01-01T00:00:00Z.
@@ -629,7 +630,7 @@ impl Meter {
         if !self.port_enabled || !self.powered {
             return None;
         }
-        let &(import_w, export_w, ref phases) = measured;
+        let &(import_w, export_w, ref phases, time) = measured;
         let firmware = self.cfg.firmware;
         let (mut equipment_id, mut phase_v, mut message, mut mbus, mut history) = match old {
             Some(r) => (
@@ -670,7 +671,7 @@ impl Meter {
             model: self.cfg.model,
             version: firmware,
             equipment_id,
-            time: self.meter_time().tst(),
+            time,
             import_wh: self.import_mj.map(|mj| mj / MJ_PER_WH),
             export_wh: self.export_mj.map(|mj| mj / MJ_PER_WH),
             tariff: self.tariff,
@@ -701,7 +702,7 @@ impl Meter {
     /// The state from `measured` ([`Meter::measure`] at [`Meter::now`]), in the
     /// allocations of `reuse`.
     fn state_of(&self, measured: &Measured, reuse: Reuse) -> MeterState {
-        let &(import_w, export_w, phases) = measured;
+        let &(import_w, export_w, phases, meter_time) = measured;
         let Reuse {
             mut history,
             mut message,
@@ -723,7 +724,7 @@ impl Meter {
             true_ms: self.now,
             meter_ms: self.now.saturating_add(self.offset),
             clock_offset_ms: self.offset,
-            meter_time: self.meter_time().tst(),
+            meter_time,
             import_mj: self.import_mj,
             export_mj: self.export_mj,
             import_wh: self.import_mj.map(|mj| mj / MJ_PER_WH),
@@ -854,7 +855,12 @@ impl Meter {
                 current_ca: currents[i],
             };
         }
-        (clamp_u32(net), clamp_u32(-net), phases)
+        (
+            clamp_u32(net),
+            clamp_u32(-net),
+            phases,
+            self.meter_time().tst(),
+        )
     }
 
     fn refresh_tariff(&mut self) {

@@ -84,8 +84,9 @@ impl Fixed {
     }
 
     /// Appends `raw` as [`Fixed::print`] prints it, without `core::fmt` (built on the
-    /// stack, one copy).
-    #[inline]
+    /// stack, one copy). Always inlined: every call site has a constant format, which
+    /// then folds into straight-line code.
+    #[inline(always)]
     pub(crate) fn write(self, out: &mut Vec<u8>, raw: u64) {
         // At most 20 digits, the point, `*` and a unit of up to 5 bytes.
         let mut text = [0u8; 32];
@@ -170,7 +171,7 @@ const PAIRS: &[u8; 200] = b"\
 8081828384858687888990919293949596979899";
 
 /// Fills `slot` with the low `slot.len()` decimal digits of `v`, zero-padded.
-#[inline]
+#[inline(always)]
 pub(crate) fn write_padded(slot: &mut [u8], mut v: u64) {
     let mut end = slot.len();
     while end >= 2 {
