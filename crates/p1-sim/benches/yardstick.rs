@@ -12,7 +12,8 @@
 //! be as fast as the bare loop). It also times `p1sim verify`'s decoder over the stream of
 //! step 2, in bytes per second against the bare loop's bytes per second.
 //!
-//! Run: `cargo bench -p p1-sim --bench yardstick` (about 10 s; `-- N` sets the count).
+//! Each figure is the best of 5 rounds (the phases take turns). Run:
+//! `cargo bench -p p1-sim --bench yardstick` (about 20 s; `-- N` sets the count, 50 000).
 
 // A benchmark measures real time; the crate's clock ban is for its library code.
 #![allow(clippy::disallowed_methods)]
@@ -161,15 +162,11 @@ fn scenario(n: u64) -> Scenario {
     s
 }
 
-/// Best of `runs` timings of `f`, seconds.
-fn best(runs: usize, mut f: impl FnMut()) -> f64 {
-    (0..runs)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64()
-        })
-        .fold(f64::INFINITY, f64::min)
+/// Seconds of one call of `f`.
+fn time(f: &mut dyn FnMut()) -> f64 {
+    let t = Instant::now();
+    f();
+    t.elapsed().as_secs_f64()
 }
 
 fn main() {
@@ -177,35 +174,39 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(50_000);
-    let runs = 3;
+    // Rounds run the four phases in turn and keep each one's best time, so a busy
+    // machine slows all of them alike rather than whichever happened to run last.
+    let rounds = 5;
 
     let mut buf = Vec::with_capacity(2048);
     let mut bare_bytes = 0usize;
-    let bare = best(runs, || {
+    let mut bare = || {
         bare_bytes = 0;
         for k in 0..n {
             bare_telegram(&mut buf, black_box(k));
             bare_bytes += black_box(&buf).len();
         }
-    });
+    };
 
+    // The stream `verify` reads: the simulation's own telegrams.
     let mut stream = Vec::new();
+    let mut s = Simulation::new(&scenario(n)).expect("quickstart is valid");
+    while let Some(frame) = s.next_frame() {
+        stream.extend_from_slice(&frame.bytes);
+    }
+
     let mut sim_bytes = 0usize;
-    let sim = best(runs, || {
+    let mut sim = || {
         let mut sim = Simulation::new(&scenario(n)).expect("quickstart is valid");
-        stream.clear();
         sim_bytes = 0;
         while let Some(frame) = sim.next_frame() {
             sim_bytes += black_box(&frame.bytes).len();
-            if stream.len() < 200 << 20 {
-                stream.extend_from_slice(&frame.bytes);
-            }
         }
-    });
+    };
 
     let mut line = Vec::with_capacity(8192);
     let mut truth_bytes = 0usize;
-    let truth = best(runs, || {
+    let mut truth = || {
         let mut sim = Simulation::new(&scenario(n)).expect("quickstart is valid");
         truth_bytes = 0;
         while let Some(frame) = sim.next_frame() {
@@ -213,17 +214,25 @@ fn main() {
             TruthRecord::from_frame(frame).write_json_line(&mut line);
             truth_bytes += black_box(&line).len() + frame.bytes.len();
         }
-    });
+    };
 
     let mut found = 0usize;
-    let verify = best(runs, || {
+    let mut verify = || {
         let mut d = Decoder::new();
         found = 0;
         for chunk in stream.chunks(64 * 1024) {
             d.feed_checked(black_box(chunk), &mut |r| found += usize::from(r.is_ok()));
         }
         d.finish_checked(&mut |_| {});
-    });
+    };
+    let mut best = [f64::INFINITY; 4];
+    for _ in 0..rounds {
+        let phases: [&mut dyn FnMut(); 4] = [&mut bare, &mut sim, &mut truth, &mut verify];
+        for (b, f) in best.iter_mut().zip(phases) {
+            *b = b.min(time(f));
+        }
+    }
+    let [bare, sim, truth, verify] = best;
     assert_eq!(found as u64, n, "every simulated telegram verifies");
 
     let rate = |secs: f64| n as f64 / secs;
