@@ -18,6 +18,6 @@ mod spec;
 pub use dsmr::Expect;
 pub use inject::{Applied, Emission, FaultInjector, Piece, Verdict};
 pub use spec::{
-    CrcMode, FaultError, FaultKind, FaultSpec, MAX_NOISE, MAX_OVERSIZE, MissingCrc, NoisePattern,
-    SALT, Schedule, TstField,
+    CrcMode, FaultError, FaultKind, FaultPart, FaultSpec, MAX_NOISE, MAX_OVERSIZE, MissingCrc,
+    NoisePattern, SALT, Schedule, TstField,
 };

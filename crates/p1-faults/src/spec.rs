@@ -448,8 +448,20 @@ pub struct FaultError {
     pub index: usize,
     /// Its kind name.
     pub kind: &'static str,
+    /// Which part of the fault is wrong.
+    pub part: FaultPart,
     /// What was expected.
     pub message: String,
+}
+
+/// The part of a [`FaultSpec`] a [`FaultError`] is about: the field path a scenario maps
+/// to a position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultPart {
+    /// The fault itself ([`FaultSpec::fault`]: a parameter out of range).
+    Fault,
+    /// Its schedule ([`FaultSpec::schedule`]).
+    Schedule,
 }
 
 impl fmt::Display for FaultError {

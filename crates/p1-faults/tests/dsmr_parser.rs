@@ -10,9 +10,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::Command;
-
 use common::*;
 use p1_faults::{CrcMode, Expect, FaultKind, TstField};
 use serde_json::json;
@@ -345,32 +342,6 @@ fn dsmr_parser_reacts_as_the_verdict_says() {
             "mode": "stream",
         }));
     }
-    let out = run_checker(&cases);
+    let out = run_dsmr_parser(&cases);
     assert!(out.contains("0 failure(s)"), "{out}");
-}
-
-fn run_checker(cases: &[serde_json::Value]) -> String {
-    let py = root().join("target/py-venv/bin/python");
-    assert!(
-        py.exists(),
-        "{} is missing: run scripts/setup-python.sh",
-        py.display()
-    );
-    let mut file = tempfile::NamedTempFile::new().expect("temp file");
-    for c in cases {
-        writeln!(file, "{c}").expect("write case");
-    }
-    file.flush().expect("flush");
-    let out = Command::new(py)
-        .arg(root().join("conformance/dsmr_parser_check.py"))
-        .arg(file.path())
-        .output()
-        .expect("run python");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "dsmr_parser check failed:\n{text}");
-    text
 }

@@ -19,9 +19,9 @@ pub use config::{
     EmptyPeak, Grid, MbusConfig, MbusKind, MeterConfig, PeakStamp, Prepaid, TariffCalendar,
 };
 pub use demand::DemandState;
-pub use mbus::{Capture, ChannelStatus, MbusState};
+pub use mbus::{Capture, ChannelStatus, MBUS_CHANNELS, MbusState, check_channel};
 pub use meter::{
-    BUTTON_HOLD_MS, Command, CommandError, ConfigError, CutReason, Load, MAX_TIME, MIN_TIME,
-    MJ_PER_WH, Meter, MeterState, PhaseLoad, PrepaidState,
+    BUTTON_HOLD_MS, Command, CommandError, ConfigError, ConfigField, CutReason, Load, MAX_TIME,
+    MIN_TIME, MJ_PER_WH, MbusField, Meter, MeterState, PhaseLoad, PrepaidState,
 };
 pub use time::SimTime;

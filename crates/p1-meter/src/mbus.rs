@@ -5,7 +5,7 @@
 use p1_wire::{Breaker, MbusCapture, MbusReadout, Tst, Version};
 use serde::Serialize;
 
-use crate::{ConfigError, MbusConfig, MbusKind};
+use crate::{MbusConfig, MbusField, MbusKind};
 
 /// ml·ms/h per dm³: the flow accumulator counts ml/h x ms, so one litre is this much.
 const ACC_PER_DM3: u128 = 1000 * 3_600_000;
@@ -96,69 +96,94 @@ pub(crate) fn default_phase(id: &str, period: i64) -> i64 {
     i64::try_from(h % period).unwrap_or(0)
 }
 
-/// Checks one sub-meter configuration; `field` prefixes the error field (e.g. `mbus[1]`).
-pub(crate) fn validate(
-    cfg: &MbusConfig,
-    firmware: Version,
-    field: &str,
-) -> Result<(), ConfigError> {
-    let err = |f: &str, message: String| ConfigError {
-        field: format!("{field}.{f}"),
-        message,
-    };
-    if !(1..=4).contains(&cfg.channel) {
-        return Err(err(
-            "channel",
-            format!("expected 1 to 4, found {}", cfg.channel),
-        ));
-    }
-    let digit = match cfg.kind {
-        MbusKind::Gas => Some('7'),
-        MbusKind::Water => Some('8'),
-        MbusKind::Other(_) => None,
-    };
-    check_equipment_id(&cfg.equipment_id, digit).map_err(|m| err("equipment_id", m))?;
-    if cfg.kind == MbusKind::Water && !firmware.has_water() {
-        return Err(err(
-            "kind",
-            format!(
-                "water meters are published from firmware 50216, this meter runs {}",
-                firmware.code()
-            ),
-        ));
-    }
-    // The E-meter repeats the line once a second; faster captures would be invisible and
-    // would make time stepping cost one iteration per capture.
-    if cfg.capture_period_ms < 1000 {
-        return Err(err(
-            "capture_period_ms",
-            format!("expected at least 1000 ms, found {}", cfg.capture_period_ms),
-        ));
-    }
-    if cfg.capture_jitter_ms < 0 || cfg.capture_jitter_ms >= cfg.capture_period_ms {
-        return Err(err(
-            "capture_jitter_ms",
-            format!(
-                "expected 0 <= jitter < capture_period_ms ({}), found {}",
-                cfg.capture_period_ms, cfg.capture_jitter_ms
-            ),
-        ));
-    }
-    Ok(())
+/// The M-Bus channels of an e-MUCS meter.
+pub const MBUS_CHANNELS: std::ops::RangeInclusive<u8> = 1..=4;
+
+/// `channel` as an M-Bus channel number: the one channel rule, for devices and for
+/// anything that names a channel (a flow, an event).
+pub fn check_channel(channel: i64) -> Result<u8, String> {
+    u8::try_from(channel)
+        .ok()
+        .filter(|c| MBUS_CHANNELS.contains(c))
+        .ok_or_else(|| format!("M-Bus channels are 1 to 4, found {channel}"))
 }
 
-/// Checks a 14-character ASCII equipment id whose first character is the medium digit.
-pub(crate) fn check_equipment_id(id: &str, medium: Option<char>) -> Result<(), String> {
+impl MbusConfig {
+    /// Checks the device for a meter running `firmware`: the one place M-Bus device
+    /// settings are checked (for the configured devices by [`crate::Meter::new`], for
+    /// devices coupled later by the commands that couple them, and by a scenario that
+    /// wants a coupling event's device checked where it is written).
+    pub fn validate(&self, firmware: Version) -> Result<(), (MbusField, String)> {
+        check_channel(i64::from(self.channel)).map_err(|m| (MbusField::Channel, m))?;
+        let (digit, what) = match self.kind {
+            MbusKind::Gas => ('7', "a gas meter"),
+            MbusKind::Water => ('8', "a water meter"),
+            MbusKind::Other(t) => {
+                return Err((
+                    MbusField::Kind,
+                    format!(
+                        "e-MUCS P1 carries gas (3) and water (7) devices only, found device \
+                         type {t}"
+                    ),
+                ));
+            }
+        };
+        check_equipment_id(&self.equipment_id, digit, what)
+            .map_err(|m| (MbusField::EquipmentId, m))?;
+        if self.kind == MbusKind::Water && !firmware.has_water() {
+            return Err((
+                MbusField::Kind,
+                format!(
+                    "water meters are published from firmware 50216, this meter runs {}",
+                    firmware.code()
+                ),
+            ));
+        }
+        // The E-meter repeats the line once a second; faster captures would be invisible
+        // and would make time stepping cost one iteration per capture.
+        if self.capture_period_ms < 1000 {
+            return Err((
+                MbusField::CapturePeriod,
+                format!(
+                    "the capture period is at least 1 s, found {} ms",
+                    self.capture_period_ms
+                ),
+            ));
+        }
+        if self.capture_jitter_ms < 0 || self.capture_jitter_ms >= self.capture_period_ms {
+            return Err((
+                MbusField::CaptureJitter,
+                format!(
+                    "expected 0 <= jitter < capture period ({} ms), found {} ms",
+                    self.capture_period_ms, self.capture_jitter_ms
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Checks a 14-character ASCII equipment id whose first character is the medium digit
+/// of `what` (e.g. "a gas meter").
+pub(crate) fn check_equipment_id(id: &str, medium: char, what: &str) -> Result<(), String> {
     if id.len() != 14 || !id.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(format!(
-            "expected 14 printable ASCII characters, found {id:?} ({} bytes)",
-            id.len()
+            "an equipment id is 14 ASCII characters, all printable; `{id}` has {}",
+            id.chars().count()
         ));
     }
-    if let Some(d) = medium {
-        if !id.starts_with(d) {
-            return Err(format!("expected the medium digit {d} first, found {id:?}"));
-        }
+    if !id.starts_with(medium) {
+        let first = id.chars().next().unwrap_or(' ');
+        let named = match first {
+            '1' => " (electricity)",
+            '7' => " (gas)",
+            '8' => " (water)",
+            _ => "",
+        };
+        return Err(format!(
+            "{what}'s equipment id starts with its medium digit {medium}; `{id}` starts with \
+             {first}{named}"
+        ));
     }
     Ok(())
 }

@@ -23,9 +23,18 @@ pub const MJ_PER_WH: u64 = 3_600_000;
 /// mJ per kWh, the unit the prepaid price is quoted in.
 const MJ_PER_KWH: i128 = 3_600_000_000;
 
-/// What the meter measures at an instant: import W, export W, the three phases, and its
-/// clock as printed (one time-zone lookup serves the readout and the state).
-type Measured = (u32, u32, [PhaseReadout; 3], p1_wire::Tst);
+/// What the meter measures at an instant.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    /// Total import, W.
+    import_w: u32,
+    /// Total export, W.
+    export_w: u32,
+    /// L1..L3 as shown (phases the model or grid does not measure read 0 V).
+    phases: [PhaseReadout; 3],
+    /// The meter clock as printed: one time-zone lookup serves the readout and the state.
+    meter_time: p1_wire::Tst,
+}
 /// Minimum button press that reconnects a released meter (Fluvius customer manual).
 pub const BUTTON_HOLD_MS: i64 = 3000;
 /// First instant the model supports: 1970-01-01T00:00:00Z.
@@ -168,10 +177,91 @@ fn refuse<T>(message: impl Into<String>) -> Result<T, CommandError> {
 /// A configuration the real meter cannot have (e.g. an S211 on 3x400V).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
-    /// Which setting (e.g. `grid`, `mbus[2].equipment_id`).
-    pub field: String,
+    /// Which setting: a typed path into [`MeterConfig`] (displayed like `grid` or
+    /// `mbus[2].equipment_id`), which a scenario maps back to the key it came from.
+    pub field: ConfigField,
     /// What is wrong and what was expected.
     pub message: String,
+}
+
+/// A path into [`MeterConfig`] (or the start instant given to [`Meter::new`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigField {
+    /// The start instant.
+    Start,
+    /// [`MeterConfig::grid`] (for the model).
+    Grid,
+    /// [`MeterConfig::equipment_id`].
+    EquipmentId,
+    /// [`MeterConfig::clock_offset_ms`].
+    ClockOffset,
+    /// Entry `index` of [`MeterConfig::history`].
+    History {
+        /// 0-based.
+        index: usize,
+    },
+    /// [`MeterConfig::limiter_hw`].
+    LimiterHw,
+    /// [`MeterConfig::fuse_a`].
+    FuseA,
+    /// [`crate::Prepaid::price_ueur_per_kwh`].
+    PrepaidPrice,
+    /// [`crate::Prepaid::release_delay_ms`].
+    PrepaidReleaseDelay,
+    /// A field of device `index` of [`MeterConfig::mbus`].
+    Mbus {
+        /// 0-based.
+        index: usize,
+        /// Which field.
+        field: MbusField,
+    },
+}
+
+/// A field of an [`MbusConfig`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MbusField {
+    /// The device as a whole (e.g. one device too many).
+    Device,
+    /// [`MbusConfig::channel`].
+    Channel,
+    /// [`MbusConfig::kind`].
+    Kind,
+    /// [`MbusConfig::equipment_id`].
+    EquipmentId,
+    /// [`MbusConfig::capture_period_ms`].
+    CapturePeriod,
+    /// [`MbusConfig::capture_jitter_ms`].
+    CaptureJitter,
+}
+
+impl fmt::Display for MbusField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MbusField::Device => "",
+            MbusField::Channel => ".channel",
+            MbusField::Kind => ".kind",
+            MbusField::EquipmentId => ".equipment_id",
+            MbusField::CapturePeriod => ".capture_period_ms",
+            MbusField::CaptureJitter => ".capture_jitter_ms",
+        })
+    }
+}
+
+impl fmt::Display for ConfigField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigField::Start => f.write_str("start"),
+            ConfigField::Grid => f.write_str("grid"),
+            ConfigField::EquipmentId => f.write_str("equipment_id"),
+            ConfigField::ClockOffset => f.write_str("clock_offset_ms"),
+            ConfigField::History { index } => write!(f, "history[{index}]"),
+            ConfigField::LimiterHw => f.write_str("limiter_hw"),
+            ConfigField::FuseA => f.write_str("fuse_a"),
+            ConfigField::PrepaidPrice => f.write_str("prepaid.price_ueur_per_kwh"),
+            ConfigField::PrepaidReleaseDelay => f.write_str("prepaid.release_delay_ms"),
+            ConfigField::Mbus { index, field } => write!(f, "mbus[{index}]{field}"),
+        }
+    }
 }
 
 impl fmt::Display for ConfigError {
@@ -335,71 +425,84 @@ impl Due {
     }
 }
 
+/// Checks a configuration: the one place meter settings are checked.
 fn validate(c: &MeterConfig) -> Result<(), ConfigError> {
-    let err = |field: &str, message: String| ConfigError {
-        field: field.to_string(),
-        message,
-    };
+    let err = |field: ConfigField, message: String| ConfigError { field, message };
     match (c.model, c.grid) {
         (Model::S211, Grid::OnePhase230) | (Model::T211, Grid::Delta230 | Grid::Star400) => {}
-        (Model::S211, g) => {
+        (Model::S211, _) => {
             return Err(err(
-                "grid",
-                format!("an S211 is single-phase: expected 1x230V, found {g:?}"),
+                ConfigField::Grid,
+                "an S211 is a single-phase meter: grid must be \"1x230V\" (use model \
+                 \"T211\" for a three-phase connection)"
+                    .into(),
             ));
         }
-        (Model::T211, g) => {
+        (Model::T211, _) => {
             return Err(err(
-                "grid",
-                format!("a T211 is three-phase: expected 3x230V or 3x400V, found {g:?}"),
+                ConfigField::Grid,
+                "a T211 is a three-phase meter: grid must be \"3x400V\" or \"3x230V\" \
+                 (use model \"S211\" for a single-phase connection)"
+                    .into(),
             ));
         }
     }
-    mbus::check_equipment_id(&c.equipment_id, Some('1')).map_err(|m| err("equipment_id", m))?;
+    mbus::check_equipment_id(&c.equipment_id, '1', "an electricity meter")
+        .map_err(|m| err(ConfigField::EquipmentId, m))?;
     if c.history.len() > demand::HISTORY_LEN {
         return Err(err(
-            "history",
-            format!("at most 13 entries, found {}", c.history.len()),
+            ConfigField::History {
+                index: demand::HISTORY_LEN,
+            },
+            "0-0:98.1.0 holds at most 13 months; this is the 14th entry".into(),
         ));
     }
     if c.limiter_hw > Readout::LIMITER_OFF_HW {
         return Err(err(
-            "limiter_hw",
+            ConfigField::LimiterHw,
             format!("expected 0..=9999 hW, found {}", c.limiter_hw),
         ));
     }
     if c.fuse_a > Readout::FUSE_OFF_A {
         return Err(err(
-            "fuse_a",
+            ConfigField::FuseA,
             format!("expected 0..=999 A, found {}", c.fuse_a),
         ));
     }
     if let Some(p) = &c.prepaid {
-        if p.price_ueur_per_kwh < 0 {
+        if p.price_ueur_per_kwh <= 0 {
             return Err(err(
-                "prepaid.price_ueur_per_kwh",
-                format!("expected a price >= 0, found {}", p.price_ueur_per_kwh),
+                ConfigField::PrepaidPrice,
+                format!(
+                    "the price must be positive, found {} µEUR/kWh",
+                    p.price_ueur_per_kwh
+                ),
             ));
         }
         if p.release_delay_ms < 0 {
             return Err(err(
-                "prepaid.release_delay_ms",
-                format!("expected a delay >= 0, found {}", p.release_delay_ms),
+                ConfigField::PrepaidReleaseDelay,
+                format!(
+                    "the release delay cannot be negative, found {} ms",
+                    p.release_delay_ms
+                ),
             ));
         }
     }
-    if c.mbus.len() > 4 {
-        return Err(err(
-            "mbus",
-            format!("at most 4 channels, found {}", c.mbus.len()),
-        ));
-    }
-    for (i, m) in c.mbus.iter().enumerate() {
-        mbus::validate(m, c.firmware, &format!("mbus[{i}]"))?;
-        if c.mbus[..i].iter().any(|o| o.channel == m.channel) {
+    for (index, m) in c.mbus.iter().enumerate() {
+        let at = |field| ConfigField::Mbus { index, field };
+        if index == 4 {
             return Err(err(
-                &format!("mbus[{i}].channel"),
-                format!("channel {} is used twice", m.channel),
+                at(MbusField::Device),
+                "a meter has at most 4 M-Bus channels; this is a 5th device".into(),
+            ));
+        }
+        m.validate(c.firmware)
+            .map_err(|(field, message)| err(at(field), message))?;
+        if c.mbus[..index].iter().any(|o| o.channel == m.channel) {
+            return Err(err(
+                at(MbusField::Channel),
+                format!("channel {} is already used by another device", m.channel),
             ));
         }
     }
@@ -441,6 +544,11 @@ fn clamp_u64(x: i128) -> u64 {
 }
 
 impl Meter {
+    /// The configuration the meter was built with.
+    pub fn config(&self) -> &MeterConfig {
+        &self.cfg
+    }
+
     /// A meter configured by `config`, starting at `start` with no load.
     ///
     /// M-Bus devices of the configuration are taken to have been running: each channel
@@ -454,7 +562,7 @@ impl Meter {
         let in_range = |t: i64| (MIN_TIME.0..MAX_TIME.0).contains(&t);
         if !in_range(start.0) {
             return Err(ConfigError {
-                field: "start".into(),
+                field: ConfigField::Start,
                 message: format!("expected an instant in 1970..2100, found {} ms", start.0),
             });
         }
@@ -464,7 +572,7 @@ impl Meter {
             .is_some_and(in_range)
         {
             return Err(ConfigError {
-                field: "clock_offset_ms".into(),
+                field: ConfigField::ClockOffset,
                 message: format!(
                     "the meter clock must read a time in 1970..2100, offset {} ms does not",
                     config.clock_offset_ms
@@ -630,7 +738,12 @@ impl Meter {
         if !self.port_enabled || !self.powered {
             return None;
         }
-        let &(import_w, export_w, ref phases, time) = measured;
+        let Measured {
+            import_w,
+            export_w,
+            ref phases,
+            meter_time: time,
+        } = *measured;
         let firmware = self.cfg.firmware;
         let (mut equipment_id, mut phase_v, mut message, mut mbus, mut history) = match old {
             Some(r) => (
@@ -702,7 +815,12 @@ impl Meter {
     /// The state from `measured` ([`Meter::measure`] at [`Meter::now`]), in the
     /// allocations of `reuse`.
     fn state_of(&self, measured: &Measured, reuse: Reuse) -> MeterState {
-        let &(import_w, export_w, phases, meter_time) = measured;
+        let Measured {
+            import_w,
+            export_w,
+            phases,
+            meter_time,
+        } = *measured;
         let Reuse {
             mut history,
             mut message,
@@ -855,12 +973,12 @@ impl Meter {
                 current_ca: currents[i],
             };
         }
-        (
-            clamp_u32(net),
-            clamp_u32(-net),
+        Measured {
+            import_w: clamp_u32(net),
+            export_w: clamp_u32(-net),
             phases,
-            self.meter_time().tst(),
-        )
+            meter_time: self.meter_time().tst(),
+        }
     }
 
     fn refresh_tariff(&mut self) {
@@ -1081,9 +1199,10 @@ impl Meter {
     }
 
     fn check_mbus(&self, cfg: &MbusConfig) -> Result<(), CommandError> {
-        mbus::validate(cfg, self.cfg.firmware, "mbus").map_err(|e| CommandError {
-            message: e.to_string(),
-        })
+        cfg.validate(self.cfg.firmware)
+            .map_err(|(field, message)| CommandError {
+                message: format!("mbus{field}: {message}"),
+            })
     }
 
     fn insert_channel(&mut self, cfg: MbusConfig) {
@@ -1096,6 +1215,8 @@ impl Meter {
         self.channels.insert(pos, ch);
     }
 
+    // Long: one arm per `Command`, each the meter's documented reaction in its state;
+    // the match is the command table, read in one place.
     fn execute(&mut self, cmd: Command) -> Result<(), CommandError> {
         match cmd {
             Command::RemoteDisconnect => {

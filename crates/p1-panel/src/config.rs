@@ -177,51 +177,99 @@ impl Default for PanelConfig {
     }
 }
 
+/// A panel setting, as a field path of [`PanelConfig`] (what a [`PanelConfigError`] is
+/// about; a scenario maps it to the position of the key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PanelField {
+    /// [`PanelConfig::screen_timeout_ms`].
+    ScreenTimeout,
+    /// [`PanelConfig::sequence`].
+    Sequence,
+    /// [`PanelConfig::control_imp_per_kwh`].
+    ControlImpPerKwh,
+    /// [`PanelConfig::blind_imp_per_kvarh`].
+    BlindImpPerKvarh,
+    /// [`PanelConfig::led_flash_ms`].
+    LedFlash,
+    /// [`PanelConfig::signal_max`].
+    SignalMax,
+}
+
+impl PanelField {
+    /// The Rust field name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            PanelField::ScreenTimeout => "screen_timeout_ms",
+            PanelField::Sequence => "sequence",
+            PanelField::ControlImpPerKwh => "control_imp_per_kwh",
+            PanelField::BlindImpPerKvarh => "blind_imp_per_kvarh",
+            PanelField::LedFlash => "led_flash_ms",
+            PanelField::SignalMax => "signal_max",
+        }
+    }
+}
+
 /// A panel setting out of range.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PanelConfigError {
     /// Which setting.
-    pub field: &'static str,
+    pub field: PanelField,
     /// What is wrong and what was expected.
     pub message: String,
 }
 
 impl fmt::Display for PanelConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
+        write!(f, "{}: {}", self.field.name(), self.message)
     }
 }
 
 impl std::error::Error for PanelConfigError {}
 
 impl PanelConfig {
-    /// Checks every setting's range.
+    /// Checks every setting's range: the one place panel settings are checked
+    /// ([`crate::Panel::new`] calls it).
     pub fn validate(&self) -> Result<(), PanelConfigError> {
         let err = |field, message| Err(PanelConfigError { field, message });
         if self.screen_timeout_ms <= 0 {
             return err(
-                "screen_timeout_ms",
-                format!("expected > 0 ms, found {}", self.screen_timeout_ms),
+                PanelField::ScreenTimeout,
+                format!(
+                    "the screen timeout must be positive, found {} ms",
+                    self.screen_timeout_ms
+                ),
+            );
+        }
+        if self.sequence.is_empty() {
+            return err(
+                PanelField::Sequence,
+                "the sequence lists at least one code".to_owned(),
             );
         }
         for (field, c) in [
-            ("control_imp_per_kwh", self.control_imp_per_kwh),
-            ("blind_imp_per_kvarh", self.blind_imp_per_kvarh),
+            (PanelField::ControlImpPerKwh, self.control_imp_per_kwh),
+            (PanelField::BlindImpPerKvarh, self.blind_imp_per_kvarh),
         ] {
             if !(1..=1_000_000).contains(&c) {
-                return err(field, format!("expected 1..=1000000, found {c}"));
+                return err(
+                    field,
+                    format!("an LED constant is 1 to 1000000 pulses, found {c}"),
+                );
             }
         }
         if self.led_flash_ms <= 0 {
             return err(
-                "led_flash_ms",
-                format!("expected > 0 ms, found {}", self.led_flash_ms),
+                PanelField::LedFlash,
+                format!(
+                    "the LED flash must be positive, found {} ms",
+                    self.led_flash_ms
+                ),
             );
         }
         if !(1..=9).contains(&self.signal_max) {
             return err(
-                "signal_max",
-                format!("expected 1..=9, found {}", self.signal_max),
+                PanelField::SignalMax,
+                format!("`signal_max` is 1 to 9 bars, found {}", self.signal_max),
             );
         }
         Ok(())
@@ -253,7 +301,7 @@ mod tests {
         };
         assert_eq!(
             bad.validate().map_err(|e| e.field),
-            Err("control_imp_per_kwh")
+            Err(PanelField::ControlImpPerKwh)
         );
         let bad = PanelConfig {
             screen_timeout_ms: 0,
@@ -261,7 +309,15 @@ mod tests {
         };
         assert_eq!(
             bad.validate().map_err(|e| e.field),
-            Err("screen_timeout_ms")
+            Err(PanelField::ScreenTimeout)
+        );
+        let bad = PanelConfig {
+            sequence: Vec::new(),
+            ..PanelConfig::default()
+        };
+        assert_eq!(
+            bad.validate().map_err(|e| e.field),
+            Err(PanelField::Sequence)
         );
     }
 }

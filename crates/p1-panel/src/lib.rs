@@ -21,7 +21,7 @@ mod view;
 pub use config::{
     Code, CodeParseError, DEFAULT_BLIND_IMP_PER_KVARH, DEFAULT_CONTROL_IMP_PER_KWH,
     DEFAULT_LED_FLASH_MS, DEFAULT_SCREEN_TIMEOUT_MS, DEFAULT_SIGNAL_MAX, PanelConfig,
-    PanelConfigError,
+    PanelConfigError, PanelField,
 };
 pub use leds::{UNITS_PER_KILO_HOUR, reactive_var};
 pub use panel::Panel;

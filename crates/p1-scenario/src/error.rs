@@ -6,9 +6,12 @@ use std::ops::Range;
 
 /// A scenario (or a file it refers to) that cannot be simulated.
 ///
-/// Displayed as `path:line:column: message`, the form editors and CI logs link.
+/// Displayed as `path:line:column: message`, the form editors and CI logs link, followed
+/// by `; did you mean `x`?` when there is a [`ScenarioError::suggestion`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScenarioError {
+    /// What kind of problem.
+    pub kind: ErrorKind,
     /// The file at fault (the scenario, or a replay CSV it refers to).
     pub path: String,
     /// 1-based line.
@@ -17,23 +20,65 @@ pub struct ScenarioError {
     pub column: usize,
     /// What is wrong and what was expected; lowercase, no final full stop.
     pub message: String,
+    /// The name that was probably meant (a misspelt key, value or load name).
+    pub suggestion: Option<String>,
+}
+
+/// The kind of a [`ScenarioError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A file cannot be read.
+    Read,
+    /// The text does not parse: TOML or CSV syntax, a wrong type, an unknown key or name.
+    Syntax,
+    /// A well-formed value is refused: out of range, contradicting another, or against a
+    /// rule of the meter, the panel or the faults.
+    Value,
 }
 
 impl ScenarioError {
-    /// An error at byte offset `offset` of `source`.
-    pub(crate) fn at_offset(path: &str, source: &str, offset: usize, message: String) -> Self {
-        let (line, column) = line_col(source, offset);
+    /// A [`ErrorKind::Value`] error at `line`, `column` of `path`.
+    pub fn new(path: &str, line: usize, column: usize, message: String) -> Self {
         ScenarioError {
+            kind: ErrorKind::Value,
             path: path.to_owned(),
             line,
             column,
             message,
+            suggestion: None,
         }
+    }
+
+    /// An error at byte offset `offset` of `source`.
+    pub(crate) fn at_offset(path: &str, source: &str, offset: usize, message: String) -> Self {
+        let (line, column) = line_col(source, offset);
+        ScenarioError::new(path, line, column, message)
     }
 
     /// An error at the start of `span` in `source`.
     pub(crate) fn at_span(path: &str, source: &str, span: &Range<usize>, message: String) -> Self {
         Self::at_offset(path, source, span.start, message)
+    }
+
+    /// The same error, of kind `kind`.
+    pub fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// The same error, suggesting `name`.
+    pub fn with_suggestion(mut self, name: Option<&str>) -> Self {
+        self.suggestion = name.map(str::to_owned);
+        self
+    }
+
+    /// A TOML parser error (syntax, type, unknown key or name) at byte `offset`: serde's
+    /// wording, with the closest name as the suggestion.
+    pub(crate) fn toml(path: &str, source: &str, offset: usize, message: &str) -> Self {
+        let (message, suggestion) = split_suggestion(message.trim());
+        ScenarioError::at_offset(path, source, offset, message)
+            .with_kind(ErrorKind::Syntax)
+            .with_suggestion(suggestion.as_deref())
     }
 }
 
@@ -43,11 +88,43 @@ impl fmt::Display for ScenarioError {
             f,
             "{}:{}:{}: {}",
             self.path, self.line, self.column, self.message
-        )
+        )?;
+        if let Some(s) = &self.suggestion {
+            write!(f, "; did you mean `{s}`?")?;
+        }
+        Ok(())
     }
 }
 
 impl std::error::Error for ScenarioError {}
+
+/// The suffix our own value parsers add inside serde messages.
+const DID_YOU_MEAN: &str = "; did you mean `";
+
+/// Splits a parser message into its text and a suggestion: ours (`...; did you mean
+/// `x`?`, from a value parser) or the closest candidate of serde's "unknown field /
+/// variant" messages.
+fn split_suggestion(message: &str) -> (String, Option<String>) {
+    if let Some((text, rest)) = message.split_once(DID_YOU_MEAN) {
+        let name = rest.trim_end_matches("`?").to_owned();
+        return (text.to_owned(), Some(name));
+    }
+    let kinds = [("unknown field `", "key"), ("unknown variant `", "value")];
+    let Some((rest, what)) = kinds
+        .iter()
+        .find_map(|(k, what)| message.strip_prefix(k).map(|r| (r, what)))
+    else {
+        return (message.to_owned(), None);
+    };
+    let Some((word, tail)) = rest.split_once('`') else {
+        return (message.to_owned(), None);
+    };
+    let candidates: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
+    match suggest(word, candidates) {
+        Some(best) => (format!("unknown {what} `{word}`"), Some(best.to_owned())),
+        None => (message.to_owned(), None),
+    }
+}
 
 /// 1-based line and character column of byte `offset` in `source`.
 pub(crate) fn line_col(source: &str, offset: usize) -> (usize, usize) {
@@ -96,25 +173,6 @@ pub(crate) fn suggest<'a>(
         .map(|(_, c)| c)
 }
 
-/// Adds `; did you mean `x`?` to serde's "unknown field/variant" messages.
-pub(crate) fn with_suggestion(message: &str) -> String {
-    let kinds = [("unknown field `", "key"), ("unknown variant `", "value")];
-    let Some((rest, what)) = kinds
-        .iter()
-        .find_map(|(k, what)| message.strip_prefix(k).map(|r| (r, what)))
-    else {
-        return message.to_owned();
-    };
-    let Some((word, tail)) = rest.split_once('`') else {
-        return message.to_owned();
-    };
-    let candidates: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
-    match suggest(word, candidates) {
-        Some(best) => format!("unknown {what} `{word}`; did you mean `{best}`?"),
-        None => message.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,9 +189,17 @@ mod tests {
     #[test]
     fn suggestions() {
         assert_eq!(edit_distance("kitten", "sitting"), 3);
-        let m = with_suggestion("unknown field `modle`, expected one of `model`, `grid`");
-        assert_eq!(m, "unknown key `modle`; did you mean `model`?");
-        let m = with_suggestion("unknown field `zzzzzz`, expected one of `model`, `grid`");
-        assert!(!m.contains("did you mean"), "{m}");
+        let (m, s) = split_suggestion("unknown field `modle`, expected one of `model`, `grid`");
+        assert_eq!(
+            (m.as_str(), s.as_deref()),
+            ("unknown key `modle`", Some("model"))
+        );
+        let (m, s) = split_suggestion("unknown field `zzzzzz`, expected one of `model`, `grid`");
+        assert_eq!(s, None, "{m}");
+        let (m, s) = split_suggestion("unknown grid `3x400v`; did you mean `3x400V`?");
+        assert_eq!(
+            (m.as_str(), s.as_deref()),
+            ("unknown grid `3x400v`", Some("3x400V"))
+        );
     }
 }

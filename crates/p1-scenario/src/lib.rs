@@ -8,7 +8,7 @@
 //! optionally the meter's front panel (`[panel]`, panel events: a [`p1_panel::Panel`]
 //! driven on the same meter). [`Scenario`] parses and validates it,
 //! reporting problems as `path:line:column: message` ([`ScenarioError`]);
-//! [`Simulation`] runs it and yields one [`Frame`] per telegram instant, jumping from
+//! [`Simulation`] runs it and yields one [`SimFrame`] per telegram instant, jumping from
 //! event to event. Same scenario and seed, same bytes: randomness comes only from
 //! `ChaCha8Rng` streams seeded by the scenario, time only from [`p1_meter::SimTime`].
 //!
@@ -16,7 +16,7 @@
 //! use p1_scenario::{Scenario, Simulation, TruthRecord};
 //!
 //! let scenario = Scenario::quickstart();
-//! for frame in Simulation::new(&scenario)? {
+//! for frame in Simulation::new(&scenario) {
 //!     std::io::Write::write_all(&mut std::io::stdout(), &frame.bytes)?;
 //!     let truth = TruthRecord::from_frame(&frame).to_json_line();
 //!     # let _ = truth;
@@ -34,8 +34,8 @@ mod sun;
 mod truth;
 mod units;
 
-pub use error::ScenarioError;
+pub use error::{ErrorKind, ScenarioError};
 pub use scenario::{DEFAULT_PRESS_MS, Event, EventAction, PanelAction, Scenario, Supply};
-pub use sim::{Frame, INJECTED_LINE, Refusal, Simulation};
+pub use sim::{INJECTED_LINE, Refusal, SimFrame, Simulation};
 pub use truth::{FaultTruth, TruthRecord, TruthVerdict};
 pub use units::At;

@@ -278,8 +278,8 @@ pub(crate) enum LoadKind {
         daily: Vec<(NaiveTime, i64)>,
         draws: Vec<Draw>,
     },
-    /// Precomputed steps (Fluvius replay).
-    Steps(Vec<Step>),
+    /// Fluvius portal exports, planned a day at a time.
+    Replay(std::sync::Arc<crate::replay::load::ReplayLoad>),
 }
 
 /// Random draws of a flow, e.g. showers.
@@ -334,7 +334,6 @@ impl LoadRuntime {
                     value: Contribution::power(*power_w, phases),
                 }];
             }
-            LoadKind::Steps(steps) => runtime.steps = steps.clone(),
             _ => runtime.plan(Day::containing(start)),
         }
         runtime
@@ -376,11 +375,19 @@ impl LoadRuntime {
         }
     }
 
+    // Long: one arm per load kind planning its pulses for `day`; the kinds share the
+    // day's seeded draws, which a split would have to thread through every helper.
     fn plan(&mut self, day: Day) {
         let mut pulses = std::mem::take(&mut self.carry);
         let kind = self.kind.clone();
         match &kind {
-            LoadKind::Constant { .. } | LoadKind::Steps(_) => {}
+            LoadKind::Constant { .. } => {}
+            LoadKind::Replay(replay) => replay.pulses(
+                day.start..day.end,
+                self.rng.get_seed(),
+                self.rng.get_stream(),
+                &mut pulses,
+            ),
             LoadKind::Schedule {
                 phases,
                 days,
@@ -540,6 +547,8 @@ impl LoadRuntime {
         vec![phases.get(i).copied().unwrap_or(1)]
     }
 
+    // Long: the household's parts (base, fridge, cooking, lighting) drawn in a fixed
+    // order from one generator; the order is part of the seeded output.
     #[expect(clippy::too_many_arguments, reason = "one flag per household part")]
     fn household(
         &mut self,

@@ -1,24 +1,34 @@
-//! Replay of Fluvius customer-portal exports (quarter-hour electricity, hourly gas), in
-//! the English and the Dutch form: `;`-separated, decimal commas, `="EAN"` cells, a
-//! UTF-8 byte-order mark, empty "No consumption" rows, "Estimated" rows, and the
-//! repeated hour of the October DST change (two rows with the same local start: the first
-//! is summer time). A row with an empty `Register` cell carries no tariff label; it must
-//! have no volume either (there is no telling offtake from injection).
+//! Reading Fluvius customer-portal exports (quarter-hour electricity, hourly gas) into a
+//! compact index, streaming: the file is never held whole, each row is checked as it
+//! arrives and located by the `csv` crate's per-record position, so loading is linear in
+//! the file's length and memory grows only with the index.
 //!
-//! A quarter's offtake of E Wh becomes a constant import of 4·E W for the quarter
-//! (4·E W × 900 s = E Wh exactly), so the meter's quarter demand equals 4·E. A quarter
-//! with both offtake and injection imports 8·E W during its first half and exports
-//! during its second, which keeps both registers exact. Gas hours of V dm³ become a flow
-//! of V·1000 ml/h.
+//! The portal's four layouts are known (English and Dutch, electricity and gas):
+//! `;`-separated, decimal commas, `="EAN"` cells, a UTF-8 byte-order mark, empty
+//! "No consumption" rows, "Estimated" rows, and the repeated hour of the October DST
+//! change (two rows with the same local start: the first is summer time). Every row is
+//! complete (as many cells as the header) or refused with `file:line:column`, what was
+//! expected and what was found: unknown registers and units, a row whose interval is not
+//! one quarter (one hour for gas), a quarter given twice. A missing quarter is a gap,
+//! and [`Gaps`] says what it means.
+//!
+//! The index costs 16 bytes a quarter (560 KiB for a year of electricity) and 12 bytes
+//! an hour of gas; the CSV reader itself holds one record and an 8 KiB buffer.
+//! How a quarter's energy is spread over its seconds is [`shape`]'s business.
 
-use std::collections::BTreeMap;
+pub(crate) mod load;
+pub mod shape;
+
+use std::io::{self, Read};
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use p1_meter::SimTime;
 use p1_meter::time::local_instants;
 
-use crate::error::ScenarioError;
+use crate::error::{ErrorKind, ScenarioError};
 use crate::units::{MAX_FLOW_ML_PER_H, MAX_POWER_W, parse_decimal};
+
+pub use shape::Shape;
 
 /// Largest offtake or injection of one quarter, Wh: a quarter with both becomes
 /// 8·E W for half the quarter, which stays within [`MAX_POWER_W`] (125 000 kWh).
@@ -28,6 +38,21 @@ pub const MAX_QUARTER_WH: i64 = MAX_POWER_W / 8;
 /// the largest flow a scenario may name (1000 m³).
 pub const MAX_HOUR_DM3: i64 = MAX_FLOW_ML_PER_H / 1000;
 
+/// Longest line of an export, bytes (a real row is about 150): anything longer is not
+/// an export, and refusing it bounds the reader's memory (`/dev/zero` fails at once).
+pub const MAX_LINE_BYTES: usize = 4096;
+
+/// Longest period an export may span, in quarters: twenty years (the index then takes
+/// at most 11 MiB). A row dated further from the first row is refused.
+pub const MAX_SPAN_QUARTERS: usize = 20 * 366 * 96;
+
+/// Most lines an export may have: eight rows a quarter over [`MAX_SPAN_QUARTERS`], so
+/// that an endless input (a pipe of empty lines) ends in an error too.
+pub const MAX_LINES: u64 = 8 * MAX_SPAN_QUARTERS as u64;
+
+const QUARTER_MS: i64 = 900_000;
+const HOUR_MS: i64 = 3_600_000;
+
 /// The tariff a Fluvius export assigns to a quarter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Label {
@@ -35,6 +60,31 @@ pub enum Label {
     Day,
     /// "Night" / "Nacht": tariff 2.
     Night,
+}
+
+/// What a missing quarter (or gas hour) means: no row at all between two that exist.
+/// "No consumption" rows are not gaps: they are rows, with a volume of 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Gaps {
+    /// Refuse the export, naming the rows before and after the gap (the default: a gap
+    /// is usually a cut or concatenated download).
+    #[default]
+    Refuse,
+    /// Nothing was drawn (0 Wh, 0 m³).
+    Zero,
+    /// The previous quarter's (hour's) volume again, that is the same average power.
+    Hold,
+}
+
+impl Gaps {
+    /// The policy's name in scenarios and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Gaps::Refuse => "refuse",
+            Gaps::Zero => "zero",
+            Gaps::Hold => "hold",
+        }
+    }
 }
 
 /// One quarter of an electricity export.
@@ -47,10 +97,10 @@ pub struct Quarter {
     /// Injection (export), Wh.
     pub injection_wh: i64,
     /// Tariff label of the rows; `None` when no row of the quarter names its register
-    /// (an empty "No consumption" row without a `Register` cell).
+    /// (an empty "No consumption" row without a `Register` cell, or a filled gap).
     pub label: Option<Label>,
     /// Line in the CSV (1-based) of the quarter's first labelled row (its first row when
-    /// none is), for messages.
+    /// none is; for a filled gap, the line of the quarter before it), for messages.
     pub line: usize,
 }
 
@@ -61,333 +111,1013 @@ pub struct GasHour {
     pub start: SimTime,
     /// Volume, dm³.
     pub dm3: i64,
+    /// Line in the CSV (1-based) of the hour's m³ row (for a filled gap, the line of the
+    /// hour before it).
+    pub line: usize,
 }
 
-/// Column indexes found in the header.
-struct Columns {
-    date: usize,
-    time: usize,
-    register: usize,
-    volume: usize,
-    unit: Option<usize>,
+/// Slot flags: which rows a quarter (or gas hour) has.
+const PRESENT: u8 = 1;
+const OFFTAKE: u8 = 2;
+const INJECTION: u8 = 4;
+const UNLABELLED: u8 = 8;
+const DAY: u8 = 16;
+const NIGHT: u8 = 32;
+
+/// One quarter (or gas hour) in the index: 16 bytes (gas uses `offtake` for dm³).
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    offtake: u32,
+    injection: u32,
+    line: u32,
+    flags: u8,
 }
 
-/// A CSV being read: its label for messages and its text (without the BOM).
-struct CsvFile<'a> {
+impl Slot {
+    /// Records a row of `kind` (its register's volume `wh`, at most [`MAX_QUARTER_WH`])
+    /// at `line`; `Err` with the line of the quarter's row of the other label.
+    fn add(&mut self, kind: u8, label: Option<Label>, wh: i64, line: u32) -> Result<(), u32> {
+        let label_bits = match label {
+            Some(Label::Day) => DAY,
+            Some(Label::Night) => NIGHT,
+            None => 0,
+        };
+        let known = self.flags & (DAY | NIGHT);
+        if known != 0 && label_bits != 0 && known != label_bits {
+            return Err(self.line);
+        }
+        // The quarter's line is its first labelled row's, else its first row's.
+        if self.flags & PRESENT == 0 || (known == 0 && label_bits != 0) {
+            self.line = line;
+        }
+        self.flags |= PRESENT | kind | label_bits;
+        // At most MAX_QUARTER_WH, which fits (checked at compile time).
+        let wh = u32::try_from(wh).unwrap_or(u32::MAX);
+        match kind {
+            OFFTAKE => self.offtake = wh,
+            INJECTION => self.injection = wh,
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// One gas hour in the index: 12 bytes.
+#[derive(Debug, Clone, Copy, Default)]
+struct GasSlot {
+    dm3: u32,
+    line: u32,
+    present: bool,
+}
+
+const _: () = assert!(std::mem::size_of::<Slot>() == 16);
+const _: () = assert!(std::mem::size_of::<GasSlot>() == 12);
+const _: () = assert!(MAX_QUARTER_WH <= u32::MAX as i64);
+const _: () = assert!(MAX_HOUR_DM3 <= u32::MAX as i64);
+
+/// A quarter-hour electricity export: one entry per quarter from the first row's to
+/// the last row's, gaps filled by the chosen [`Gaps`] policy.
+#[derive(Debug, Clone)]
+pub struct ElectricityExport {
+    meter_id: Option<String>,
+    /// Quarter number (ms since the epoch / 900 000) of the first quarter.
+    first: i64,
+    slots: Vec<Slot>,
+    filled: usize,
+}
+
+impl ElectricityExport {
+    /// The `Meter` column of the first row (`1SAG…`), if not empty.
+    pub fn meter_id(&self) -> Option<&str> {
+        self.meter_id.as_deref()
+    }
+
+    /// Start of the first quarter.
+    pub fn start(&self) -> SimTime {
+        SimTime(self.first * QUARTER_MS)
+    }
+
+    /// End of the last quarter (exclusive).
+    pub fn end(&self) -> SimTime {
+        SimTime((self.first + self.slots.len() as i64) * QUARTER_MS)
+    }
+
+    /// Number of quarters, filled gaps included.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether the export has no quarter (a header without rows).
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// How many quarters were gaps filled by the [`Gaps`] policy.
+    pub fn filled_gaps(&self) -> usize {
+        self.filled
+    }
+
+    /// The quarters in time order.
+    pub fn iter(&self) -> impl Iterator<Item = Quarter> + '_ {
+        (0..self.slots.len()).map(|i| self.quarter(i))
+    }
+
+    /// The quarter holding `t`, if the export covers it.
+    pub fn quarter_at(&self, t: SimTime) -> Option<Quarter> {
+        let i = usize::try_from(t.millis().div_euclid(QUARTER_MS) - self.first).ok()?;
+        (i < self.slots.len()).then(|| self.quarter(i))
+    }
+
+    /// The quarters that overlap `lo..hi`.
+    pub fn overlapping(&self, lo: SimTime, hi: SimTime) -> impl Iterator<Item = Quarter> + '_ {
+        let (from, to) = overlap(self.first, QUARTER_MS, self.slots.len(), lo, hi);
+        (from..to).map(|i| self.quarter(i))
+    }
+
+    fn quarter(&self, i: usize) -> Quarter {
+        let s = self.slots[i];
+        let label = if s.flags & DAY != 0 {
+            Some(Label::Day)
+        } else if s.flags & NIGHT != 0 {
+            Some(Label::Night)
+        } else {
+            None
+        };
+        Quarter {
+            start: SimTime((self.first + i as i64) * QUARTER_MS),
+            offtake_wh: i64::from(s.offtake),
+            injection_wh: i64::from(s.injection),
+            label,
+            line: s.line as usize,
+        }
+    }
+}
+
+/// An hourly gas export: one entry per hour from the first row's to the last row's.
+#[derive(Debug, Clone)]
+pub struct GasExport {
+    meter_id: Option<String>,
+    /// Hour number (ms since the epoch / 3 600 000) of the first hour.
+    first: i64,
+    slots: Vec<GasSlot>,
+    filled: usize,
+}
+
+impl GasExport {
+    /// The `Meter` column of the first m³ row (`7MIT…`), if not empty.
+    pub fn meter_id(&self) -> Option<&str> {
+        self.meter_id.as_deref()
+    }
+
+    /// Start of the first hour.
+    pub fn start(&self) -> SimTime {
+        SimTime(self.first * HOUR_MS)
+    }
+
+    /// End of the last hour (exclusive).
+    pub fn end(&self) -> SimTime {
+        SimTime((self.first + self.slots.len() as i64) * HOUR_MS)
+    }
+
+    /// Number of hours, filled gaps included.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether the export has no hour.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// How many hours were gaps filled by the [`Gaps`] policy.
+    pub fn filled_gaps(&self) -> usize {
+        self.filled
+    }
+
+    /// The hours in time order.
+    pub fn iter(&self) -> impl Iterator<Item = GasHour> + '_ {
+        (0..self.slots.len()).map(|i| self.hour(i))
+    }
+
+    /// The hours that overlap `lo..hi`.
+    pub fn overlapping(&self, lo: SimTime, hi: SimTime) -> impl Iterator<Item = GasHour> + '_ {
+        let (from, to) = overlap(self.first, HOUR_MS, self.slots.len(), lo, hi);
+        (from..to).map(|i| self.hour(i))
+    }
+
+    fn hour(&self, i: usize) -> GasHour {
+        let s = self.slots[i];
+        GasHour {
+            start: SimTime((self.first + i as i64) * HOUR_MS),
+            dm3: i64::from(s.dm3),
+            line: s.line as usize,
+        }
+    }
+}
+
+/// The index range of the periods (of `period_ms`, the first numbered `first`, `len` of
+/// them) that overlap `lo..hi`.
+fn overlap(first: i64, period_ms: i64, len: usize, lo: SimTime, hi: SimTime) -> (usize, usize) {
+    let clamp = |n: i64| usize::try_from(n - first).unwrap_or(0).min(len);
+    let from = clamp(lo.millis().div_euclid(period_ms));
+    let to = clamp((hi.millis() + period_ms - 1).div_euclid(period_ms));
+    (from, to.max(from))
+}
+
+/// A known header: the portal's column names in order. All four put the same column at
+/// the same index, so the rows are read alike.
+struct Layout {
+    name: &'static str,
+    columns: &'static [&'static str],
+}
+
+const LAYOUTS: [Layout; 4] = [
+    Layout {
+        name: "English quarter-hour electricity",
+        columns: &[
+            "From (date)",
+            "From (time)",
+            "Until (date)",
+            "Until (time)",
+            "EAN code",
+            "Meter",
+            "Meter type",
+            "Register",
+            "Volume",
+            "Unit",
+            "Validation status",
+            "Description",
+        ],
+    },
+    Layout {
+        name: "English hourly gas",
+        columns: &[
+            "From (date)",
+            "From (time)",
+            "Until (date)",
+            "Until (time)",
+            "EAN code",
+            "Meter",
+            "Meter type",
+            "Register",
+            "Volume",
+            "Unit",
+            "Validation status",
+            "Caloric upper value",
+            "Description",
+        ],
+    },
+    Layout {
+        name: "Dutch quarter-hour electricity",
+        columns: &[
+            "Van datum",
+            "Van tijdstip",
+            "Tot datum",
+            "Tot tijdstip",
+            "EAN",
+            "Meter",
+            "Metertype",
+            "Register",
+            "Volume",
+            "Eenheid",
+            "Validatiestatus",
+        ],
+    },
+    Layout {
+        name: "Dutch hourly gas",
+        columns: &[
+            "Van datum",
+            "Van tijdstip",
+            "Tot datum",
+            "Tot tijdstip",
+            "EAN-code",
+            "Meter",
+            "Metertype",
+            "Register",
+            "Volume",
+            "Eenheid",
+            "Validatiestatus",
+            "Calorische Bovenwaarde",
+        ],
+    },
+];
+
+/// Column indexes, the same in every layout.
+const FROM_DATE: usize = 0;
+const FROM_TIME: usize = 1;
+const UNTIL_DATE: usize = 2;
+const UNTIL_TIME: usize = 3;
+const METER: usize = 5;
+const REGISTER: usize = 7;
+const VOLUME: usize = 8;
+const UNIT: usize = 9;
+
+/// Why [`Guard`] stopped an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trip {
+    LongLine,
+    TooManyLines,
+}
+
+/// Counts lines as bytes pass and refuses over-long lines and endless inputs, so that
+/// the `csv` reader's record never grows past [`MAX_LINE_BYTES`]; reports progress.
+struct Guard<'p, R> {
+    inner: R,
+    /// 1-based line of the next byte.
+    line: u64,
+    /// Bytes since the last `\n`.
+    run: usize,
+    total: u64,
+    tripped: Option<Trip>,
+    progress: Option<&'p mut dyn FnMut(u64)>,
+}
+
+impl<R: Read> Read for Guard<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            if b == b'\n' {
+                self.line += 1;
+                self.run = 0;
+                if self.line > MAX_LINES {
+                    self.tripped = Some(Trip::TooManyLines);
+                }
+            } else {
+                self.run += 1;
+                if self.run > MAX_LINE_BYTES {
+                    self.tripped = Some(Trip::LongLine);
+                }
+            }
+            if self.tripped.is_some() {
+                return Err(io::Error::other("export refused"));
+            }
+        }
+        self.total += n as u64;
+        if let Some(progress) = self.progress.as_mut() {
+            progress(self.total);
+        }
+        Ok(n)
+    }
+}
+
+/// The rows of one export being read.
+struct Rows<'a, 'p, R> {
     path: &'a str,
-    text: &'a str,
+    reader: csv::Reader<Guard<'p, R>>,
+    record: csv::StringRecord,
+    width: usize,
+    line: usize,
 }
 
-impl CsvFile<'_> {
-    fn error(&self, line: usize, field: usize, message: String) -> ScenarioError {
-        let column = self
-            .text
-            .lines()
-            .nth(line.saturating_sub(1))
-            .map_or(1, |l| field_column(l, field));
-        ScenarioError {
-            path: self.path.to_owned(),
-            line,
-            column,
-            message,
+impl<'a, 'p, R: Read> Rows<'a, 'p, R> {
+    fn open(
+        path: &'a str,
+        input: R,
+        progress: Option<&'p mut dyn FnMut(u64)>,
+    ) -> Result<Self, ScenarioError> {
+        let guard = Guard {
+            inner: input,
+            line: 1,
+            run: 0,
+            total: 0,
+            tripped: None,
+            progress,
+        };
+        // No quoting: the portal never quotes a cell (its EAN cells are `="…"`, which a
+        // CSV reader keeps as they are), so every cell's text is exactly what the line
+        // shows and columns in messages are exact. `\n` ends a record and the `\r`
+        // before it is trimmed: with CRLF as terminator the reader would place a
+        // record's position before the previous line's `\n`.
+        let reader = csv::ReaderBuilder::new()
+            .delimiter(b';')
+            .quoting(false)
+            .terminator(csv::Terminator::Any(b'\n'))
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(guard);
+        let mut rows = Rows {
+            path,
+            reader,
+            record: csv::StringRecord::new(),
+            width: 0,
+            line: 1,
+        };
+        if !rows.advance()? {
+            return Err(rows.syntax(1, 1, "the file is empty: expected a Fluvius export".into()));
+        }
+        let found: Vec<&str> = (0..rows.record.len()).map(|i| rows.cell(i)).collect();
+        let found = found.join(";");
+        if !LAYOUTS.iter().any(|l| l.columns.join(";") == found) {
+            let known: Vec<String> = LAYOUTS
+                .iter()
+                .map(|l| format!("{}: `{}`", l.name, l.columns.join(";")))
+                .collect();
+            return Err(rows.syntax(
+                1,
+                1,
+                format!(
+                    "not a Fluvius portal export: found the header `{found}`; the layouts \
+                     known are {}",
+                    known.join("; ")
+                ),
+            ));
+        }
+        rows.width = rows.record.len();
+        Ok(rows)
+    }
+
+    fn error(&self, line: usize, column: usize, message: String) -> ScenarioError {
+        ScenarioError::new(self.path, line, column, message)
+    }
+
+    /// A malformed file or row (as opposed to a well-formed row refused for its value).
+    fn syntax(&self, line: usize, column: usize, message: String) -> ScenarioError {
+        self.error(line, column, message)
+            .with_kind(ErrorKind::Syntax)
+    }
+
+    /// An error at the cell `field` of the current row.
+    fn error_at(&self, field: usize, message: String) -> ScenarioError {
+        self.error(self.line, self.column(field), message)
+    }
+
+    /// Reads the next record; `false` at the end.
+    fn advance(&mut self) -> Result<bool, ScenarioError> {
+        match self.reader.read_record(&mut self.record) {
+            Ok(more) => {
+                if let Some(p) = self.record.position() {
+                    self.line = usize::try_from(p.line()).unwrap_or(usize::MAX);
+                }
+                Ok(more)
+            }
+            Err(e) => {
+                let guard = self.reader.get_ref();
+                let line = usize::try_from(guard.line).unwrap_or(usize::MAX);
+                Err(match (guard.tripped, e.kind()) {
+                    (Some(Trip::LongLine), _) => self.syntax(
+                        line,
+                        MAX_LINE_BYTES + 1,
+                        format!(
+                            "a line longer than {MAX_LINE_BYTES} bytes: expected a Fluvius \
+                             export (rows of about 150 bytes)"
+                        ),
+                    ),
+                    (Some(Trip::TooManyLines), _) => self.error(
+                        line,
+                        1,
+                        format!("more than {MAX_LINES} lines: an export spans at most 20 years"),
+                    ),
+                    (None, csv::ErrorKind::Utf8 { pos, .. }) => self.syntax(
+                        pos.as_ref()
+                            .map_or(line, |p| usize::try_from(p.line()).unwrap_or(line)),
+                        1,
+                        "not UTF-8 text: expected a Fluvius export".into(),
+                    ),
+                    (None, _) => self
+                        .error(line, 1, format!("cannot read the export: {e}"))
+                        .with_kind(ErrorKind::Read),
+                })
+            }
         }
     }
 
-    /// The 1-based line of the record starting at byte `offset`; the reader may report
-    /// the offset just before the previous line's terminator, so terminators are skipped.
-    fn line_at(&self, offset: usize) -> usize {
-        let bytes = self.text.as_bytes();
-        let mut start = offset.min(bytes.len());
-        while start < bytes.len() && (bytes[start] == b'\r' || bytes[start] == b'\n') {
-            start += 1;
+    /// The next data row (blank lines skipped), checked to have every cell.
+    fn next_row(&mut self) -> Result<bool, ScenarioError> {
+        loop {
+            if !self.advance()? {
+                return Ok(false);
+            }
+            let n = self.record.len();
+            if (0..n).all(|i| self.cell(i).is_empty()) {
+                continue;
+            }
+            if n != self.width {
+                let end = (0..n)
+                    .map(|i| self.raw(i).chars().count() + 1)
+                    .sum::<usize>();
+                return Err(self.syntax(
+                    self.line,
+                    end,
+                    format!(
+                        "a row of {n} cells: expected {} as in the header (a cut or \
+                         damaged row)",
+                        self.width
+                    ),
+                ));
+            }
+            return Ok(true);
         }
-        self.text.as_bytes()[..start]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
+    }
+
+    /// Cell `i` as written (the line's final `\r` removed).
+    fn raw(&self, i: usize) -> &str {
+        let cell = self.record.get(i).unwrap_or("");
+        let cell = if i + 1 == self.record.len() {
+            cell.strip_suffix('\r').unwrap_or(cell)
+        } else {
+            cell
+        };
+        if i == 0 && self.line == 1 {
+            cell.strip_prefix('\u{feff}').unwrap_or(cell)
+        } else {
+            cell
+        }
+    }
+
+    /// Cell `i`, trimmed.
+    fn cell(&self, i: usize) -> &str {
+        self.raw(i).trim()
+    }
+
+    /// The 1-based character column where cell `i` starts.
+    fn column(&self, i: usize) -> usize {
+        (0..i.min(self.record.len()))
+            .map(|j| self.raw(j).chars().count() + 1)
+            .sum::<usize>()
             + 1
     }
 
-    fn records(&self) -> Result<(Columns, Vec<(usize, csv::StringRecord)>), ScenarioError> {
-        let mut reader = csv::ReaderBuilder::new()
-            .delimiter(b';')
-            .has_headers(true)
-            .flexible(true)
-            .from_reader(self.text.as_bytes());
-        let header = reader
-            .headers()
-            .map_err(|e| self.error(1, 0, format!("cannot read the header: {e}")))?
-            .clone();
-        let find = |names: &[&str]| header.iter().position(|h| names.contains(&h.trim()));
-        let need = |names: &[&str]| {
-            find(names).ok_or_else(|| {
-                self.error(
-                    1,
-                    0,
-                    format!(
-                        "not a Fluvius export: no column `{}` in the header",
-                        names.join("` or `")
-                    ),
-                )
-            })
-        };
-        let columns = Columns {
-            date: need(&["From (date)", "Van datum"])?,
-            time: need(&["From (time)", "Van tijdstip"])?,
-            register: need(&["Register"])?,
-            volume: need(&["Volume"])?,
-            unit: find(&["Unit", "Eenheid"]),
-        };
-        let mut rows = Vec::new();
-        for record in reader.records() {
-            let record = record.map_err(|e| {
-                let line = e.position().map_or(1, |p| p.line() as usize);
-                self.error(line, 0, format!("unreadable CSV row: {e}"))
-            })?;
-            let line = record
-                .position()
-                .map_or(0, |p| self.line_at(p.byte() as usize));
-            if record.iter().all(|f| f.trim().is_empty()) {
-                continue;
-            }
-            rows.push((line, record));
-        }
-        Ok((columns, rows))
-    }
-
-    /// The local start instant of a row; `seen` disambiguates the repeated hour.
-    fn start(
-        &self,
-        line: usize,
-        record: &csv::StringRecord,
-        columns: &Columns,
-        seen: &mut BTreeMap<(NaiveDateTime, String), u32>,
-        key: &str,
-    ) -> Result<SimTime, ScenarioError> {
-        let date_text = record.get(columns.date).unwrap_or("").trim();
-        let date = NaiveDate::parse_from_str(date_text, "%d/%m/%Y")
-            .or_else(|_| NaiveDate::parse_from_str(date_text, "%d-%m-%Y"))
-            .map_err(|_| {
-                self.error(
-                    line,
-                    columns.date,
-                    format!("`{date_text}` is not a date: expected DD/MM/YYYY or DD-MM-YYYY"),
-                )
-            })?;
-        let time_text = record.get(columns.time).unwrap_or("").trim();
-        let time = NaiveTime::parse_from_str(time_text, "%H:%M:%S")
-            .or_else(|_| NaiveTime::parse_from_str(time_text, "%H:%M"))
-            .map_err(|_| {
-                self.error(
-                    line,
-                    columns.time,
-                    format!("`{time_text}` is not a time: expected HH:MM:SS"),
-                )
-            })?;
-        let naive = NaiveDateTime::new(date, time);
-        let earlier_rows = seen.entry((naive, key.to_owned())).or_insert(0);
-        let n = *earlier_rows;
-        *earlier_rows = n.saturating_add(1);
-        // A time the clock shows once is that instant for every row (rows of a quarter
-        // add up); in the repeated October hour the first row is the summer-time
-        // occurrence, the second the winter-time one, and a third has none.
-        let instants = local_instants(naive);
-        let chosen = match instants.as_slice() {
-            [only] => Some(*only),
-            several => several.get(n as usize).copied(),
-        };
-        chosen.ok_or_else(|| {
-            self.error(
-                line,
-                columns.time,
-                format!(
-                    "local time {naive} does not exist in Belgium, or a row for it appears \
-                     more often than the clock shows it"
-                ),
+    fn date(&self, field: usize) -> Result<NaiveDate, ScenarioError> {
+        let text = self.cell(field);
+        parse_date(text).ok_or_else(|| {
+            self.error_at(
+                field,
+                format!("`{text}` is not a date: expected DD/MM/YYYY or DD-MM-YYYY"),
             )
         })
     }
 
-    fn volume(
-        &self,
-        line: usize,
-        record: &csv::StringRecord,
-        columns: &Columns,
-    ) -> Result<i64, ScenarioError> {
-        let text = record.get(columns.volume).unwrap_or("").trim();
+    fn time(&self, field: usize) -> Result<NaiveTime, ScenarioError> {
+        let text = self.cell(field);
+        parse_time(text).ok_or_else(|| {
+            self.error_at(field, format!("`{text}` is not a time: expected HH:MM:SS"))
+        })
+    }
+
+    /// The Volume cell, scaled by `10^decimals` (empty: 0).
+    fn volume(&self, decimals: u32, example: &str) -> Result<i64, ScenarioError> {
+        let text = self.cell(VOLUME);
         if text.is_empty() {
             return Ok(0);
         }
-        let value = parse_decimal(&text.replace(',', "."), 3).map_err(|e| {
-            self.error(
-                line,
-                columns.volume,
-                format!("volume {e}: expected a number with a decimal comma such as 0,173"),
+        let value = parse_decimal(&text.replace(',', "."), decimals).map_err(|e| {
+            self.error_at(
+                VOLUME,
+                format!("volume {e}: expected a number with a decimal comma such as {example}"),
             )
         })?;
         if value < 0 {
-            return Err(self.error(line, columns.volume, "a volume cannot be negative".into()));
+            return Err(self.error_at(VOLUME, "a volume cannot be negative".into()));
         }
         Ok(value)
     }
 }
 
-/// The 1-based character column where field `field` (0-based) starts in `line`.
-fn field_column(line: &str, field: usize) -> usize {
-    let mut current = 0;
-    let mut quoted = false;
-    for (i, c) in line.chars().enumerate() {
-        if current == field {
-            return i + 1;
-        }
-        match c {
-            '"' => quoted = !quoted,
-            ';' if !quoted => current += 1,
-            _ => {}
-        }
+/// `DD/MM/YYYY` or `DD-MM-YYYY`.
+fn parse_date(text: &str) -> Option<NaiveDate> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[2] != b[5] || !(b[2] == b'/' || b[2] == b'-') {
+        return None;
     }
-    line.chars().count() + 1
+    let day = digits(&b[0..2])?;
+    let month = digits(&b[3..5])?;
+    let year = digits(&b[6..10])?;
+    NaiveDate::from_ymd_opt(year as i32, month, day)
 }
 
-fn strip_bom(text: &str) -> &str {
-    text.strip_prefix('\u{feff}').unwrap_or(text)
-}
-
-/// Reads a quarter-hour electricity export.
-pub fn parse_electricity(path: &str, text: &str) -> Result<Vec<Quarter>, ScenarioError> {
-    let file = CsvFile {
-        path,
-        text: strip_bom(text),
+/// `HH:MM:SS` or `HH:MM`.
+fn parse_time(text: &str) -> Option<NaiveTime> {
+    let b = text.as_bytes();
+    let (hms, second) = match b.len() {
+        8 if b[5] == b':' => (&b[..5], digits(&b[6..8])?),
+        5 => (b, 0),
+        _ => return None,
     };
-    let (columns, rows) = file.records()?;
-    let mut seen = BTreeMap::new();
-    let mut quarters: BTreeMap<SimTime, Quarter> = BTreeMap::new();
-    for (line, record) in rows {
-        let register = record.get(columns.register).unwrap_or("").trim();
-        let (injection, label) = match register {
-            "Offtake Day" | "Afname Dag" => (false, Some(Label::Day)),
-            "Offtake Night" | "Afname Nacht" => (false, Some(Label::Night)),
-            "Injection Day" | "Injectie Dag" => (true, Some(Label::Day)),
-            "Injection Night" | "Injectie Nacht" => (true, Some(Label::Night)),
-            "" => (false, None),
-            other => {
-                return Err(file.error(
-                    line,
-                    columns.register,
-                    format!(
-                        "unknown register `{other}`: expected Offtake/Injection Day/Night \
-                         or Afname/Injectie Dag/Nacht"
-                    ),
-                ));
-            }
-        };
-        let start = file.start(line, &record, &columns, &mut seen, register)?;
-        let wh = file.volume(line, &record, &columns)?;
-        if label.is_none() && wh != 0 {
-            return Err(file.error(
-                line,
-                columns.register,
-                "a row with a volume needs its register (Offtake/Injection Day/Night)".into(),
-            ));
+    if hms[2] != b':' {
+        return None;
+    }
+    NaiveTime::from_hms_opt(digits(&hms[..2])?, digits(&hms[3..5])?, second)
+}
+
+fn digits(b: &[u8]) -> Option<u32> {
+    b.iter().try_fold(0u32, |n, &c| {
+        c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+    })
+}
+
+/// The instants a row's `From` may mean (two in the repeated October hour), cached for
+/// the rows of one quarter, which share their start.
+#[derive(Default)]
+struct Starts {
+    key: (String, String),
+    local: Option<NaiveDateTime>,
+    instants: Vec<SimTime>,
+}
+
+impl Starts {
+    fn of<R: Read>(&mut self, rows: &Rows<'_, '_, R>) -> Result<(), ScenarioError> {
+        let (date, time) = (rows.cell(FROM_DATE), rows.cell(FROM_TIME));
+        if self.local.is_some() && self.key.0 == date && self.key.1 == time {
+            return Ok(());
         }
-        let quarter = quarters.entry(start).or_insert(Quarter {
-            start,
-            offtake_wh: 0,
-            injection_wh: 0,
-            label,
-            line,
-        });
-        if quarter.label.is_none() {
-            quarter.label = label;
-            quarter.line = line;
-        }
-        if label.is_some() && quarter.label != label {
-            return Err(file.error(
-                line,
-                columns.register,
+        let naive = NaiveDateTime::new(rows.date(FROM_DATE)?, rows.time(FROM_TIME)?);
+        self.instants = local_instants(naive);
+        if self.instants.is_empty() {
+            return Err(rows.error_at(
+                FROM_TIME,
                 format!(
-                    "register `{register}` disagrees with line {} on the tariff of this quarter",
-                    quarter.line
+                    "local time {naive} does not exist in Belgium (the clock skips that \
+                     hour in March)"
                 ),
             ));
         }
-        if start.millis() % 900_000 != 0 {
-            return Err(file.error(
-                line,
-                columns.time,
-                "a quarter must start at :00, :15, :30 or :45".into(),
-            ));
-        }
-        let total = if injection {
-            &mut quarter.injection_wh
-        } else {
-            &mut quarter.offtake_wh
-        };
-        *total = total
-            .checked_add(wh)
-            .filter(|&t| t <= MAX_QUARTER_WH)
-            .ok_or_else(|| {
-                file.error(
-                    line,
-                    columns.volume,
-                    "a quarter's offtake or injection is at most 125000 kWh \
-                     (a 1 GW load)"
-                        .into(),
-                )
-            })?;
+        self.key = (date.to_owned(), time.to_owned());
+        self.local = Some(naive);
+        Ok(())
     }
-    Ok(quarters.into_values().collect())
 }
 
-/// Reads an hourly gas export (only the m³ rows; the kWh rows are conversions).
-pub fn parse_gas(path: &str, text: &str) -> Result<Vec<GasHour>, ScenarioError> {
-    let file = CsvFile {
-        path,
-        text: strip_bom(text),
+/// Places a row in the index: the period number of its start among `instants` that has
+/// no row of `kind` yet, growing `slots` to it.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one row's context, used once per kind"
+)]
+fn place<R: Read, S: Copy + Default>(
+    rows: &Rows<'_, '_, R>,
+    instants: &[SimTime],
+    period_ms: i64,
+    first: &mut Option<i64>,
+    slots: &mut Vec<S>,
+    has: impl Fn(&S) -> bool,
+    what: &str,
+    span_max: usize,
+) -> Result<usize, ScenarioError> {
+    for t in instants {
+        if t.millis().rem_euclid(period_ms) != 0 {
+            let expected = if period_ms == QUARTER_MS {
+                "a quarter starts at :00, :15, :30 or :45"
+            } else {
+                "a gas hour starts on the hour"
+            };
+            return Err(rows.error_at(FROM_TIME, expected.into()));
+        }
+        let n = t.millis().div_euclid(period_ms);
+        let first = *first.get_or_insert(n);
+        let Ok(i) = usize::try_from(n - first) else {
+            return Err(rows.error_at(
+                FROM_DATE,
+                format!(
+                    "this row starts before the export's first row: expected the rows \
+                     in time order ({what})"
+                ),
+            ));
+        };
+        if i >= span_max {
+            return Err(rows.error_at(
+                FROM_DATE,
+                "this row lies more than 20 years after the export's first row".into(),
+            ));
+        }
+        if i >= slots.len() {
+            slots.resize(i + 1, S::default());
+        }
+        if !has(&slots[i]) {
+            return Ok(i);
+        }
+    }
+    let (date, time) = (rows.cell(FROM_DATE), rows.cell(FROM_TIME));
+    Err(rows.error_at(
+        FROM_TIME,
+        if instants.len() > 1 {
+            format!(
+                "duplicated {what} row for {date} {time}: the clock shows this time twice \
+                 (summer time, then winter time), and both already have one"
+            )
+        } else {
+            format!(
+                "duplicated {what} row for {date} {time}: expected one row per register \
+                 and period"
+            )
+        },
+    ))
+}
+
+/// Checks a row's `Until` against its start: `period_ms` later, on the local clock.
+fn check_until<R: Read>(
+    rows: &Rows<'_, '_, R>,
+    start: SimTime,
+    period_ms: i64,
+) -> Result<(), ScenarioError> {
+    let (expected, _) = start.plus_ms(period_ms).local();
+    let (date, time) = (rows.date(UNTIL_DATE)?, rows.time(UNTIL_TIME)?);
+    if NaiveDateTime::new(date, time) != expected {
+        let field = if date == expected.date() {
+            UNTIL_TIME
+        } else {
+            UNTIL_DATE
+        };
+        return Err(rows.error_at(
+            field,
+            format!(
+                "the row's interval ends at {} {}: expected {} (its start plus {}), rows \
+                 must not overlap",
+                rows.cell(UNTIL_DATE),
+                rows.cell(UNTIL_TIME),
+                expected.format("%d/%m/%Y %H:%M:%S"),
+                if period_ms == QUARTER_MS {
+                    "a quarter"
+                } else {
+                    "an hour"
+                },
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A gap found in an index: periods `from..to` (indexes) are missing.
+fn gap_error(
+    path: &str,
+    first_ms: i64,
+    period_ms: i64,
+    (from, to): (usize, usize),
+    (before, after): (u32, u32),
+    what: &str,
+) -> ScenarioError {
+    let at = |i: usize| {
+        SimTime(first_ms + i as i64 * period_ms)
+            .local()
+            .0
+            .format("%d/%m/%Y %H:%M")
     };
-    let (columns, rows) = file.records()?;
-    let mut seen = BTreeMap::new();
-    let mut hours: BTreeMap<SimTime, GasHour> = BTreeMap::new();
-    for (line, record) in rows {
-        let unit = columns
-            .unit
-            .and_then(|c| record.get(c))
-            .unwrap_or("m³")
-            .trim();
+    let n = to - from;
+    ScenarioError::new(
+        path,
+        after as usize,
+        1,
+        format!(
+            "the export has no rows for {n} {what}{} from {} to {} (between the rows at \
+             line {before} and line {after}): fill them in, or say what a gap means with \
+             `gaps = \"zero\"` or `gaps = \"hold\"` (`--gaps` for `p1sim replay`)",
+            if n == 1 { "" } else { "s" },
+            at(from),
+            at(to),
+        ),
+    )
+}
+
+/// Fills or refuses the gaps of an index; returns how many periods were filled.
+fn fill_gaps<S: Copy>(
+    slots: &mut [S],
+    present: impl Fn(&S) -> bool,
+    line: impl Fn(&S) -> u32,
+    fill: impl Fn(&S, Gaps) -> S,
+    gaps: Gaps,
+    report: impl Fn((usize, usize), (u32, u32)) -> ScenarioError,
+) -> Result<usize, ScenarioError> {
+    let mut filled = 0;
+    let mut i = 0;
+    while i < slots.len() {
+        if present(&slots[i]) {
+            i += 1;
+            continue;
+        }
+        // The first slot always holds the first row and the last one the row that grew
+        // the index to it, so a gap has a present slot on either side.
+        let from = i;
+        while !present(&slots[i]) {
+            i += 1;
+        }
+        if gaps == Gaps::Refuse {
+            return Err(report((from, i), (line(&slots[from - 1]), line(&slots[i]))));
+        }
+        for k in from..i {
+            slots[k] = fill(&slots[k - 1], gaps);
+        }
+        filled += i - from;
+    }
+    Ok(filled)
+}
+
+/// The register of an electricity row: which volume it gives and its tariff label.
+fn electricity_register(register: &str) -> Option<(u8, Option<Label>)> {
+    Some(match register {
+        "Offtake Day" | "Afname Dag" => (OFFTAKE, Some(Label::Day)),
+        "Offtake Night" | "Afname Nacht" => (OFFTAKE, Some(Label::Night)),
+        "Injection Day" | "Injectie Dag" => (INJECTION, Some(Label::Day)),
+        "Injection Night" | "Injectie Nacht" => (INJECTION, Some(Label::Night)),
+        "" => (UNLABELLED, None),
+        _ => return None,
+    })
+}
+
+/// Reads a quarter-hour electricity export from `input`, naming it `path` in errors.
+///
+/// Volumes in `kWh` (the portal's unit), `Wh` or `MWh` are converted exactly to Wh (a
+/// value finer than 1 Wh is refused). `progress`, if given, is called with the number of
+/// bytes read so far.
+pub fn read_electricity(
+    path: &str,
+    input: impl Read,
+    gaps: Gaps,
+    progress: Option<&mut dyn FnMut(u64)>,
+) -> Result<ElectricityExport, ScenarioError> {
+    let mut rows = Rows::open(path, input, progress)?;
+    let mut starts = Starts::default();
+    let mut first = None;
+    let mut slots: Vec<Slot> = Vec::new();
+    let mut meter_id = None;
+    while rows.next_row()? {
+        let register = rows.cell(REGISTER);
+        let Some((kind, label)) = electricity_register(register) else {
+            return Err(rows.error_at(
+                REGISTER,
+                format!(
+                    "unknown register `{register}`: expected Offtake/Injection Day/Night or \
+                     Afname/Injectie Dag/Nacht (a gas export goes in `gas`)"
+                ),
+            ));
+        };
+        let unit = rows.cell(UNIT);
+        let decimals = match unit {
+            "kWh" => 3,
+            "Wh" => 0,
+            "MWh" => 6,
+            _ => {
+                return Err(rows.error_at(
+                    UNIT,
+                    format!("unknown unit `{unit}`: expected kWh (or Wh, MWh)"),
+                ));
+            }
+        };
+        starts.of(&rows)?;
+        let wh = rows.volume(decimals, "0,173")?;
+        if label.is_none() && wh != 0 {
+            return Err(rows.error_at(
+                REGISTER,
+                "a row with a volume needs its register (Offtake/Injection Day/Night)".into(),
+            ));
+        }
+        if wh > MAX_QUARTER_WH {
+            return Err(rows.error_at(
+                VOLUME,
+                "a quarter's offtake or injection is at most 125000 kWh (a 1 GW load)".into(),
+            ));
+        }
+        let what = match kind {
+            OFFTAKE => "offtake",
+            INJECTION => "injection",
+            _ => "register-less",
+        };
+        let i = place(
+            &rows,
+            &starts.instants,
+            QUARTER_MS,
+            &mut first,
+            &mut slots,
+            |s: &Slot| s.flags & kind != 0,
+            what,
+            MAX_SPAN_QUARTERS,
+        )?;
+        let start = SimTime((first.unwrap_or(0) + i as i64) * QUARTER_MS);
+        check_until(&rows, start, QUARTER_MS)?;
+        let line = u32::try_from(rows.line).unwrap_or(u32::MAX);
+        slots[i].add(kind, label, wh, line).map_err(|other| {
+            rows.error_at(
+                REGISTER,
+                format!(
+                    "register `{register}` disagrees with line {other} on the tariff of this \
+                     quarter"
+                ),
+            )
+        })?;
+        if meter_id.is_none() {
+            let id = rows.cell(METER);
+            meter_id = (!id.is_empty()).then(|| id.to_owned());
+        }
+    }
+    let first = first.unwrap_or(0);
+    let filled = fill_gaps(
+        &mut slots,
+        |s| s.flags & PRESENT != 0,
+        |s| s.line,
+        |prev, gaps| Slot {
+            offtake: if gaps == Gaps::Hold { prev.offtake } else { 0 },
+            injection: if gaps == Gaps::Hold {
+                prev.injection
+            } else {
+                0
+            },
+            line: prev.line,
+            flags: PRESENT,
+        },
+        gaps,
+        |range, lines| {
+            gap_error(
+                path,
+                first * QUARTER_MS,
+                QUARTER_MS,
+                range,
+                lines,
+                "quarter",
+            )
+        },
+    )?;
+    slots.shrink_to_fit();
+    Ok(ElectricityExport {
+        meter_id,
+        first,
+        slots,
+        filled,
+    })
+}
+
+/// Reads an hourly gas export from `input`, naming it `path` in errors: the m³ rows
+/// (`m³` or `m3`, exact to the dm³); the kWh rows are the portal's conversions of the same
+/// volumes and are skipped.
+pub fn read_gas(
+    path: &str,
+    input: impl Read,
+    gaps: Gaps,
+    progress: Option<&mut dyn FnMut(u64)>,
+) -> Result<GasExport, ScenarioError> {
+    let mut rows = Rows::open(path, input, progress)?;
+    let mut starts = Starts::default();
+    let mut first = None;
+    let mut slots: Vec<GasSlot> = Vec::new();
+    let mut meter_id = None;
+    while rows.next_row()? {
+        let unit = rows.cell(UNIT);
         if unit == "kWh" {
             continue;
         }
         if unit != "m³" && unit != "m3" {
-            return Err(file.error(
-                line,
-                columns.unit.unwrap_or(0),
+            return Err(rows.error_at(
+                UNIT,
                 format!("unknown unit `{unit}`: expected m³ (kWh rows are skipped)"),
             ));
         }
-        let register = record.get(columns.register).unwrap_or("").trim();
+        let register = rows.cell(REGISTER);
         if register != "Offtake" && register != "Afname" {
-            return Err(file.error(
-                line,
-                columns.register,
-                format!("unknown gas register `{register}`: expected Offtake or Afname"),
+            return Err(rows.error_at(
+                REGISTER,
+                format!(
+                    "unknown gas register `{register}`: expected Offtake or Afname (an \
+                     electricity export goes in `electricity`)"
+                ),
             ));
         }
-        let start = file.start(line, &record, &columns, &mut seen, "gas")?;
-        let dm3 = file.volume(line, &record, &columns)?;
-        let hour = hours.entry(start).or_insert(GasHour { start, dm3: 0 });
-        hour.dm3 = hour
-            .dm3
-            .checked_add(dm3)
-            .filter(|&t| t <= MAX_HOUR_DM3)
-            .ok_or_else(|| {
-                file.error(
-                    line,
-                    columns.volume,
-                    "an hour's gas volume is at most 1000 m³ (a flow of 1000 m³/h)".into(),
-                )
-            })?;
+        starts.of(&rows)?;
+        let dm3 = rows.volume(3, "0,495")?;
+        if dm3 > MAX_HOUR_DM3 {
+            return Err(rows.error_at(
+                VOLUME,
+                "an hour's gas volume is at most 1000 m³ (a flow of 1000 m³/h)".into(),
+            ));
+        }
+        let i = place(
+            &rows,
+            &starts.instants,
+            HOUR_MS,
+            &mut first,
+            &mut slots,
+            |s: &GasSlot| s.present,
+            "gas",
+            MAX_SPAN_QUARTERS / 4,
+        )?;
+        let start = SimTime((first.unwrap_or(0) + i as i64) * HOUR_MS);
+        check_until(&rows, start, HOUR_MS)?;
+        slots[i] = GasSlot {
+            dm3: u32::try_from(dm3).unwrap_or(u32::MAX),
+            line: u32::try_from(rows.line).unwrap_or(u32::MAX),
+            present: true,
+        };
+        if meter_id.is_none() {
+            let id = rows.cell(METER);
+            meter_id = (!id.is_empty()).then(|| id.to_owned());
+        }
     }
-    Ok(hours.into_values().collect())
+    let first = first.unwrap_or(0);
+    let filled = fill_gaps(
+        &mut slots,
+        |s| s.present,
+        |s| s.line,
+        |prev, gaps| GasSlot {
+            dm3: if gaps == Gaps::Hold { prev.dm3 } else { 0 },
+            line: prev.line,
+            present: true,
+        },
+        gaps,
+        |range, lines| gap_error(path, first * HOUR_MS, HOUR_MS, range, lines, "gas hour"),
+    )?;
+    slots.shrink_to_fit();
+    Ok(GasExport {
+        meter_id,
+        first,
+        slots,
+        filled,
+    })
 }
 
 #[cfg(test)]
@@ -397,37 +1127,101 @@ mod tests {
     const HEADER: &str = "\u{feff}From (date);From (time);Until (date);Until (time);EAN code;\
                           Meter;Meter type;Register;Volume;Unit;Validation status;Description\r\n";
 
-    fn row(date: &str, time: &str, register: &str, volume: &str) -> String {
+    fn row(date: &str, time: &str, until: &str, register: &str, volume: &str) -> String {
         format!(
-            "{date};{time};{date};{time};=\"123\";1SAG;Digital meter;{register};{volume};kWh;Read;\r\n"
+            "{date};{time};{date};{until};=\"123\";1SAG;Digital meter;{register};{volume};kWh;\
+             Read;\r\n"
         )
+    }
+
+    fn read(text: &str) -> Result<ElectricityExport, ScenarioError> {
+        read_electricity("x.csv", text.as_bytes(), Gaps::Refuse, None)
     }
 
     #[test]
     fn repeated_hour_first_is_summer() {
         let mut text = HEADER.to_owned();
-        for v in ["0,100", "0,200"] {
-            text += &row("29/10/2023", "02:00:00", "Offtake Night", v);
-            text += &row("29/10/2023", "02:00:00", "Injection Night", "0,000");
+        // As the portal writes it: each local quarter twice, summer time first; the
+        // summer 02:45 quarter ends at 02:00 winter time.
+        for (time, until) in [
+            ("02:00:00", "02:15:00"),
+            ("02:15:00", "02:30:00"),
+            ("02:30:00", "02:45:00"),
+        ] {
+            for v in ["0,100", "0,200"] {
+                text += &row("29/10/2023", time, until, "Offtake Night", v);
+                text += &row("29/10/2023", time, until, "Injection Night", "0,000");
+            }
         }
-        let q = parse_electricity("x.csv", &text).unwrap();
-        assert_eq!(q.len(), 2);
+        text += &row(
+            "29/10/2023",
+            "02:45:00",
+            "02:00:00",
+            "Offtake Night",
+            "0,100",
+        );
+        text += &row(
+            "29/10/2023",
+            "02:45:00",
+            "02:00:00",
+            "Injection Night",
+            "0,000",
+        );
+        text += &row(
+            "29/10/2023",
+            "02:45:00",
+            "03:00:00",
+            "Offtake Night",
+            "0,200",
+        );
+        text += &row(
+            "29/10/2023",
+            "02:45:00",
+            "03:00:00",
+            "Injection Night",
+            "0,000",
+        );
+        let export = read(&text).unwrap();
+        let q: Vec<Quarter> = export.iter().collect();
+        assert_eq!(q.len(), 8);
         // 02:00 CEST = 00:00 UTC, 02:00 CET = 01:00 UTC.
-        assert_eq!(q[1].start.0 - q[0].start.0, 3_600_000);
-        assert_eq!((q[0].offtake_wh, q[1].offtake_wh), (100, 200));
+        assert_eq!(q[0].start.0, 1_698_537_600_000);
+        assert_eq!(q[4].start.0 - q[0].start.0, 3_600_000);
+        let wh: Vec<i64> = q.iter().map(|q| q.offtake_wh).collect();
+        assert_eq!(wh, [100, 100, 100, 100, 200, 200, 200, 200]);
+        assert_eq!(export.filled_gaps(), 0);
     }
 
     #[test]
     fn bad_volume_points_at_its_cell() {
         let mut text = HEADER.to_owned();
-        text += &row("22/10/2023", "00:00:00", "Offtake Night", "0,1x3");
-        let e = parse_electricity("x.csv", &text).unwrap_err();
+        text += &row(
+            "22/10/2023",
+            "00:00:00",
+            "00:15:00",
+            "Offtake Night",
+            "0,1x3",
+        );
+        let e = read(&text).unwrap_err();
         assert_eq!((e.line, e.column), (2, 81), "{e}");
     }
 
     #[test]
-    fn field_columns() {
-        assert_eq!(field_column("a;=\"1;2\";c", 2), 10);
-        assert_eq!(field_column("a;b", 0), 1);
+    fn dates_and_times() {
+        assert_eq!(
+            parse_date("29/10/2023"),
+            NaiveDate::from_ymd_opt(2023, 10, 29)
+        );
+        assert_eq!(
+            parse_date("29-10-2023"),
+            NaiveDate::from_ymd_opt(2023, 10, 29)
+        );
+        assert_eq!(parse_date("29/10-2023"), None);
+        assert_eq!(parse_date("31/02/2023"), None);
+        assert_eq!(parse_date("2023-10-29"), None);
+        assert_eq!(parse_time("02:45:00"), NaiveTime::from_hms_opt(2, 45, 0));
+        assert_eq!(parse_time("02:45"), NaiveTime::from_hms_opt(2, 45, 0));
+        assert_eq!(parse_time("24:00:00"), None);
+        assert_eq!(parse_time("2:45:00"), None);
     }
 }

@@ -1,4 +1,4 @@
-//! The deterministic driver: [`Simulation`] runs a [`Scenario`] and yields one [`Frame`]
+//! The deterministic driver: [`Simulation`] runs a [`Scenario`] and yields one [`SimFrame`]
 //! per telegram instant. Between telegrams it jumps straight to the next thing that
 //! happens (an event, a load change, a voltage draw, a meter deadline), never ticking
 //! through idle seconds, and it keeps no history, so memory does not grow with the
@@ -24,7 +24,6 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::error::ScenarioError;
 use crate::loads::{Contribution, LoadRuntime};
 use crate::scenario::{Event, EventAction, PanelAction, Scenario, Supply};
 
@@ -37,7 +36,7 @@ const QUARTER_MS: i64 = 900_000;
 
 /// What the meter sends (or not) at one telegram instant, with the truth behind it.
 #[derive(Debug, Clone)]
-pub struct Frame {
+pub struct SimFrame {
     /// The telegram instant (true time, not the meter's possibly offset clock).
     pub at: SimTime,
     /// The bytes actually sent: the meter's telegram after the scenario's faults (exactly
@@ -45,7 +44,7 @@ pub struct Frame {
     /// fault hits.
     pub bytes: Vec<u8>,
     /// The meter's own telegram when the scenario schedules faults (empty otherwise, and
-    /// while the line is silent): read it with [`Frame::telegram`].
+    /// while the line is silent): read it with [`SimFrame::telegram`].
     pub meant: Vec<u8>,
     /// How to write `bytes`: empty = one write; otherwise the writes, with real-time pauses
     /// between them (a `split` fault).
@@ -74,7 +73,7 @@ pub struct Frame {
     pub panel: Option<PanelView>,
 }
 
-impl Frame {
+impl SimFrame {
     /// The meter's own telegram, before any fault (empty while the line is silent):
     /// `bytes` when no fault is scheduled, `meant` otherwise.
     pub fn telegram(&self) -> &[u8] {
@@ -172,7 +171,7 @@ struct TariffControl {
     quarter: Option<SimTime>,
 }
 
-/// A running scenario: an iterator of [`Frame`]s, one per telegram instant
+/// A running scenario: an iterator of [`SimFrame`]s, one per telegram instant
 /// `start + k·interval·every < end`.
 #[derive(Debug)]
 pub struct Simulation {
@@ -197,38 +196,22 @@ pub struct Simulation {
     panel: Option<Panel>,
     tariff: TariffControl,
     /// The frame [`Simulation::next_frame`] lends, kept to reuse its allocations.
-    frame: Option<Frame>,
+    frame: Option<SimFrame>,
 }
 
 impl Simulation {
-    /// Prepares `scenario` at its start instant.
-    pub fn new(scenario: &Scenario) -> Result<Simulation, ScenarioError> {
-        let start = scenario.start;
-        let meter = Meter::new(scenario.meter.clone(), start)
-            .map_err(|e| scenario.origin.config_error(&e.field, &e.message))?;
+    /// Prepares `scenario` at its start instant. Cannot fail: the scenario's parts were
+    /// checked when they were built.
+    pub fn new(scenario: &Scenario) -> Simulation {
+        let start = scenario.start();
+        let meter = scenario.meter.clone();
         let loads: Vec<LoadRuntime> = scenario
             .loads
             .iter()
             .enumerate()
-            .map(|(i, spec)| LoadRuntime::new(spec, scenario.seed, i as u64 + 1, start))
+            .map(|(i, spec)| LoadRuntime::new(spec, scenario.seed(), i as u64 + 1, start))
             .collect();
-        let panel = match &scenario.panel {
-            Some(cfg) => Some(Panel::new(cfg.clone(), &scenario.meter).map_err(|e| {
-                let (line, column) = scenario
-                    .origin
-                    .spans
-                    .get("panel")
-                    .copied()
-                    .unwrap_or((1, 1));
-                ScenarioError {
-                    path: scenario.origin.path.clone(),
-                    line,
-                    column,
-                    message: format!("panel: {e}"),
-                }
-            })?),
-            None => None,
-        };
+        let panel = scenario.panel.clone();
         let mut tariff = TariffControl {
             labels: Vec::new(),
             end: start,
@@ -248,7 +231,7 @@ impl Simulation {
             loads,
             events: scenario.events.clone(),
             next_event: 0,
-            voltages: Voltages::new(scenario.supply, scenario.seed, start),
+            voltages: Voltages::new(scenario.supply, scenario.seed(), start),
             power_factor_permille: scenario.supply.power_factor_permille,
             telegram_at: start,
             telegram_step_ms: scenario.telegram_step_ms(),
@@ -260,14 +243,7 @@ impl Simulation {
             // The injector draws from its own ChaCha8 streams of the scenario seed, far
             // from the supply's (0) and the loads' (1, 2, ...): adding a fault changes no
             // load draw, and the same seed gives the same damage.
-            faults: if scenario.faults.is_empty() {
-                None
-            } else {
-                Some(
-                    FaultInjector::new(scenario.faults.clone(), scenario.seed)
-                        .map_err(|e| scenario.origin.fault_error(&e))?,
-                )
-            },
+            faults: scenario.faults.clone(),
             index: 0,
             panel,
             tariff,
@@ -280,7 +256,7 @@ impl Simulation {
         sim.meter.assume_load_since_quarter_start();
         sim.sync_tariff(start, true);
         sim.observe_panel(start);
-        Ok(sim)
+        sim
     }
 
     /// The instant the simulation has reached: the latest telegram yielded, or the latest
@@ -564,7 +540,7 @@ impl Simulation {
     /// takes. It reuses the previous frame's buffers, so once the first frames are made
     /// a telegram costs no allocation (unless faults or a panel are scheduled); the
     /// [`Iterator`] gives the same frames, owned.
-    pub fn next_frame(&mut self) -> Option<&Frame> {
+    pub fn next_frame(&mut self) -> Option<&SimFrame> {
         let target = self.telegram_at;
         if target >= self.end {
             return None;
@@ -578,7 +554,7 @@ impl Simulation {
             }
             None => {
                 let (readout, state) = self.meter.snapshot();
-                Frame {
+                SimFrame {
                     at: target,
                     bytes: Vec::with_capacity(2048),
                     meant: Vec::new(),
@@ -631,9 +607,9 @@ impl Simulation {
 }
 
 impl Iterator for Simulation {
-    type Item = Frame;
+    type Item = SimFrame;
 
-    fn next(&mut self) -> Option<Frame> {
+    fn next(&mut self) -> Option<SimFrame> {
         self.next_frame().cloned()
     }
 }

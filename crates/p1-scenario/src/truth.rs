@@ -10,7 +10,7 @@ use p1_panel::PanelView;
 use p1_wire::Readout;
 use serde::Serialize;
 
-use crate::sim::{Frame, Refusal};
+use crate::sim::{Refusal, SimFrame};
 
 /// The truth about one telegram instant.
 #[derive(Debug, Clone, Serialize)]
@@ -78,7 +78,7 @@ fn latin1(bytes: &[u8]) -> String {
 
 impl<'a> TruthRecord<'a> {
     /// The record of `frame`.
-    pub fn from_frame(frame: &'a Frame) -> TruthRecord<'a> {
+    pub fn from_frame(frame: &'a SimFrame) -> TruthRecord<'a> {
         let faulty = frame.faults_scheduled;
         // The meter's own bytes, as produced once by the simulation (ASCII: a readout
         // encodes to printable text and CR LF only).
@@ -291,7 +291,7 @@ mod tests {
 
     #[test]
     fn the_fast_line_is_the_derived_serialization() {
-        let mut sim = crate::Simulation::new(&crate::Scenario::quickstart()).unwrap();
+        let mut sim = crate::Simulation::new(&crate::Scenario::quickstart());
         let mut n = 0;
         while let Some(frame) = sim.next_frame() {
             let record = TruthRecord::from_frame(frame);

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use p1_scenario::{Scenario, ScenarioError};
+use p1_scenario::{ErrorKind, Scenario, ScenarioError};
 
 /// Two valid lines every case starts with.
 const BASE: &str = "start = \"2026-03-02 10:00:00\"\nduration = \"10s\"\n";
@@ -15,13 +15,14 @@ fn error(text: &str) -> ScenarioError {
     }
 }
 
-/// Asserts the error's position and that its message contains every fragment.
+/// Asserts the error's position and that its text (message and suggestion) contains
+/// every fragment.
 fn check(text: &str, line: usize, column: usize, fragments: &[&str]) {
     let e = error(text);
     assert_eq!((e.line, e.column), (line, column), "{e}");
     assert_eq!(e.path, "bad.toml");
     for f in fragments {
-        assert!(e.message.contains(f), "`{f}` not in: {e}");
+        assert!(e.to_string().contains(f), "`{f}` not in: {e}");
     }
     assert!(
         e.to_string()
@@ -60,6 +61,34 @@ fn unknown_key_suggests_the_closest() {
         1,
         &["did you mean `duration`?"],
     );
+}
+
+#[test]
+fn errors_are_typed_with_their_kind_and_suggestion() {
+    let e = error(&format!("{BASE}[meter]\nmodle = \"T211\"\n"));
+    assert_eq!(e.kind, ErrorKind::Syntax, "{e}");
+    assert_eq!(e.message, "unknown key `modle`");
+    assert_eq!(e.suggestion.as_deref(), Some("model"));
+    let e = error(&format!("{BASE}[meter]\ngrid = \"3x400v\"\n"));
+    assert_eq!(e.kind, ErrorKind::Syntax, "{e}");
+    assert_eq!(e.suggestion.as_deref(), Some("3x400V"));
+    let e = error(&format!(
+        "{BASE}[[loads.constant]]\nname = \"heater\"\npower = \"2 kW\"\n\
+         [[event]]\nat = \"+1s\"\naction = \"load_disable\"\nload = \"haeter\"\n"
+    ));
+    assert_eq!(e.kind, ErrorKind::Value, "{e}");
+    assert_eq!(e.message, "no load named `haeter`");
+    assert_eq!(e.suggestion.as_deref(), Some("heater"));
+    let e = error(&format!(
+        "{BASE}[meter]\nmodel = \"S211\"\ngrid = \"3x400V\"\n"
+    ));
+    assert_eq!(
+        (e.kind, e.suggestion.as_deref()),
+        (ErrorKind::Value, None),
+        "{e}"
+    );
+    let e = Scenario::from_path(Path::new("/nonexistent/p1sim.toml")).unwrap_err();
+    assert_eq!((e.kind, e.line, e.column), (ErrorKind::Read, 1, 1), "{e}");
 }
 
 #[test]
@@ -446,14 +475,18 @@ fn huge_flows_are_refused_at_their_value() {
     }
 }
 
-/// A Fluvius header and one data row per `(date time, register, volume, unit)`.
+/// A Fluvius header and one data row per `(time on 2 March 2026, register, volume,
+/// unit)`; a row lasts a quarter, an hour for gas (unit `m³`).
 fn export(rows: &[(&str, &str, &str, &str)]) -> String {
     let mut text = "\u{feff}From (date);From (time);Until (date);Until (time);EAN code;Meter;\
                     Meter type;Register;Volume;Unit;Validation status;Description\r\n"
         .to_owned();
     for (time, register, volume, unit) in rows {
+        let minutes = time[..2].parse::<u32>().unwrap() * 60 + time[3..5].parse::<u32>().unwrap();
+        let end = minutes + if *unit == "m³" { 60 } else { 15 };
+        let until = format!("{:02}:{:02}:00", end / 60, end % 60);
         text += &format!(
-            "02/03/2026;{time};02/03/2026;{time};=\"1\";1SAG;Digital meter;{register};\
+            "02/03/2026;{time};02/03/2026;{until};=\"1\";1SAG;Digital meter;{register};\
              {volume};{unit};Read;\r\n"
         );
     }
@@ -488,7 +521,8 @@ fn huge_replay_volumes_are_refused_at_their_cell() {
     assert_eq!((e.line, e.column), (2, 66 + 11), "{e}");
     assert!(e.message.contains("at most 125000 kWh"), "{e}");
 
-    // Two rows of one quarter that are fine alone but not together: the second is blamed.
+    // Two rows of one register and quarter, each fine alone, do not add up to more: the
+    // second is a duplicate, blamed at its start time (after 10+1 characters).
     let (_, e) = replay_error(
         "huge-sum",
         "electricity",
@@ -497,8 +531,8 @@ fn huge_replay_volumes_are_refused_at_their_cell() {
             ("10:00:00", "Injection Day", "25000,001", "kWh"),
         ]),
     );
-    assert_eq!((e.line, e.column), (3, 66 + 13), "{e}");
-    assert!(e.message.contains("at most 125000 kWh"), "{e}");
+    assert_eq!((e.line, e.column), (3, 12), "{e}");
+    assert!(e.message.contains("duplicated injection row"), "{e}");
 
     let (path, e) = replay_error(
         "huge-gas",

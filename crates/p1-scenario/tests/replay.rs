@@ -36,7 +36,6 @@ fn replay_registers_and_peaks_match_the_export() {
     // One more telegram exactly at the end, when the last quarter is complete.
     scenario.end = scenario.end.plus_ms(1);
     let frames: Vec<Readout> = Simulation::new(&scenario)
-        .unwrap()
         .map(|f| f.readout.unwrap())
         .collect();
     // 7 days + the repeated hour of 29 October, plus the closing telegram.
@@ -142,8 +141,10 @@ fn contrary_csv() -> String {
         } else {
             "Read"
         };
+        let minutes = time[..2].parse::<u32>().unwrap() * 60 + time[3..5].parse::<u32>().unwrap();
+        let until = format!("{:02}:{:02}:00", (minutes + 15) / 60, (minutes + 15) % 60);
         text += &format!(
-            "04/03/2026;{time};04/03/2026;{time};=\"541448820000000001\";1SAG1100000001;\
+            "04/03/2026;{time};04/03/2026;{until};=\"541448820000000001\";1SAG1100000001;\
              Digital meter;{register};{volume};kWh;{status};\r\n"
         );
     }
@@ -160,10 +161,11 @@ fn labels_that_contradict_the_calendar_set_the_tariff() {
     std::fs::write(dir.join("contrary.csv"), contrary_csv()).unwrap();
     let toml = "start = \"2026-03-04 06:00:00\"\nend = \"2026-03-04 17:00:00\"\n\
                 interval = \"1m\"\n[meter]\nmodel = \"S211\"\n\
-                [[loads.replay]]\nname = \"portal\"\nelectricity = \"contrary.csv\"\n";
+                [[loads.replay]]\nname = \"portal\"\nelectricity = \"contrary.csv\"\n\
+                gaps = \"zero\"\n";
     std::fs::write(dir.join("contrary.toml"), toml).unwrap();
     let scenario = Scenario::from_path(&dir.join("contrary.toml")).unwrap();
-    let frames: Vec<_> = Simulation::new(&scenario).unwrap().collect();
+    let frames: Vec<_> = Simulation::new(&scenario).collect();
 
     // Totals per register, straight from the table above.
     let wh = |v: &str| -> u64 {
@@ -215,4 +217,119 @@ fn labels_that_contradict_the_calendar_set_the_tariff() {
         let readout = f.readout.as_ref().unwrap();
         assert_eq!(readout.tariff, expected, "0-0:96.14.0 at {minute}");
     }
+}
+
+/// A Monday in March 2026 (no DST change), from 10:00 local, one quarter per entry.
+fn random_export(quarters: &[(u32, u32, bool)]) -> String {
+    let mut text = "\u{feff}From (date);From (time);Until (date);Until (time);EAN code;Meter;\
+                    Meter type;Register;Volume;Unit;Validation status;Description\r\n"
+        .to_owned();
+    for (i, &(offtake, injection, day)) in quarters.iter().enumerate() {
+        let (from, until) = (600 + 15 * i as u32, 615 + 15 * i as u32);
+        let hm = |m: u32| format!("{:02}:{:02}:00", m / 60, m % 60);
+        let label = if day { "Day" } else { "Night" };
+        for (register, wh) in [("Offtake", offtake), ("Injection", injection)] {
+            text += &format!(
+                "02/03/2026;{};02/03/2026;{};=\"1\";1SAG1100000001;Digital meter;\
+                 {register} {label};{},{:03};kWh;Read;\r\n",
+                hm(from),
+                hm(until),
+                wh / 1000,
+                wh % 1000
+            );
+        }
+    }
+    text
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// For random exports and seeds, the household shape keeps every quarter's energy
+    /// (per tariff register) and demand (the month's peak so far) exact.
+    #[test]
+    fn shaped_quarters_are_exact_in_the_meter(
+        quarters in proptest::collection::vec((0..4000_u32, 0..4000_u32, proptest::bool::ANY), 1..6),
+        seed in 0..u64::MAX,
+    ) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static CASE: AtomicUsize = AtomicUsize::new(0);
+        let case = CASE.fetch_add(1, Ordering::Relaxed);
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("p1-scenario-replay-shape");
+        std::fs::create_dir_all(&dir).unwrap();
+        let csv = format!("export-{case}.csv");
+        std::fs::write(dir.join(&csv), random_export(&quarters)).unwrap();
+        let toml = format!(
+            "seed = {seed}\nstart = \"2026-03-02 10:00:00\"\nduration = \"{}m\"\n\
+             interval = \"15m\"\n[meter]\nmodel = \"S211\"\n[[loads.replay]]\n\
+             name = \"portal\"\nelectricity = \"{csv}\"\nshape = \"household\"\n",
+            15 * quarters.len()
+        );
+        let mut scenario = Scenario::parse_in("shape.toml", &toml, &dir).unwrap();
+        scenario.end = scenario.end.plus_ms(1);
+        let frames: Vec<_> = Simulation::new(&scenario).collect();
+        proptest::prop_assert_eq!(frames.len(), quarters.len() + 1);
+        let mut peak = 0;
+        for (k, &(offtake, injection, day)) in quarters.iter().enumerate() {
+            let (a, b) = (&frames[k].state, &frames[k + 1].state);
+            let (t, other) = if day { (0, 1) } else { (1, 0) };
+            proptest::prop_assert_eq!(b.import_wh[t] - a.import_wh[t], u64::from(offtake));
+            proptest::prop_assert_eq!(b.export_wh[t] - a.export_wh[t], u64::from(injection));
+            proptest::prop_assert_eq!(b.import_wh[other], a.import_wh[other]);
+            proptest::prop_assert_eq!(b.export_wh[other], a.export_wh[other]);
+            peak = peak.max(offtake * 4);
+            let got = b.demand.peak.map_or(0, |p| p.w);
+            proptest::prop_assert_eq!(got, peak, "peak after quarter {}", k);
+        }
+    }
+}
+
+/// Writes `csv` and a scenario from 2 March 2026 10:00 for an hour replaying it with
+/// `keys`; returns what loading the scenario gives.
+fn scenario_with(
+    name: &str,
+    csv: &str,
+    keys: &str,
+) -> Result<Scenario, p1_scenario::ScenarioError> {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("p1-scenario-replay-keys");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.csv")), csv).unwrap();
+    let toml = format!(
+        "start = \"2026-03-02 10:00:00\"\nduration = \"1h\"\n[[loads.replay]]\n\
+         name = \"portal\"\nelectricity = \"{name}.csv\"\n{keys}"
+    );
+    std::fs::write(dir.join(format!("{name}.toml")), &toml).unwrap();
+    Scenario::from_path(&dir.join(format!("{name}.toml")))
+}
+
+#[test]
+fn a_gap_is_refused_unless_the_scenario_says_what_it_means() {
+    // 10:00, then nothing until 10:45.
+    let csv = random_export(&[(100, 0, true)])
+        + &random_export(&[(0, 0, true), (0, 0, true), (0, 0, true), (200, 0, true)])
+            .lines()
+            .skip(7)
+            .map(|l| format!("{l}\r\n"))
+            .collect::<String>();
+    let e = scenario_with("gap", &csv, "").unwrap_err();
+    assert!(e.path.ends_with("gap.csv") && e.line == 4, "{e}");
+    assert!(e.message.contains("no rows for 2 quarters"), "{e}");
+    for policy in ["zero", "hold"] {
+        let keys = format!("gaps = \"{policy}\"\n");
+        if let Err(e) = scenario_with("gap", &csv, &keys) {
+            panic!("gaps = {policy}: {e}");
+        }
+    }
+    let e = scenario_with("gap", &csv, "gaps = \"skip\"\n").unwrap_err();
+    assert!(
+        e.path.ends_with("gap.toml") && (e.line, e.column) == (6, 8),
+        "{e}"
+    );
+    assert!(
+        e.message
+            .contains("unknown replay gaps policy `skip`, expected `refuse` or `zero` or `hold`"),
+        "{e}"
+    );
+    let e = scenario_with("gap", &csv, "shape = \"wavy\"\n").unwrap_err();
+    assert!(e.message.contains("unknown replay shape `wavy`"), "{e}");
 }

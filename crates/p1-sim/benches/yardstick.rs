@@ -153,13 +153,12 @@ fn bare_telegram(out: &mut Vec<u8>, k: u64) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// The quickstart meter, stretched to `n` telegrams.
+/// The quickstart meter, stretched to `n` telegrams (one a second).
 fn scenario(n: u64) -> Scenario {
-    let mut s = Scenario::quickstart();
-    s.end = s
-        .start
-        .plus_ms(i64::try_from(n).unwrap_or(i64::MAX) * s.telegram_step_ms());
-    s
+    const QUICKSTART: &str = include_str!("../../../scenarios/quickstart.toml");
+    let text = QUICKSTART.replace("duration = \"10m\"", &format!("duration = \"{n}s\""));
+    assert_ne!(text, QUICKSTART, "the quickstart has `duration = \"10m\"`");
+    Scenario::parse("scenarios/quickstart.toml", &text).expect("quickstart is valid")
 }
 
 /// Seconds of one call of `f`.
@@ -190,14 +189,14 @@ fn main() {
 
     // The stream `verify` reads: the simulation's own telegrams.
     let mut stream = Vec::new();
-    let mut s = Simulation::new(&scenario(n)).expect("quickstart is valid");
+    let mut s = Simulation::new(&scenario(n));
     while let Some(frame) = s.next_frame() {
         stream.extend_from_slice(&frame.bytes);
     }
 
     let mut sim_bytes = 0usize;
     let mut sim = || {
-        let mut sim = Simulation::new(&scenario(n)).expect("quickstart is valid");
+        let mut sim = Simulation::new(&scenario(n));
         sim_bytes = 0;
         while let Some(frame) = sim.next_frame() {
             sim_bytes += black_box(&frame.bytes).len();
@@ -207,7 +206,7 @@ fn main() {
     let mut line = Vec::with_capacity(8192);
     let mut truth_bytes = 0usize;
     let mut truth = || {
-        let mut sim = Simulation::new(&scenario(n)).expect("quickstart is valid");
+        let mut sim = Simulation::new(&scenario(n));
         truth_bytes = 0;
         while let Some(frame) = sim.next_frame() {
             line.clear();

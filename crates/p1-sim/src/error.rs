@@ -7,6 +7,8 @@
 use std::fmt;
 use std::io;
 
+use p1_scenario::ScenarioError;
+
 /// A command failure.
 #[derive(Debug)]
 pub enum CliError {
@@ -32,8 +34,9 @@ pub enum CliError {
     Write(io::Error),
     /// A usage error not tied to a file position.
     Usage(String),
-    /// A scenario that does not parse or validate (`path:line:column: message`).
-    Scenario(String),
+    /// A scenario (or a file it refers to) that does not parse or validate, displayed as
+    /// `path:line:column: message`.
+    Scenario(ScenarioError),
     /// A check failed (reported already); exit 1.
     Failed(String),
     /// A bug.
@@ -79,10 +82,17 @@ impl fmt::Display for CliError {
             } => write!(f, "{path}:{line}:{column}: {message}"),
             CliError::Read { path, source } => write!(f, "{path}: {source}"),
             CliError::Write(e) => write!(f, "cannot write output: {e}"),
-            CliError::Usage(m) | CliError::Failed(m) | CliError::Scenario(m) => write!(f, "{m}"),
+            CliError::Usage(m) | CliError::Failed(m) => write!(f, "{m}"),
+            CliError::Scenario(e) => write!(f, "{e}"),
             CliError::Internal(m) => write!(f, "internal error: {m}"),
         }
     }
 }
 
 impl std::error::Error for CliError {}
+
+impl From<ScenarioError> for CliError {
+    fn from(e: ScenarioError) -> CliError {
+        CliError::Scenario(e)
+    }
+}

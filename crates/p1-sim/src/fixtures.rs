@@ -26,7 +26,7 @@ pub struct Rendered {
 
 /// Runs `scenario` to the end in memory.
 pub fn render(scenario: &Scenario) -> Result<Rendered, CliError> {
-    let mut sim = Simulation::new(scenario).map_err(|e| CliError::Scenario(e.to_string()))?;
+    let mut sim = Simulation::new(scenario);
     let mut p1 = Vec::new();
     let mut truth = Vec::new();
     while let Some(frame) = sim.next_frame() {
@@ -38,7 +38,7 @@ pub fn render(scenario: &Scenario) -> Result<Rendered, CliError> {
 
 /// Reads and renders the scenario at `path`.
 fn render_path(path: &Path) -> Result<Rendered, CliError> {
-    let scenario = Scenario::from_path(path).map_err(|e| CliError::Scenario(e.to_string()))?;
+    let scenario = Scenario::from_path(path)?;
     render(&scenario)
 }
 

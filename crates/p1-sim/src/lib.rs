@@ -8,6 +8,7 @@ pub mod fixtures;
 pub mod input;
 pub mod live;
 pub mod panel;
+pub mod replay;
 pub mod run;
 
 use std::io::{self, Write};
@@ -46,63 +47,9 @@ fn dispatch(command: Command) -> Result<i32, CliError> {
             codec::encode(&file, &mut out)?;
             0
         }
-        Command::Run {
-            scenario,
-            out: dest,
-            truth,
-            fast,
-            speed,
-            link,
-            baud_pacing,
-            seed,
-            every,
-        } => {
-            let opts = run::RunOptions {
-                scenario,
-                seed,
-                every,
-                out: run::Output::parse(&dest)?,
-                truth,
-                fast,
-                speed,
-                link,
-                baud_pacing,
-            };
-            run::run(&opts, &mut out)?
-        }
-        Command::Panel {
-            scenario,
-            script,
-            frames,
-            speed,
-            out: dest,
-            screen_timeout,
-            imp_per_kwh,
-            imp_per_kvarh,
-            sequence,
-        } => {
-            let out_spec = match dest {
-                Some(d) => Some(
-                    d.parse::<live::LiveSinkSpec>()
-                        .map_err(|e| CliError::Usage(format!("--out: {e}")))?,
-                ),
-                None => None,
-            };
-            let opts = panel::PanelOptions {
-                scenario,
-                script,
-                frames,
-                speed,
-                out: out_spec,
-                panel: panel::PanelOverrides {
-                    screen_timeout_ms: screen_timeout.map(|s| i64::from(s) * 1000),
-                    control_imp_per_kwh: imp_per_kwh,
-                    blind_imp_per_kvarh: imp_per_kvarh,
-                    sequence: (!sequence.is_empty()).then_some(sequence),
-                },
-            };
-            panel::run(&opts, &mut out)?
-        }
+        Command::Run(opts) => run::run(&opts, &mut out)?,
+        Command::Replay(args) => replay::replay(&args.options(), &mut out)?,
+        Command::Panel(opts) => panel::run(&opts, &mut out)?,
         Command::Fixtures {
             check,
             scenarios,

@@ -9,7 +9,7 @@ use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use p1_scenario::{Frame, Scenario, Simulation, TruthRecord};
+use p1_scenario::{Scenario, SimFrame, Simulation, TruthRecord};
 
 use crate::error::CliError;
 use crate::live::{self, LiveFrame, LiveOptions, LiveSinkSpec, Pacing};
@@ -31,15 +31,15 @@ pub enum Output {
     Live(LiveSinkSpec),
 }
 
-impl Output {
+impl std::str::FromStr for Output {
+    type Err = live::LiveError;
+
     /// Parses the `--out` argument.
-    pub fn parse(text: &str) -> Result<Output, CliError> {
+    fn from_str(text: &str) -> Result<Output, live::LiveError> {
         if text == "-" {
             Ok(Output::Stdout)
         } else if text == "pty" || text.starts_with("tcp:") || text.starts_with("serial:") {
-            text.parse()
-                .map(Output::Live)
-                .map_err(|e: live::LiveError| CliError::Usage(format!("--out: {e}")))
+            text.parse().map(Output::Live)
         } else if text.ends_with('/') {
             Ok(Output::Dir(PathBuf::from(text)))
         } else {
@@ -48,34 +48,43 @@ impl Output {
     }
 }
 
-/// Options of `p1sim run`.
-#[derive(Debug, Clone)]
+/// Options of `p1sim run`, parsed once from the command line (clap) or built by a caller.
+#[derive(Debug, Clone, clap::Args)]
 pub struct RunOptions {
-    /// Scenario file; `None` plays the built-in quickstart.
+    /// Scenario file (TOML, see docs/scenarios.md); none plays the built-in quickstart.
     pub scenario: Option<PathBuf>,
-    /// Replaces the scenario's seed.
-    pub seed: Option<u64>,
-    /// Replaces the scenario's `every` (emit every n-th telegram instant).
-    pub every: Option<u64>,
-    /// Destination.
+    /// Destination: `-` (stdout), FILE, DIR/ (one file per telegram), `pty`,
+    /// `tcp:HOST:PORT` (or `tcp:PORT` on 127.0.0.1), `serial:DEVICE`.
+    #[arg(long, default_value = "-")]
     pub out: Output,
-    /// JSON-lines truth file.
+    /// Also write the truth file: one JSON line per telegram (docs/truth.md).
+    #[arg(long, value_name = "FILE")]
     pub truth: Option<PathBuf>,
-    /// Live sinks: no pacing.
+    /// Live ports: send as fast as possible instead of in real time.
+    #[arg(long)]
     pub fast: bool,
-    /// Live sinks: simulated seconds per real second.
+    /// Live ports: simulated seconds per real second.
+    #[arg(long, default_value_t = 1.0, conflicts_with = "fast")]
     pub speed: f64,
-    /// Live pty: stable symlink to the device.
+    /// `--out pty`: keep a symlink to the device at PATH (removed on exit).
+    #[arg(long, value_name = "PATH")]
     pub link: Option<PathBuf>,
-    /// Live sinks: write at the 115200-baud line rate.
+    /// Live ports: write each telegram at the 115200-baud line rate.
+    #[arg(long)]
     pub baud_pacing: bool,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override the scenario's `every`: emit only every N-th telegram instant.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub every: Option<u64>,
 }
 
 /// Loads the scenario named in `opts`, or the built-in quickstart.
 pub fn load(path: Option<&Path>) -> Result<Scenario, CliError> {
     match path {
         None => Ok(Scenario::quickstart()),
-        Some(p) => Scenario::from_path(p).map_err(|e| CliError::Scenario(e.to_string())),
+        Some(p) => Ok(Scenario::from_path(p)?),
     }
 }
 
@@ -161,7 +170,7 @@ impl Truth {
         }
     }
 
-    fn record(&mut self, frame: &Frame) -> Result<(), CliError> {
+    fn record(&mut self, frame: &SimFrame) -> Result<(), CliError> {
         // One line buffer, reused for every record.
         let line = |buf: &mut Vec<u8>| {
             buf.clear();
@@ -192,7 +201,7 @@ impl Truth {
 /// Number of telegram instants the scenario has (for the progress bar).
 fn telegram_count(s: &Scenario) -> u64 {
     let step = s.telegram_step_ms().max(1);
-    let span = s.end.millis().saturating_sub(s.start.millis()).max(0);
+    let span = s.end.millis().saturating_sub(s.start().millis()).max(0);
     u64::try_from(span.saturating_add(step - 1) / step).unwrap_or(0)
 }
 
@@ -210,7 +219,7 @@ fn progress(total: u64) -> ProgressBar {
     bar
 }
 
-fn report_refusals(frame: &Frame, scenario: &str) {
+fn report_refusals(frame: &SimFrame, scenario: &str) {
     for r in &frame.refused {
         eprintln!(
             "p1sim: {scenario}:{}: the meter refused this event: {}",
@@ -221,20 +230,31 @@ fn report_refusals(frame: &Frame, scenario: &str) {
 
 /// `p1sim run`.
 pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
-    let mut scenario = load(opts.scenario.as_deref())?;
+    let scenario = load(opts.scenario.as_deref())?;
+    let name = opts
+        .scenario
+        .as_ref()
+        .map_or_else(|| "<quickstart>".to_owned(), |p| p.display().to_string());
+    play(opts, scenario, &name, stdout)
+}
+
+/// Plays `scenario` (named `name` in messages) to the output of `opts`, as `run` does
+/// (`opts.scenario` is not read); `p1sim replay` plays the scenario it builds this way.
+pub fn play(
+    opts: &RunOptions,
+    mut scenario: Scenario,
+    name: &str,
+    stdout: &mut dyn Write,
+) -> Result<i32, CliError> {
     if let Some(seed) = opts.seed {
-        scenario.seed = seed;
+        scenario.set_seed(seed);
     }
     if let Some(every) = opts.every {
         scenario
             .set_every(every)
             .map_err(|e| CliError::Usage(format!("--every: {e}")))?;
     }
-    let name = opts
-        .scenario
-        .as_ref()
-        .map_or_else(|| "<quickstart>".to_owned(), |p| p.display().to_string());
-    let mut sim = Simulation::new(&scenario).map_err(|e| CliError::Scenario(e.to_string()))?;
+    let mut sim = Simulation::new(&scenario);
     let live = matches!(opts.out, Output::Live(_));
     let mut truth = Truth::create(opts.truth.as_deref(), live)?;
 
@@ -244,7 +264,7 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
         progress(telegram_count(&scenario))
     };
     match &opts.out {
-        Output::Live(spec) => return run_live(opts, spec.clone(), sim, truth, &name, stdout),
+        Output::Live(spec) => return run_live(opts, spec.clone(), sim, truth, name, stdout),
         Output::Stdout => {
             // Telegrams are gathered into large writes: a pipe or terminal then takes a
             // few system calls per second of simulated day instead of one per telegram.
@@ -252,7 +272,7 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
             while let Some(frame) = sim.next_frame() {
                 stdout.write_all(&frame.bytes).map_err(CliError::Write)?;
                 truth.record(frame)?;
-                report_refusals(frame, &name);
+                report_refusals(frame, name);
                 bar.inc(1);
             }
             stdout.flush().map_err(CliError::Write)?;
@@ -262,7 +282,7 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
             while let Some(frame) = sim.next_frame() {
                 file.write(&frame.bytes)?;
                 truth.record(frame)?;
-                report_refusals(frame, &name);
+                report_refusals(frame, name);
                 bar.inc(1);
             }
             file.commit()?;
@@ -278,7 +298,7 @@ pub fn run(opts: &RunOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
                     file.commit()?;
                 }
                 truth.record(frame)?;
-                report_refusals(frame, &name);
+                report_refusals(frame, name);
                 bar.inc(1);
             }
         }

@@ -99,6 +99,15 @@ fn scenario_errors_name_file_line_column_and_exit_2() {
 }
 
 #[test]
+fn a_bad_destination_is_a_usage_error_before_anything_runs() {
+    let o = p1sim(&["run", "--out", "tcp:not-a-port"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--out"), "{err}");
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
 fn a_failed_run_leaves_existing_files_untouched() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("out.p1");

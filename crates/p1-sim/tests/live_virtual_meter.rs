@@ -12,10 +12,7 @@ use p1_wire::decode_all;
 #[test]
 fn scenario_on_a_pty_matches_the_simulation() {
     let scenario = Scenario::quickstart();
-    let expected: Vec<Vec<u8>> = Simulation::new(&scenario)
-        .expect("quickstart starts")
-        .map(|f| f.bytes)
-        .collect();
+    let expected: Vec<Vec<u8>> = Simulation::new(&scenario).map(|f| f.bytes).collect();
     let opts = LiveOptions {
         pacing: Pacing::Speed(20.0),
         // The reader below must see consecutive telegrams: a descheduled reader delays

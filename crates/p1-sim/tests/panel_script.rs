@@ -11,36 +11,8 @@ use p1_scenario::Scenario;
 use p1_sim::panel::Session;
 
 /// A prepaid S211 that starts without credit and is topped up and released at once:
-/// breaker 2 (ready for reconnection) from the start; 500 W at pf 0.9.
-const READY: &str = r#"
-name = "panel-ready"
-seed = 1
-start = "2026-06-15 12:00:00"
-duration = "10m"
-interval = "1s"
-
-[meter]
-model = "S211"
-equipment_id = "1SAG1100000421"
-import_day_kwh = "812.440"
-
-[meter.prepaid]
-credit_eur = "0"
-price_eur_per_kwh = "0.30"
-release_delay = "0s"
-
-[supply]
-power_factor = "0.9"
-
-[[loads.constant]]
-name = "heater"
-power = "500 W"
-
-[[event]]
-at = "+0s"
-action = "top_up"
-amount_eur = "20.00"
-"#;
+/// breaker 2 (ready for reconnection) from the start (shared with panel_tui.rs).
+const READY: &str = include_str!("data/panel-ready.toml");
 
 /// A T211 with a gas meter, importing a constant 2 kW at pf 0.8, at noon on a Monday.
 const HOUSE: &str = r#"
@@ -212,7 +184,7 @@ fn hold_reconnects_and_p1_agrees() {
 #[test]
 fn reconnection_reaches_the_p1_bytes() {
     let scenario = Scenario::parse("panel-ready.toml", READY).expect("valid scenario");
-    let start = scenario.start;
+    let start = scenario.start();
     let mut s = Session::new(scenario, PanelConfig::default(), true).expect("session");
     let at = |ms: i64| SimTime(start.0 + ms);
     let breaker_on_p1 = |s: &mut Session, upto: SimTime| -> Vec<u8> {

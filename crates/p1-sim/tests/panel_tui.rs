@@ -21,33 +21,9 @@ use rustix::termios::{self, Winsize};
 const ROWS: NonZeroU16 = NonZeroU16::new(30).expect("non-zero");
 const COLS: NonZeroU16 = NonZeroU16::new(100).expect("non-zero");
 
-/// As in panel_script.rs: a prepaid S211, topped up and released at the start (breaker 2).
-const READY: &str = r#"
-name = "panel-ready"
-seed = 1
-start = "2026-06-15 12:00:00"
-duration = "10m"
-interval = "1s"
-
-[meter]
-model = "S211"
-equipment_id = "1SAG1100000421"
-import_day_kwh = "812.440"
-
-[meter.prepaid]
-credit_eur = "0"
-price_eur_per_kwh = "0.30"
-release_delay = "0s"
-
-[[loads.constant]]
-name = "heater"
-power = "500 W"
-
-[[event]]
-at = "+0s"
-action = "top_up"
-amount_eur = "20.00"
-"#;
+/// A prepaid S211, topped up and released at the start (breaker 2); shared with
+/// panel_script.rs.
+const READY: &str = include_str!("data/panel-ready.toml");
 
 /// The TUI process on a pty, its screen as a vt100 emulator sees it.
 struct Tui {

@@ -147,7 +147,7 @@ fn verify_names_each_fault_symptom() {
             1,
             &format!("[[faults]]\nfault = {fault}\nschedule = {{ at_index = 0 }}\n"),
         );
-        let frames: Vec<_> = Simulation::new(&s).expect("simulation").collect();
+        let frames: Vec<_> = Simulation::new(&s).collect();
         let verdict = frames[0].verdict.expect("a verdict");
         assert!(!frames[0].applied.is_empty(), "{fault}: no fault applied");
         assert!(frames[1].applied.is_empty(), "{fault}");
@@ -234,7 +234,7 @@ proptest! {
             })
             .collect();
         let s = scenario(4, seed, &faults);
-        let frames: Vec<_> = Simulation::new(&s).expect("simulation").collect();
+        let frames: Vec<_> = Simulation::new(&s).collect();
         let bytes: Vec<u8> = frames.iter().flat_map(|f| f.bytes.clone()).collect();
         let (_, out) = run_verify(&bytes);
         let must_accept = frames

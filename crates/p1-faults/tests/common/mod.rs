@@ -7,6 +7,11 @@ use std::path::PathBuf;
 use p1_faults::{Emission, FaultInjector, FaultKind, FaultSpec, Schedule};
 use p1_wire::{DecodeError, Frame, Readout, decode_all};
 
+#[path = "../../../../conformance/runner.rs"]
+mod runner;
+#[allow(unused_imports, reason = "not every test binary runs dsmr_parser")]
+pub(crate) use runner::run_dsmr_parser;
+
 /// The workspace root.
 pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")

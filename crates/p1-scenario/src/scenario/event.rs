@@ -5,12 +5,12 @@ use std::fmt;
 use std::ops::Range;
 
 use p1_meter::{Command, SimTime};
-use p1_wire::Breaker;
+use p1_wire::{Breaker, Version};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use toml::Spanned;
 
-use super::meter::{RawMbus, convert_mbus};
+use super::meter::{RawMbus, mbus_config, mbus_span};
 use super::{Ctx, check_channel};
 use crate::error::{ScenarioError, suggest};
 use crate::loads::LoadSpec;
@@ -220,15 +220,23 @@ fn held(ctx: &Ctx<'_>, e: &RawEvent, default: i64) -> Result<i64, ScenarioError>
     }
 }
 
+/// What events are checked against: the scenario's start, loads, the meter's firmware (for
+/// coupled devices) and the panel's signal bars.
+pub(super) struct EventContext<'a> {
+    pub start: SimTime,
+    pub loads: &'a [LoadSpec],
+    pub firmware: Version,
+    pub signal_max: u8,
+}
+
 /// Converts one `[[event]]` into an [`Event`] appended to `out` (sorted later).
 pub(super) fn convert_event(
     ctx: &Ctx<'_>,
     event: &Spanned<RawEvent>,
-    start: SimTime,
-    loads: &[LoadSpec],
-    signal_max: u8,
+    with: &EventContext<'_>,
     out: &mut Vec<Event>,
 ) -> Result<(), ScenarioError> {
+    let start = with.start;
     let e = event.get_ref();
     let at = e.at.get_ref().resolve(start);
     if at < start {
@@ -236,7 +244,7 @@ pub(super) fn convert_event(
     }
     let line = crate::error::line_col(ctx.text, event.span().start).0;
     check_params(ctx, event)?;
-    let action = convert_action(ctx, event, loads, signal_max)?;
+    let action = convert_action(ctx, event, with)?;
     out.push(Event { at, action, line });
     Ok(())
 }
@@ -282,9 +290,9 @@ fn check_params(ctx: &Ctx<'_>, event: &Spanned<RawEvent>) -> Result<(), Scenario
 fn convert_action(
     ctx: &Ctx<'_>,
     event: &Spanned<RawEvent>,
-    loads: &[LoadSpec],
-    signal_max: u8,
+    with: &EventContext<'_>,
 ) -> Result<EventAction, ScenarioError> {
+    let (loads, signal_max) = (with.loads, with.signal_max);
     let e = event.get_ref();
     let load_name = || -> Result<String, ScenarioError> {
         let Some(l) = &e.load else {
@@ -294,10 +302,10 @@ fn convert_action(
         if loads.iter().any(|s| &s.name == name) {
             return Ok(name.clone());
         }
-        let hint = suggest(name, loads.iter().map(|s| s.name.as_str()))
-            .map(|s| format!("; did you mean `{s}`?"))
-            .unwrap_or_default();
-        Err(ctx.err(&l.span(), format!("no load named `{name}`{hint}")))
+        let hint = suggest(name, loads.iter().map(|s| s.name.as_str()));
+        Err(ctx
+            .err(&l.span(), format!("no load named `{name}`"))
+            .with_suggestion(hint))
     };
     Ok(match *e.action.get_ref() {
         Action::Press => EventAction::Panel(PanelAction::Press {
@@ -343,12 +351,16 @@ fn convert_action(
                 permille,
             }
         }
-        _ => EventAction::Meter(meter_command(ctx, event)?),
+        _ => EventAction::Meter(meter_command(ctx, event, with.firmware)?),
     })
 }
 
 /// The meter command of a meter action.
-fn meter_command(ctx: &Ctx<'_>, event: &Spanned<RawEvent>) -> Result<Command, ScenarioError> {
+fn meter_command(
+    ctx: &Ctx<'_>,
+    event: &Spanned<RawEvent>,
+    firmware: Version,
+) -> Result<Command, ScenarioError> {
     let e = event.get_ref();
     let channel = || -> Result<u8, ScenarioError> {
         match &e.channel {
@@ -381,7 +393,10 @@ fn meter_command(ctx: &Ctx<'_>, event: &Spanned<RawEvent>) -> Result<Command, Sc
             let Some(dev) = &e.device else {
                 return Err(ctx.err(&event.span(), "missing `device`"));
             };
-            let cfg = convert_mbus(ctx, dev.get_ref())?;
+            // Checked where it is written, by the rule the meter applies when coupling.
+            let cfg = mbus_config(dev.get_ref());
+            cfg.validate(firmware)
+                .map_err(|(field, m)| ctx.err(&mbus_span(dev, field), m))?;
             if action == Action::MbusCouple {
                 return Ok(Command::MbusCouple(cfg));
             }

@@ -1,7 +1,7 @@
 //! `[[faults]]`: the raw tables (p1-faults' fault kinds as is, schedules with scenario
 //! instants) and their conversion into [`p1_faults::FaultSpec`]s.
 
-use p1_faults::{FaultInjector, FaultSpec, Schedule};
+use p1_faults::{FaultInjector, FaultPart, FaultSpec, Schedule};
 use p1_meter::SimTime;
 use serde::Deserialize;
 use toml::Spanned;
@@ -48,39 +48,47 @@ pub(crate) struct RawWindow {
     pub until_ms: Option<i64>,
 }
 
-/// Converts the `[[faults]]` tables: scenario instants in schedules become the ms since
-/// the epoch p1-faults expects, and every fault is checked where it is written.
+/// Converts the `[[faults]]` tables into the injector: scenario instants in schedules
+/// become the ms since the epoch p1-faults expects; the faults' rules are
+/// [`FaultInjector::new`]'s, whose errors point at the fault or schedule they name.
+/// `None` when the file has no faults (bytes are then the meter's, untouched).
 pub(super) fn convert_faults(
     ctx: &Ctx<'_>,
     raw: &[Spanned<RawFault>],
     start: SimTime,
     seed: u64,
-) -> Result<Vec<FaultSpec>, ScenarioError> {
-    let mut out = Vec::with_capacity(raw.len());
-    for f in raw {
-        let r = f.get_ref();
-        let fault = r.fault.get_ref().clone();
-        if let Err(m) = fault.validate() {
-            return Err(ctx.err(
-                &r.fault.span(),
-                format!("fault `{}`: expected {m}", fault.name()),
-            ));
-        }
-        let schedule = convert_schedule(ctx, &r.schedule, start)?;
-        if let Err(m) = schedule.validate() {
-            return Err(ctx.err(&r.schedule.span(), format!("schedule: expected {m}")));
-        }
-        out.push(FaultSpec { fault, schedule });
+) -> Result<Option<FaultInjector>, ScenarioError> {
+    if raw.is_empty() {
+        return Ok(None);
     }
-    // The injector's own checks, so that `Simulation::new` cannot fail on them later.
-    FaultInjector::new(out.clone(), seed).map_err(|e| {
-        let span = raw.get(e.index).map_or(0..0, Spanned::span);
-        ctx.err(&span, format!("faults: {e}"))
-    })?;
-    Ok(out)
+    let specs = raw
+        .iter()
+        .map(|f| {
+            let r = f.get_ref();
+            Ok(FaultSpec {
+                fault: r.fault.get_ref().clone(),
+                schedule: convert_schedule(ctx, &r.schedule, start)?,
+            })
+        })
+        .collect::<Result<Vec<_>, ScenarioError>>()?;
+    FaultInjector::new(specs, seed).map(Some).map_err(|e| {
+        let Some(f) = raw.get(e.index) else {
+            return ctx.err(&(0..0), format!("faults: {e}"));
+        };
+        match e.part {
+            FaultPart::Fault => ctx.err(
+                &f.get_ref().fault.span(),
+                format!("fault `{}`: expected {}", e.kind, e.message),
+            ),
+            FaultPart::Schedule => ctx.err(
+                &f.get_ref().schedule.span(),
+                format!("schedule: expected {}", e.message),
+            ),
+        }
+    })
 }
 
-pub(super) fn convert_schedule(
+fn convert_schedule(
     ctx: &Ctx<'_>,
     s: &Spanned<RawFaultSchedule>,
     start: SimTime,

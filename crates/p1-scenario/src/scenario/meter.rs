@@ -5,8 +5,11 @@
 use std::fmt;
 
 use chrono::NaiveTime;
+use std::ops::Range;
+
 use p1_meter::{
-    EmptyPeak, Grid, MbusConfig, MbusKind, MeterConfig, PeakStamp, Prepaid, SimTime, TariffCalendar,
+    ConfigError, ConfigField, EmptyPeak, Grid, MbusConfig, MbusField, MbusKind, MeterConfig,
+    PeakStamp, Prepaid, TariffCalendar,
 };
 use p1_wire::{HistoryEntry, Model, Peak, Tst, Version};
 use serde::Deserialize;
@@ -27,7 +30,7 @@ pub(crate) struct RawMeter {
     pub grid: Option<Spanned<GridName>>,
     pub firmware: Option<Spanned<Firmware>>,
     pub equipment_id: Option<Spanned<String>>,
-    pub clock_offset: Option<Duration>,
+    pub clock_offset: Option<Spanned<Duration>>,
     pub import_day_kwh: Option<Spanned<Energy>>,
     pub import_night_kwh: Option<Spanned<Energy>>,
     pub export_day_kwh: Option<Spanned<Energy>>,
@@ -69,7 +72,7 @@ pub(crate) struct RawPeak {
 pub(crate) struct RawHistory {
     pub month: Month,
     pub at: Option<Instant>,
-    pub power: Spanned<Power>,
+    pub power: Option<Spanned<Power>>,
 }
 
 /// `[meter.prepaid]`.
@@ -77,7 +80,7 @@ pub(crate) struct RawHistory {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawPrepaid {
     pub credit_eur: Money,
-    pub price_eur_per_kwh: Money,
+    pub price_eur_per_kwh: Spanned<Money>,
     pub release_delay: Option<Spanned<Duration>>,
 }
 
@@ -85,13 +88,13 @@ pub(crate) struct RawPrepaid {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawMbus {
-    pub channel: Spanned<i64>,
-    pub kind: Spanned<Kind>,
+    pub channel: Spanned<u8>,
+    pub kind: Spanned<KindName>,
     pub equipment_id: Spanned<String>,
     pub initial_m3: Option<crate::units::Volume>,
     pub capture_period: Option<Spanned<Duration>>,
     pub capture_phase: Option<Duration>,
-    pub capture_jitter: Option<Duration>,
+    pub capture_jitter: Option<Spanned<Duration>>,
 }
 
 /// Firmware version, `"50217"` or `50217`.
@@ -130,41 +133,37 @@ impl<'de> Deserialize<'de> for Firmware {
     }
 }
 
-/// M-Bus device kind: `"gas"`, `"water"`, or an OMS device type number.
+/// M-Bus device kind: `"gas"`, `"water"`, or a device type number (3 gas, 7 water; any
+/// other is read here and refused by the meter with the key's position).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Gas,
-    Water,
-    Other(u16),
-}
+pub(crate) struct KindName(pub MbusKind);
 
-impl<'de> Deserialize<'de> for Kind {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Kind, D::Error> {
+impl<'de> Deserialize<'de> for KindName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<KindName, D::Error> {
         struct V;
         impl Visitor<'_> for V {
-            type Value = Kind;
+            type Value = KindName;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("\"gas\", \"water\" or an OMS device type number")
+                f.write_str("\"gas\", \"water\" or a device type number")
             }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Kind, E> {
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<KindName, E> {
                 match v {
-                    3 => Ok(Kind::Gas),
-                    7 => Ok(Kind::Water),
-                    0..=255 => Ok(Kind::Other(v as u16)),
+                    3 => Ok(KindName(MbusKind::Gas)),
+                    7 => Ok(KindName(MbusKind::Water)),
+                    0..=255 => Ok(KindName(MbusKind::Other(v as u16))),
                     _ => Err(E::custom("an OMS device type is 0 to 255")),
                 }
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Kind, E> {
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<KindName, E> {
                 match v {
-                    "gas" => Ok(Kind::Gas),
-                    "water" => Ok(Kind::Water),
+                    "gas" => Ok(KindName(MbusKind::Gas)),
+                    "water" => Ok(KindName(MbusKind::Water)),
                     _ => {
                         let hint = crate::error::suggest(v, ["gas", "water"])
                             .map(|s| format!("; did you mean `{s}`?"))
                             .unwrap_or_default();
                         Err(E::custom(format!(
-                            "unknown M-Bus kind `{v}`: expected \"gas\", \"water\" or a device \
-                             type number{hint}"
+                            "unknown M-Bus kind `{v}`: expected \"gas\" or \"water\"{hint}"
                         )))
                     }
                 }
@@ -191,53 +190,22 @@ named!(
     ]
 );
 
-pub(super) fn convert_meter(
-    ctx: &mut Ctx<'_>,
-    m: &RawMeter,
-    start: SimTime,
-) -> Result<MeterConfig, ScenarioError> {
+/// Converts `[meter]` into the meter's configuration. Only the units and the shape of
+/// the file are checked here; the meter's rules are [`p1_meter::Meter::new`]'s, whose
+/// errors [`locate`] maps back to the key they name.
+pub(super) fn convert_meter(ctx: &Ctx<'_>, m: &RawMeter) -> Result<MeterConfig, ScenarioError> {
     let model = m.model.as_ref().map_or(Model::T211, |s| s.get_ref().0);
     let default_grid = match model {
         Model::S211 => Grid::OnePhase230,
         Model::T211 => Grid::Star400,
     };
     let grid = m.grid.as_ref().map_or(default_grid, |s| s.get_ref().0);
-    if let Some(g) = &m.grid {
-        ctx.note("grid", g);
-        match (model, grid) {
-            (Model::S211, Grid::Delta230 | Grid::Star400) => {
-                return Err(ctx.err(
-                    &g.span(),
-                    "an S211 is a single-phase meter: grid must be \"1x230V\" (use model \
-                     \"T211\" for a three-phase connection)",
-                ));
-            }
-            (Model::T211, Grid::OnePhase230) => {
-                return Err(ctx.err(
-                    &g.span(),
-                    "a T211 is a three-phase meter: grid must be \"3x400V\" or \"3x230V\" \
-                     (use model \"S211\" for a single-phase connection)",
-                ));
-            }
-            _ => {}
-        }
-    }
-    if let Some(v) = &m.model {
-        ctx.note("model", v);
-    }
     let firmware = m
         .firmware
         .as_ref()
         .map_or(Version::V50217, |f| f.get_ref().0);
-    if let Some(f) = &m.firmware {
-        ctx.note("firmware", f);
-    }
     let equipment_id = match &m.equipment_id {
-        Some(id) => {
-            ctx.note("equipment_id", id);
-            check_id(ctx, id, '1', "an electricity meter")?;
-            id.get_ref().clone()
-        }
+        Some(id) => id.get_ref().clone(),
         None => match model {
             Model::S211 => "1SAG1100000001".to_owned(),
             Model::T211 => "1SAG3100000001".to_owned(),
@@ -250,141 +218,45 @@ pub(super) fn convert_meter(
                 .map_err(|_| ctx.err(&s.span(), "a register cannot be negative")),
         }
     };
-    let import_wh = [wh(&m.import_day_kwh)?, wh(&m.import_night_kwh)?];
-    let export_wh = [wh(&m.export_day_kwh)?, wh(&m.export_night_kwh)?];
-    for (key, v) in [
-        ("import_wh", &m.import_day_kwh),
-        ("export_wh", &m.export_day_kwh),
-    ] {
-        if let Some(v) = v {
-            ctx.note(key, v);
-        }
-    }
-    let tariff = match &m.tariff {
-        None => TariffCalendar::default(),
-        Some(t) => {
-            ctx.note("tariff", t);
-            let t = t.get_ref();
-            let mut cal = TariffCalendar::default();
-            if let Some(s) = t.day_start {
-                cal.day_start = s.0;
-            }
-            if let Some(e) = t.day_end {
-                cal.day_end = e.0;
-            }
-            if let Some(days) = &t.day_weekdays {
-                cal.day_weekdays = weekdays(Some(days));
-            }
-            if let Some(n) = &t.night_days {
-                cal.night_days = n.iter().map(|d| d.0).collect();
-            }
-            cal
-        }
-    };
-    let month_peak = match &m.month_peak {
-        None => None,
-        Some(p) => {
-            ctx.note("month_peak", p);
-            let w = peak_w(ctx, &p.get_ref().power)?;
-            Some(Peak {
-                at: p.get_ref().at.0.tst(),
-                w,
-            })
-        }
-    };
-    let mut history = Vec::new();
-    if let Some(h) = &m.history {
-        ctx.note("history", h);
-        if h.get_ref().len() > 13 {
-            return Err(ctx.err(
-                &h.get_ref()[13].span(),
-                "0-0:98.1.0 holds at most 13 months; this is the 14th entry",
-            ));
-        }
-        for (i, entry) in h.get_ref().iter().enumerate() {
-            ctx.note(&format!("history[{i}]"), entry);
-            let e = entry.get_ref();
-            let next_month = e
-                .month
-                .0
-                .checked_add_months(chrono::Months::new(1))
-                .unwrap_or(e.month.0);
-            history.push(HistoryEntry {
-                period: local_instant(next_month, NaiveTime::MIN).tst(),
-                at: e.at.map_or(Tst::INVALID, |a| a.0.tst()),
-                w: peak_w(ctx, &e.power)?,
-            });
-        }
-    }
-    let (limiter_hw, fuse_a) = (
-        m.limiter_kw.as_ref().map_or(9999, |l| l.get_ref().0),
-        m.fuse_a.as_ref().map_or(999, |f| f.get_ref().0),
-    );
-    if let Some(l) = &m.limiter_kw {
-        ctx.note("limiter_hw", l);
-    }
-    if let Some(f) = &m.fuse_a {
-        ctx.note("fuse_a", f);
-    }
-    let prepaid = match &m.prepaid {
-        None => None,
-        Some(p) => {
-            ctx.note("prepaid", p);
-            let r = p.get_ref();
-            if r.price_eur_per_kwh.0 <= 0 {
-                return Err(ctx.err(&p.span(), "`price_eur_per_kwh` must be positive"));
-            }
-            let release_delay_ms = match &r.release_delay {
-                Some(d) if d.get_ref().0 < 0 => {
-                    return Err(ctx.err(&d.span(), "the release delay cannot be negative"));
-                }
-                Some(d) => d.get_ref().0,
-                None => 60_000,
-            };
-            Some(Prepaid {
-                credit_ueur: r.credit_eur.0,
-                price_ueur_per_kwh: r.price_eur_per_kwh.0,
-                release_delay_ms,
-            })
-        }
-    };
-    let mut mbus: Vec<MbusConfig> = Vec::new();
-    for (i, dev) in m.mbus.iter().flatten().enumerate() {
-        if i == 4 {
-            return Err(ctx.err(
-                &dev.span(),
-                "a meter has at most 4 M-Bus channels; this is a 5th device",
-            ));
-        }
-        ctx.note(&format!("mbus[{i}]"), dev);
-        ctx.note(&format!("mbus[{i}].channel"), &dev.get_ref().channel);
-        ctx.note(&format!("mbus[{i}].kind"), &dev.get_ref().kind);
-        ctx.note(
-            &format!("mbus[{i}].equipment_id"),
-            &dev.get_ref().equipment_id,
-        );
-        let cfg = convert_mbus(ctx, dev.get_ref())?;
-        if mbus.iter().any(|o| o.channel == cfg.channel) {
-            return Err(ctx.err(
-                &dev.get_ref().channel.span(),
-                format!("channel {} is already used by another device", cfg.channel),
-            ));
-        }
-        mbus.push(cfg);
-    }
-    let _ = start;
     let mut config = MeterConfig::new(model, grid, firmware, &equipment_id);
-    config.clock_offset_ms = m.clock_offset.map_or(0, |d| d.0);
-    config.import_wh = import_wh;
-    config.export_wh = export_wh;
-    config.history = history;
-    config.month_peak = month_peak;
+    config.import_wh = [wh(&m.import_day_kwh)?, wh(&m.import_night_kwh)?];
+    config.export_wh = [wh(&m.export_day_kwh)?, wh(&m.export_night_kwh)?];
+    config.clock_offset_ms = m.clock_offset.as_ref().map_or(0, |d| d.get_ref().0);
+    config.tariff = m
+        .tariff
+        .as_ref()
+        .map_or_else(TariffCalendar::default, |t| tariff(t.get_ref()));
+    config.month_peak = match &m.month_peak {
+        None => None,
+        Some(p) => Some(Peak {
+            at: p.get_ref().at.0.tst(),
+            w: peak_w(ctx, &p.get_ref().power)?,
+        }),
+    };
+    if let Some(h) = &m.history {
+        config.history = h
+            .get_ref()
+            .iter()
+            .map(|e| history_entry(ctx, e))
+            .collect::<Result<_, _>>()?;
+    }
+    config.limiter_hw = m.limiter_kw.as_ref().map_or(9999, |l| l.get_ref().0);
+    config.fuse_a = m.fuse_a.as_ref().map_or(999, |f| f.get_ref().0);
+    config.prepaid = m.prepaid.as_ref().map(|p| {
+        let r = p.get_ref();
+        Prepaid {
+            credit_ueur: r.credit_eur.0,
+            price_ueur_per_kwh: r.price_eur_per_kwh.get_ref().0,
+            release_delay_ms: r.release_delay.as_ref().map_or(60_000, |d| d.get_ref().0),
+        }
+    });
+    config.mbus = m
+        .mbus
+        .iter()
+        .flatten()
+        .map(|d| mbus_config(d.get_ref()))
+        .collect();
     config.peak_stamp = m.peak_stamp.unwrap_or(PeakStamp::End);
-    config.tariff = tariff;
-    config.limiter_hw = limiter_hw;
-    config.fuse_a = fuse_a;
-    config.prepaid = prepaid;
-    config.mbus = mbus;
     config.port_enabled = m.port_enabled.unwrap_or(true);
     if let Some(e) = m.empty_peak {
         config.empty_peak = e;
@@ -395,6 +267,59 @@ pub(super) fn convert_meter(
     Ok(config)
 }
 
+/// `[meter.tariff]` over the default calendar.
+fn tariff(t: &RawTariff) -> TariffCalendar {
+    let mut cal = TariffCalendar::default();
+    if let Some(s) = t.day_start {
+        cal.day_start = s.0;
+    }
+    if let Some(e) = t.day_end {
+        cal.day_end = e.0;
+    }
+    if let Some(days) = &t.day_weekdays {
+        cal.day_weekdays = weekdays(Some(days));
+    }
+    if let Some(n) = &t.night_days {
+        cal.night_days = n.iter().map(|d| d.0).collect();
+    }
+    cal
+}
+
+/// One `[[meter.history]]` entry: with `at` and `power` a captured peak; with neither a
+/// "no value" entry, as the meter prints it (`632525252525W`, `00.000*kW`).
+fn history_entry(
+    ctx: &Ctx<'_>,
+    entry: &Spanned<RawHistory>,
+) -> Result<HistoryEntry, ScenarioError> {
+    let e = entry.get_ref();
+    let next_month = e
+        .month
+        .0
+        .checked_add_months(chrono::Months::new(1))
+        .unwrap_or(e.month.0);
+    let period = local_instant(next_month, NaiveTime::MIN).tst();
+    match (&e.at, &e.power) {
+        (Some(at), Some(power)) => Ok(HistoryEntry {
+            period,
+            at: at.0.tst(),
+            w: peak_w(ctx, power)?,
+        }),
+        (None, None) => Ok(HistoryEntry {
+            period,
+            at: Tst::INVALID,
+            w: 0,
+        }),
+        (None, Some(power)) => Err(ctx.err(
+            &power.span(),
+            "a \"no value\" entry (without `at`) has no power: give `at` with the power, \
+             or leave both out",
+        )),
+        (Some(_), None) => {
+            Err(ctx.err(&entry.span(), "a history entry with `at` needs its `power`"))
+        }
+    }
+}
+
 fn peak_w(ctx: &Ctx<'_>, p: &Spanned<crate::units::Power>) -> Result<u32, ScenarioError> {
     u32::try_from(p.get_ref().0)
         .ok()
@@ -402,75 +327,86 @@ fn peak_w(ctx: &Ctx<'_>, p: &Spanned<crate::units::Power>) -> Result<u32, Scenar
         .ok_or_else(|| ctx.err(&p.span(), "a peak is between 0 and 99.999 kW"))
 }
 
-/// Checks a 14-character equipment id and its medium digit.
-fn check_id(
-    ctx: &Ctx<'_>,
-    id: &Spanned<String>,
-    medium: char,
-    what: &str,
-) -> Result<(), ScenarioError> {
-    let text = id.get_ref();
-    if text.len() != 14 || !text.is_ascii() {
-        return Err(ctx.err(
-            &id.span(),
-            format!(
-                "an equipment id is 14 ASCII characters; `{text}` has {}",
-                text.chars().count()
-            ),
-        ));
-    }
-    if !text.starts_with(medium) {
-        let first = text.chars().next().unwrap_or(' ');
-        let named = match first {
-            '1' => " (electricity)",
-            '7' => " (gas)",
-            '8' => " (water)",
-            _ => "",
-        };
-        return Err(ctx.err(
-            &id.span(),
-            format!(
-                "{what}'s equipment id starts with its medium digit {medium}; \
-                 `{text}` starts with {first}{named}"
-            ),
-        ));
-    }
-    Ok(())
-}
-
-pub(super) fn convert_mbus(ctx: &Ctx<'_>, dev: &RawMbus) -> Result<MbusConfig, ScenarioError> {
-    let channel = *dev.channel.get_ref();
-    if !(1..=4).contains(&channel) {
-        return Err(ctx.err(
-            &dev.channel.span(),
-            format!("M-Bus channels are 1 to 4, found {channel}"),
-        ));
-    }
-    let kind = match *dev.kind.get_ref() {
-        Kind::Gas => {
-            check_id(ctx, &dev.equipment_id, '7', "a gas meter")?;
-            MbusKind::Gas
-        }
-        Kind::Water => {
-            check_id(ctx, &dev.equipment_id, '8', "a water meter")?;
-            MbusKind::Water
-        }
-        Kind::Other(t) => MbusKind::Other(t),
-    };
-    let capture_period_ms = match &dev.capture_period {
-        Some(p) if p.get_ref().0 <= 0 => {
-            return Err(ctx.err(&p.span(), "the capture period must be positive"));
-        }
-        Some(p) => p.get_ref().0,
-        None => 300_000,
-    };
-    Ok(MbusConfig {
-        channel: channel as u8,
-        kind,
+/// An M-Bus device as written; the meter checks it ([`MbusConfig::validate`]).
+pub(super) fn mbus_config(dev: &RawMbus) -> MbusConfig {
+    MbusConfig {
+        channel: *dev.channel.get_ref(),
+        kind: dev.kind.get_ref().0,
         equipment_id: dev.equipment_id.get_ref().clone(),
         initial_dm3: dev.initial_m3.map_or(0, |v| v.0.max(0) as u64),
-        capture_period_ms,
+        capture_period_ms: dev
+            .capture_period
+            .as_ref()
+            .map_or(300_000, |p| p.get_ref().0),
         capture_phase_ms: dev.capture_phase.map(|d| d.0),
-        capture_jitter_ms: dev.capture_jitter.map_or(30_000, |d| d.0),
-    })
+        capture_jitter_ms: dev
+            .capture_jitter
+            .as_ref()
+            .map_or(30_000, |d| d.get_ref().0),
+    }
+}
+
+/// Where an M-Bus device's `field` is written.
+pub(super) fn mbus_span(dev: &Spanned<RawMbus>, field: MbusField) -> Range<usize> {
+    let d = dev.get_ref();
+    match field {
+        MbusField::Device => Some(dev.span()),
+        MbusField::Channel => Some(d.channel.span()),
+        MbusField::Kind => Some(d.kind.span()),
+        MbusField::EquipmentId => Some(d.equipment_id.span()),
+        MbusField::CapturePeriod => d.capture_period.as_ref().map(Spanned::span),
+        MbusField::CaptureJitter => d.capture_jitter.as_ref().map(Spanned::span),
+    }
+    .unwrap_or_else(|| dev.span())
+}
+
+/// Where the setting a meter configuration error names is written: the key, or the
+/// nearest table that holds it. `m` is `[meter]` (absent: every setting is a default),
+/// `start` the scenario's `start`.
+pub(super) fn locate(
+    ctx: &Ctx<'_>,
+    m: Option<&Spanned<RawMeter>>,
+    start: &Range<usize>,
+    e: &ConfigError,
+) -> ScenarioError {
+    let span = |s: Option<Range<usize>>| s.or_else(|| m.map(Spanned::span));
+    let span = match (e.field, m.map(Spanned::get_ref)) {
+        (ConfigField::Start, _) => Some(start.clone()),
+        (ConfigField::ClockOffset, r) => {
+            span(r.and_then(|r| r.clock_offset.as_ref()).map(Spanned::span))
+        }
+        (_, None) => None,
+        (ConfigField::Grid, Some(r)) => span(
+            r.grid
+                .as_ref()
+                .map(Spanned::span)
+                .or_else(|| r.model.as_ref().map(Spanned::span)),
+        ),
+        (ConfigField::EquipmentId, Some(r)) => span(r.equipment_id.as_ref().map(Spanned::span)),
+        (ConfigField::History { index }, Some(r)) => span(r.history.as_ref().map(|h| {
+            h.get_ref()
+                .get(index)
+                .map_or_else(|| h.span(), Spanned::span)
+        })),
+        (ConfigField::LimiterHw, Some(r)) => span(r.limiter_kw.as_ref().map(Spanned::span)),
+        (ConfigField::FuseA, Some(r)) => span(r.fuse_a.as_ref().map(Spanned::span)),
+        (ConfigField::PrepaidPrice, Some(r)) => span(
+            r.prepaid
+                .as_ref()
+                .map(|p| p.get_ref().price_eur_per_kwh.span()),
+        ),
+        (ConfigField::PrepaidReleaseDelay, Some(r)) => span(r.prepaid.as_ref().map(|p| {
+            p.get_ref()
+                .release_delay
+                .as_ref()
+                .map_or_else(|| p.span(), Spanned::span)
+        })),
+        (ConfigField::Mbus { index, field }, Some(r)) => span(
+            r.mbus
+                .as_ref()
+                .and_then(|list| list.get(index))
+                .map(|dev| mbus_span(dev, field)),
+        ),
+    };
+    ctx.err(&span.unwrap_or(0..0), e.message.clone())
 }

@@ -5,6 +5,13 @@
 //! (`[loads.*]`), [`replay`] (`[[loads.replay]]`), [`event`] (`[[event]]` and its
 //! action table), [`panel`] and [`faults`]. Every problem is reported at its file, line
 //! and column. `docs/scenarios.md` documents every key; keep the two in step.
+//!
+//! Each rule is checked in one place. This layer checks what only the file knows (units,
+//! shapes, which keys go together, instants against `start`, load names); the meter's,
+//! the panel's and the faults' rules are their constructors' ([`Meter::new`],
+//! [`Panel::new`], [`FaultInjector::new`]), which return errors naming a typed field path
+//! that the table's module maps back to the key's position. The built parts are kept, so
+//! nothing is built twice and [`crate::Simulation::new`] cannot fail.
 
 mod event;
 mod faults;
@@ -14,18 +21,17 @@ mod panel;
 mod replay;
 mod supply;
 
-use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use p1_faults::{FaultError, FaultSpec};
-use p1_meter::{Grid, Meter, MeterConfig, SimTime};
-use p1_panel::PanelConfig;
+use p1_faults::{FaultInjector, FaultSpec};
+use p1_meter::{Command, Grid, Meter, MeterConfig, SimTime};
+use p1_panel::{Panel, PanelConfig, PanelConfigError};
 use p1_wire::Model;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::error::{ScenarioError, with_suggestion};
+use crate::error::{ErrorKind, ScenarioError};
 use crate::loads::LoadSpec;
 use crate::units::{Duration, Instant, MAX_DURATION_MS, Weekday};
 
@@ -34,7 +40,7 @@ pub(crate) use loads::Program;
 pub(crate) use replay::TariffLabels;
 pub use supply::Supply;
 
-use event::{RawEvent, convert_event};
+use event::{EventContext, RawEvent, convert_event};
 use faults::{RawFault, convert_faults};
 use loads::{RawLoads, convert_loads};
 use meter::{RawMeter, convert_meter};
@@ -44,84 +50,38 @@ use supply::{RawSupply, convert_supply};
 /// The scenario file shipped as `scenarios/quickstart.toml`.
 const QUICKSTART: &str = include_str!("../../../../scenarios/quickstart.toml");
 
-/// A validated scenario, ready to be simulated with [`crate::Simulation::new`].
+/// A validated scenario, ready to be simulated with [`crate::Simulation::new`] (which
+/// cannot fail: the scenario holds the meter, fault injector and panel already built,
+/// each checked once by its own constructor).
 #[derive(Debug, Clone)]
 pub struct Scenario {
     /// Short name (the file stem by default).
     pub name: String,
     /// Free text.
     pub description: String,
-    /// Seed of every random draw.
-    pub seed: u64,
-    /// First telegram instant.
-    pub start: SimTime,
+    /// Seed of every random draw ([`Scenario::set_seed`] changes it).
+    seed: u64,
+    /// First telegram instant (the meter is built at it).
+    start: SimTime,
     /// End of the simulation (exclusive): the last telegram is before it.
     pub end: SimTime,
-    /// Time between telegrams, ms.
-    pub interval_ms: i64,
-    /// Emit only every n-th telegram instant (1 = all).
-    pub every: u64,
-    /// The meter.
-    pub meter: MeterConfig,
+    /// Time between telegrams, ms (positive).
+    interval_ms: i64,
+    /// Emit only every n-th telegram instant (1 = all; [`Scenario::set_every`]).
+    every: u64,
+    /// The meter at `start`, built from `[meter]`.
+    pub(crate) meter: Meter,
     /// Voltage and power factor of the supply.
     pub supply: Supply,
     /// Events in time order (file order for equal times).
     pub events: Vec<Event>,
-    /// Scheduled faults (`[[faults]]`), in file order, instants resolved to ms since the
-    /// epoch.
-    pub faults: Vec<FaultSpec>,
-    /// The front panel: `Some` when the file has a `[panel]` table or panel events
-    /// (`press`, `hold`, `error`, `network`); then [`crate::Simulation`] runs a
-    /// [`p1_panel::Panel`] and every frame (and truth record) carries its view. Set it to
-    /// simulate a panel for a scenario that has none.
-    pub panel: Option<PanelConfig>,
+    /// The `[[faults]]` injector; `None` without faults.
+    pub(crate) faults: Option<FaultInjector>,
+    /// The front panel, when the file has a `[panel]` table or panel events.
+    pub(crate) panel: Option<Panel>,
     pub(crate) loads: Vec<LoadSpec>,
     /// Day/Night labels of the replays that set the tariff, in file order.
     pub(crate) tariff_labels: Vec<TariffLabels>,
-    pub(crate) origin: Origin,
-}
-
-/// Where the scenario came from, to report errors found later at the right place.
-#[derive(Debug, Clone)]
-pub(crate) struct Origin {
-    pub path: String,
-    /// Line and column of meter settings, keyed like `ConfigError::field`.
-    pub spans: BTreeMap<String, (usize, usize)>,
-    /// Line and column of each `[[faults]]` table, in file order.
-    pub faults: Vec<(usize, usize)>,
-}
-
-impl Origin {
-    /// Maps a meter configuration error to the setting it names.
-    pub(crate) fn config_error(&self, field: &str, message: &str) -> ScenarioError {
-        let mut key = field.to_owned();
-        let (line, column) = loop {
-            if let Some(&pos) = self.spans.get(&key) {
-                break pos;
-            }
-            match key.rfind(['.', '[']) {
-                Some(i) => key.truncate(i),
-                None => break self.spans.get("").copied().unwrap_or((1, 1)),
-            }
-        };
-        ScenarioError {
-            path: self.path.clone(),
-            line,
-            column,
-            message: format!("meter: {field}: {message}"),
-        }
-    }
-
-    /// Maps a fault injector error to the `[[faults]]` table it names.
-    pub(crate) fn fault_error(&self, e: &FaultError) -> ScenarioError {
-        let (line, column) = self.faults.get(e.index).copied().unwrap_or((1, 1));
-        ScenarioError {
-            path: self.path.clone(),
-            line,
-            column,
-            message: format!("faults: {e}"),
-        }
-    }
 }
 
 /// Shared state while converting one file.
@@ -129,17 +89,11 @@ struct Ctx<'a> {
     path: &'a str,
     text: &'a str,
     base: PathBuf,
-    spans: BTreeMap<String, (usize, usize)>,
 }
 
 impl Ctx<'_> {
     fn err(&self, span: &Range<usize>, message: impl Into<String>) -> ScenarioError {
         ScenarioError::at_span(self.path, self.text, span, message.into())
-    }
-
-    fn note<T>(&mut self, key: &str, value: &Spanned<T>) {
-        let pos = crate::error::line_col(self.text, value.span().start);
-        self.spans.insert(key.to_owned(), pos);
     }
 }
 
@@ -148,11 +102,9 @@ impl Scenario {
     /// to its directory.
     pub fn from_path(path: &Path) -> Result<Scenario, ScenarioError> {
         let label = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-            path: label.clone(),
-            line: 1,
-            column: 1,
-            message: format!("cannot read the scenario: {e}"),
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ScenarioError::new(&label, 1, 1, format!("cannot read the scenario: {e}"))
+                .with_kind(ErrorKind::Read)
         })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut scenario = Scenario::parse_in(&label, &text, &base)?;
@@ -180,6 +132,16 @@ impl Scenario {
         }
     }
 
+    /// Time between telegram instants, ms.
+    pub fn interval_ms(&self) -> i64 {
+        self.interval_ms
+    }
+
+    /// Emit only every n-th telegram instant (1 = all).
+    pub fn every(&self) -> u64 {
+        self.every
+    }
+
     /// Sets [`Scenario::every`] (e.g. from a command-line option) with the check the
     /// scenario file's `every` gets: at least 1, and `every` × `interval` at most 100
     /// years. On error the scenario is unchanged and the message says what was expected.
@@ -201,93 +163,125 @@ impl Scenario {
         self.loads.iter().map(|l| l.name.as_str()).collect()
     }
 
+    /// Seed of every random draw.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Draws every random choice (loads, supply, faults) from `seed` instead (e.g. from a
+    /// command-line option); nothing in a valid scenario depends on the seed's value.
+    pub fn set_seed(&mut self, seed: u64) {
+        self.seed = seed;
+        if let Some(f) = &mut self.faults {
+            f.set_seed(seed);
+        }
+    }
+
+    /// First telegram instant.
+    pub fn start(&self) -> SimTime {
+        self.start
+    }
+
+    /// The meter's configuration.
+    pub fn meter(&self) -> &MeterConfig {
+        self.meter.config()
+    }
+
+    /// Scheduled faults (`[[faults]]`), in file order, instants resolved to ms since the
+    /// epoch.
+    pub fn faults(&self) -> &[FaultSpec] {
+        self.faults.as_ref().map_or(&[], FaultInjector::specs)
+    }
+
+    /// The front panel's settings: `Some` when the file has a `[panel]` table or panel
+    /// events (`press`, `hold`, `error`, `network`); then [`crate::Simulation`] runs a
+    /// [`p1_panel::Panel`] and every frame (and truth record) carries its view.
+    pub fn panel(&self) -> Option<&PanelConfig> {
+        self.panel.as_ref().map(Panel::config)
+    }
+
+    /// Runs a front panel with settings `cfg` (replacing the scenario's own, or adding one
+    /// to a scenario that has none). On error the scenario is unchanged.
+    pub fn set_panel(&mut self, cfg: PanelConfig) -> Result<(), PanelConfigError> {
+        self.panel = Some(Panel::new(cfg, self.meter.config())?);
+        Ok(())
+    }
+
     /// Validates scenario `text`, resolving replay files against `base`.
     pub fn parse_in(path: &str, text: &str, base: &Path) -> Result<Scenario, ScenarioError> {
         let raw: RawScenario = toml::from_str(text).map_err(|e| {
             let offset = e.span().map_or(0, |s| s.start);
-            ScenarioError::at_offset(path, text, offset, with_suggestion(e.message().trim()))
+            ScenarioError::toml(path, text, offset, e.message())
         })?;
-        let mut ctx = Ctx {
+        let ctx = Ctx {
             path,
             text,
             base: base.to_path_buf(),
-            spans: BTreeMap::new(),
         };
-        let start = raw.start.get_ref().0;
-        let end = match (&raw.end, &raw.duration) {
-            (Some(end), None) => end.get_ref().0,
-            (None, Some(d)) if d.get_ref().0 > 0 => start.plus_ms(d.get_ref().0),
-            (None, Some(d)) => return Err(ctx.err(&d.span(), "the duration must be positive")),
-            (Some(end), Some(_)) => {
-                return Err(ctx.err(&end.span(), "give either `end` or `duration`, not both"));
-            }
-            (None, None) => {
-                return Err(ctx.err(&raw.start.span(), "the scenario needs `end` or `duration`"));
-            }
+        let Timing {
+            start,
+            end,
+            interval_ms,
+            every,
+        } = timing(&ctx, &raw)?;
+        let config = match &raw.meter {
+            Some(m) => convert_meter(&ctx, m.get_ref())?,
+            None => convert_meter(&ctx, &RawMeter::default())?,
         };
-        if end <= start {
-            let span = raw.end.as_ref().map_or(raw.start.span(), Spanned::span);
-            return Err(ctx.err(&span, "`end` must be after `start`"));
-        }
-        let interval_ms = match &raw.interval {
-            Some(i) if i.get_ref().0 <= 0 => {
-                return Err(ctx.err(&i.span(), "the interval must be positive"));
-            }
-            Some(i) => i.get_ref().0,
-            None => 1000,
-        };
-        let every = match &raw.every {
-            Some(e) => {
-                check_every(*e.get_ref(), interval_ms).map_err(|m| ctx.err(&e.span(), m))?;
-                *e.get_ref()
-            }
-            None => 1,
-        };
-        let meter = match &raw.meter {
-            Some(m) => {
-                let pos = crate::error::line_col(text, m.span().start);
-                ctx.spans.insert(String::new(), pos);
-                convert_meter(&mut ctx, m.get_ref(), start)?
-            }
-            None => convert_meter(&mut ctx, &RawMeter::default(), start)?,
-        };
-        let supply = convert_supply(&ctx, raw.supply.as_ref(), &meter)?;
+        let meter = Meter::new(config, start)
+            .map_err(|e| meter::locate(&ctx, raw.meter.as_ref(), &raw.start.span(), &e))?;
+        let config = meter.config();
+        let supply = convert_supply(&ctx, raw.supply.as_ref(), config)?;
         let mut tariff_labels = Vec::new();
         let loads = match &raw.loads {
-            Some(l) => convert_loads(&ctx, l, &meter, start, end, &mut tariff_labels)?,
+            Some(l) => convert_loads(&ctx, l, config, start, end, &mut tariff_labels)?,
             None => Vec::new(),
         };
-        let panel_table = match &raw.panel {
-            Some(p) => {
-                ctx.note("panel", p);
-                Some(convert_panel(&ctx, p)?)
-            }
+        let panel_config = match &raw.panel {
+            Some(p) => Some(convert_panel(&ctx, p)?),
             None => None,
         };
-        let signal_max = panel_table
-            .as_ref()
-            .map_or(p1_panel::DEFAULT_SIGNAL_MAX, |p| p.signal_max);
+        let mut panel = match panel_config {
+            Some(cfg) => Some(
+                Panel::new(cfg, config)
+                    .map_err(|e| panel::locate(&ctx, raw.panel.as_ref(), &(0..0), &e))?,
+            ),
+            None => None,
+        };
+        let with = EventContext {
+            start,
+            loads: &loads,
+            firmware: config.firmware,
+            signal_max: panel
+                .as_ref()
+                .map_or(p1_panel::DEFAULT_SIGNAL_MAX, |p| p.config().signal_max),
+        };
         let mut events = Vec::new();
         for e in &raw.event {
-            convert_event(&ctx, e, start, &loads, signal_max, &mut events)?;
+            convert_event(&ctx, e, &with, &mut events)?;
         }
-        let has_panel_events = events
+        let panel_event = events
             .iter()
-            .any(|e| matches!(e.action, EventAction::Panel(_)));
-        let panel = panel_table.or_else(|| has_panel_events.then(PanelConfig::default));
+            .position(|e| matches!(e.action, EventAction::Panel(_)));
+        if let (None, Some(i)) = (&panel, panel_event) {
+            let at = raw.event.get(i).map_or(0..0, Spanned::span);
+            panel = Some(
+                Panel::new(PanelConfig::default(), config)
+                    .map_err(|e| panel::locate(&ctx, None, &at, &e))?,
+            );
+        }
         events.sort_by_key(|e| e.at);
+        if let Some(l) = &raw.loads {
+            let mut devices: Vec<u8> = config.mbus.iter().map(|d| d.channel).collect();
+            devices.extend(events.iter().filter_map(|e| match &e.action {
+                EventAction::Meter(Command::MbusCouple(d))
+                | EventAction::Meter(Command::MbusReplace { new: d, .. }) => Some(d.channel),
+                _ => None,
+            }));
+            loads::check_flow_devices(&ctx, l, &devices)?;
+        }
         let seed = raw.seed.unwrap_or(0);
         let faults = convert_faults(&ctx, &raw.faults, start, seed)?;
-        let origin = Origin {
-            path: path.to_owned(),
-            spans: ctx.spans,
-            faults: raw
-                .faults
-                .iter()
-                .map(|f| crate::error::line_col(text, f.span().start))
-                .collect(),
-        };
-        Meter::new(meter.clone(), start).map_err(|e| origin.config_error(&e.field, &e.message))?;
         Ok(Scenario {
             name: raw.name.clone().unwrap_or_default(),
             description: raw.description.clone().unwrap_or_default(),
@@ -303,9 +297,56 @@ impl Scenario {
             panel,
             loads,
             tariff_labels,
-            origin,
         })
     }
+}
+
+/// The scenario's time axis.
+struct Timing {
+    start: SimTime,
+    end: SimTime,
+    interval_ms: i64,
+    every: u64,
+}
+
+/// `start`, `end` or `duration`, `interval` and `every`.
+fn timing(ctx: &Ctx<'_>, raw: &RawScenario) -> Result<Timing, ScenarioError> {
+    let start = raw.start.get_ref().0;
+    let end = match (&raw.end, &raw.duration) {
+        (Some(end), None) => end.get_ref().0,
+        (None, Some(d)) if d.get_ref().0 > 0 => start.plus_ms(d.get_ref().0),
+        (None, Some(d)) => return Err(ctx.err(&d.span(), "the duration must be positive")),
+        (Some(end), Some(_)) => {
+            return Err(ctx.err(&end.span(), "give either `end` or `duration`, not both"));
+        }
+        (None, None) => {
+            return Err(ctx.err(&raw.start.span(), "the scenario needs `end` or `duration`"));
+        }
+    };
+    if end <= start {
+        let span = raw.end.as_ref().map_or(raw.start.span(), Spanned::span);
+        return Err(ctx.err(&span, "`end` must be after `start`"));
+    }
+    let interval_ms = match &raw.interval {
+        Some(i) if i.get_ref().0 <= 0 => {
+            return Err(ctx.err(&i.span(), "the interval must be positive"));
+        }
+        Some(i) => i.get_ref().0,
+        None => 1000,
+    };
+    let every = match &raw.every {
+        Some(e) => {
+            check_every(*e.get_ref(), interval_ms).map_err(|m| ctx.err(&e.span(), m))?;
+            *e.get_ref()
+        }
+        None => 1,
+    };
+    Ok(Timing {
+        start,
+        end,
+        interval_ms,
+        every,
+    })
 }
 
 fn weekdays(days: Option<&Vec<Weekday>>) -> [bool; 7] {
@@ -360,12 +401,11 @@ fn convert_phases(
     Ok(out)
 }
 
+/// A channel named by a flow or an event, by the meter's channel rule.
 fn check_channel(ctx: &Ctx<'_>, ch: &Spanned<i64>) -> Result<usize, ScenarioError> {
-    let c = *ch.get_ref();
-    if !(1..=4).contains(&c) {
-        return Err(ctx.err(&ch.span(), format!("M-Bus channels are 1 to 4, found {c}")));
-    }
-    Ok(c as usize)
+    p1_meter::check_channel(*ch.get_ref())
+        .map(usize::from)
+        .map_err(|m| ctx.err(&ch.span(), m))
 }
 
 /// Whether `every` telegram instants `interval_ms` apart are a valid emission step.

@@ -1,7 +1,9 @@
 //! `[panel]`: the raw table of the front panel's settings and its conversion into a
 //! [`p1_panel::PanelConfig`].
 
-use p1_panel::{Code, PanelConfig};
+use std::ops::Range;
+
+use p1_panel::{Code, PanelConfig, PanelConfigError, PanelField};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -21,61 +23,33 @@ pub(crate) struct RawPanel {
     pub signal_max: Option<Spanned<i64>>,
 }
 
-/// Converts `[panel]` into the panel's settings, checking each where it is written.
+/// Converts `[panel]` into the panel's settings. The ranges are the panel's rules
+/// ([`PanelConfig::validate`], run by [`p1_panel::Panel::new`]); [`locate`] maps its
+/// errors back to the key. Numbers too large for a setting's type saturate, so the panel
+/// refuses them with their own message.
 pub(super) fn convert_panel(
     ctx: &Ctx<'_>,
     p: &Spanned<RawPanel>,
 ) -> Result<PanelConfig, ScenarioError> {
     let r = p.get_ref();
     let mut cfg = PanelConfig::default();
-    let positive = |d: &Spanned<crate::units::Duration>, what: &str| {
-        let ms = d.get_ref().0;
-        if ms > 0 {
-            Ok(ms)
-        } else {
-            Err(ctx.err(&d.span(), format!("{what} must be positive")))
-        }
-    };
     if let Some(d) = &r.screen_timeout {
-        cfg.screen_timeout_ms = positive(d, "the screen timeout")?;
+        cfg.screen_timeout_ms = d.get_ref().0;
     }
     if let Some(d) = &r.led_flash {
-        cfg.led_flash_ms = positive(d, "the LED flash")?;
+        cfg.led_flash_ms = d.get_ref().0;
     }
-    for (value, slot) in [
-        (&r.control_imp_per_kwh, &mut cfg.control_imp_per_kwh),
-        (&r.blind_imp_per_kvarh, &mut cfg.blind_imp_per_kvarh),
-    ] {
-        if let Some(v) = value {
-            *slot = u32::try_from(*v.get_ref())
-                .ok()
-                .filter(|c| (1..=1_000_000).contains(c))
-                .ok_or_else(|| {
-                    ctx.err(
-                        &v.span(),
-                        format!(
-                            "an LED constant is 1 to 1000000 pulses, found {}",
-                            v.get_ref()
-                        ),
-                    )
-                })?;
-        }
+    let saturate = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
+    if let Some(v) = &r.control_imp_per_kwh {
+        cfg.control_imp_per_kwh = saturate(*v.get_ref());
+    }
+    if let Some(v) = &r.blind_imp_per_kvarh {
+        cfg.blind_imp_per_kvarh = saturate(*v.get_ref());
     }
     if let Some(v) = &r.signal_max {
-        cfg.signal_max = u8::try_from(*v.get_ref())
-            .ok()
-            .filter(|n| (1..=9).contains(n))
-            .ok_or_else(|| {
-                ctx.err(
-                    &v.span(),
-                    format!("`signal_max` is 1 to 9 bars, found {}", v.get_ref()),
-                )
-            })?;
+        cfg.signal_max = u8::try_from((*v.get_ref()).max(0)).unwrap_or(u8::MAX);
     }
     if let Some(seq) = &r.sequence {
-        if seq.get_ref().is_empty() {
-            return Err(ctx.err(&seq.span(), "the sequence lists at least one code"));
-        }
         cfg.sequence = seq
             .get_ref()
             .iter()
@@ -86,8 +60,28 @@ pub(super) fn convert_panel(
             })
             .collect::<Result<_, _>>()?;
     }
-    // The panel's own checks, so that `Simulation::new` cannot fail on them later.
-    cfg.validate()
-        .map_err(|e| ctx.err(&p.span(), format!("panel: {e}")))?;
     Ok(cfg)
+}
+
+/// Where the panel setting `e` names is written (the `[panel]` table, or `fallback` when
+/// the panel comes from panel events only).
+pub(super) fn locate(
+    ctx: &Ctx<'_>,
+    p: Option<&Spanned<RawPanel>>,
+    fallback: &Range<usize>,
+    e: &PanelConfigError,
+) -> ScenarioError {
+    let span = p.map(|p| {
+        let r = p.get_ref();
+        match e.field {
+            PanelField::ScreenTimeout => r.screen_timeout.as_ref().map(Spanned::span),
+            PanelField::Sequence => r.sequence.as_ref().map(Spanned::span),
+            PanelField::ControlImpPerKwh => r.control_imp_per_kwh.as_ref().map(Spanned::span),
+            PanelField::BlindImpPerKvarh => r.blind_imp_per_kvarh.as_ref().map(Spanned::span),
+            PanelField::LedFlash => r.led_flash.as_ref().map(Spanned::span),
+            PanelField::SignalMax => r.signal_max.as_ref().map(Spanned::span),
+        }
+        .unwrap_or_else(|| p.span())
+    });
+    ctx.err(&span.unwrap_or_else(|| fallback.clone()), e.message.clone())
 }

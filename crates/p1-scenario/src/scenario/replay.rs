@@ -10,9 +10,10 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{Ctx, check_channel, convert_phases};
-use crate::error::ScenarioError;
-use crate::loads::{LoadKind, Pulse, compose};
-use crate::replay::{self, Label};
+use crate::error::{ErrorKind, ScenarioError};
+use crate::loads::LoadKind;
+use crate::replay::load::ReplayLoad;
+use crate::replay::{self, Gaps, Label, Shape};
 use crate::schema::named;
 
 /// `[[loads.replay]]`: Fluvius portal exports.
@@ -26,6 +27,8 @@ pub(crate) struct RawReplay {
     pub phase: Option<Spanned<i64>>,
     pub gas_channel: Option<Spanned<i64>>,
     pub tariff: Option<ReplayTariffName>,
+    pub gaps: Option<Spanned<ReplayGapsName>>,
+    pub shape: Option<ReplayShapeName>,
 }
 
 /// Who sets the tariff during a replay.
@@ -45,6 +48,24 @@ named!(
         ("labels", ReplayTariff::Labels),
         ("calendar", ReplayTariff::Calendar)
     ]
+);
+
+named!(
+    ReplayGapsName,
+    Gaps,
+    "replay gaps policy",
+    [
+        ("refuse", Gaps::Refuse),
+        ("zero", Gaps::Zero),
+        ("hold", Gaps::Hold)
+    ]
+);
+
+named!(
+    ReplayShapeName,
+    Shape,
+    "replay shape",
+    [("flat", Shape::Flat), ("household", Shape::Household)]
 );
 
 /// The tariff labels of one `[[loads.replay]]`: tariff (1 day, 2 night) by quarter start,
@@ -82,98 +103,88 @@ pub(super) fn convert_replay(
             "a replay needs `electricity` and/or `gas` (CSV paths)",
         ));
     }
-    let read = |file: &Spanned<String>| -> Result<(String, String), ScenarioError> {
+    let gaps = r.gaps.as_ref().map_or(Gaps::Refuse, |g| g.get_ref().0);
+    let open = |file: &Spanned<String>| -> Result<(String, std::fs::File), ScenarioError> {
         let full = ctx.base.join(file.get_ref());
         let label = full.display().to_string();
-        std::fs::read_to_string(&full)
-            .map(|t| (label.clone(), t))
-            .map_err(|e| ctx.err(&file.span(), format!("cannot read `{label}`: {e}")))
+        std::fs::File::open(&full)
+            .map(|f| (label.clone(), f))
+            .map_err(|e| {
+                ctx.err(&file.span(), format!("cannot read `{label}`: {e}"))
+                    .with_kind(ErrorKind::Read)
+            })
     };
-    let mut pulses = Vec::new();
+    // An export that lies wholly outside the run would silently replay nothing.
+    let outside = |file: &Spanned<String>, from: SimTime, to: SimTime, what: &str| {
+        let local = |t: SimTime| t.local().0.format("%Y-%m-%d %H:%M").to_string();
+        ctx.err(
+            &file.span(),
+            format!(
+                "the {what} export covers {} to {}, which does not overlap the run ({} to \
+                 {}): nothing would be replayed; set `start` and `end` within the export",
+                local(from),
+                local(to),
+                local(start),
+                local(end)
+            ),
+        )
+    };
     let mut labels = BTreeMap::new();
-    if let Some(file) = &r.electricity {
-        let (label, text) = read(file)?;
-        let quarters = replay::parse_electricity(&label, &text)?;
-        let strict = r.tariff.is_some_and(|t| t.0 == ReplayTariff::Calendar);
-        for q in quarters
-            .iter()
-            .filter(|q| q.start >= start && q.start < end)
-        {
-            if let Some(l) = q.label {
+    let electricity = match &r.electricity {
+        Some(file) => {
+            let (label, input) = open(file)?;
+            let export = replay::read_electricity(&label, input, gaps, None)?;
+            if export.end() <= start || export.start() >= end {
+                return Err(outside(file, export.start(), export.end(), "electricity"));
+            }
+            let strict = r.tariff.is_some_and(|t| t.0 == ReplayTariff::Calendar);
+            for q in export.overlapping(start, end) {
+                let Some(l) = q.label else { continue };
                 let expected = match l {
                     Label::Day => 1,
                     Label::Night => 2,
                 };
                 let (local, _) = q.start.local();
                 if strict && meter.tariff.tariff_at(local) != expected {
-                    return Err(ScenarioError {
-                        path: label,
-                        line: q.line,
-                        column: 1,
-                        message: format!(
+                    return Err(ScenarioError::new(
+                        &label,
+                        q.line,
+                        1,
+                        format!(
                             "the export labels the quarter at {local} {l:?}, but the \
                              scenario's [meter.tariff] calendar gives tariff {}, and this \
                              replay has `tariff = \"calendar\"`: adjust [meter.tariff], or \
                              drop `tariff` to let the labels set the tariff",
                             3 - expected
                         ),
-                    });
+                    ));
                 }
                 if !strict {
                     labels.insert(q.start, expected);
                 }
             }
-            let q_end = q.start.plus_ms(900_000);
-            let half = q.start.plus_ms(450_000);
-            // Quarters are bounded by `MAX_QUARTER_WH` when parsed; saturating keeps
-            // hand-built ones from overflowing.
-            match (q.offtake_wh, q.injection_wh) {
-                (0, 0) => {}
-                (imp, 0) => pulses.push(Pulse {
-                    start: q.start,
-                    end: q_end,
-                    value: crate::loads::Contribution::power(imp.saturating_mul(4), &[phase]),
-                }),
-                (0, exp) => pulses.push(Pulse {
-                    start: q.start,
-                    end: q_end,
-                    value: crate::loads::Contribution::power(exp.saturating_mul(-4), &[phase]),
-                }),
-                (imp, exp) => {
-                    pulses.push(Pulse {
-                        start: q.start,
-                        end: half,
-                        value: crate::loads::Contribution::power(imp.saturating_mul(8), &[phase]),
-                    });
-                    pulses.push(Pulse {
-                        start: half,
-                        end: q_end,
-                        value: crate::loads::Contribution::power(exp.saturating_mul(-8), &[phase]),
-                    });
-                }
-            }
+            Some(export)
         }
-    }
-    if let Some(file) = &r.gas {
-        let (label, text) = read(file)?;
-        for h in replay::parse_gas(&label, &text)? {
-            if h.start >= start.plus_ms(-3_600_000) && h.start < end && h.dm3 > 0 {
-                pulses.push(Pulse {
-                    start: h.start,
-                    end: h.start.plus_ms(3_600_000),
-                    value: crate::loads::Contribution::flow(
-                        h.dm3.saturating_mul(1000),
-                        gas_channel,
-                    ),
-                });
+        None => None,
+    };
+    let gas = match &r.gas {
+        Some(file) => {
+            let (label, input) = open(file)?;
+            let export = replay::read_gas(&label, input, gaps, None)?;
+            if export.end() <= start || export.start() >= end {
+                return Err(outside(file, export.start(), export.end(), "gas"));
             }
+            Some(export)
         }
-    }
-    let (mut steps, _) = compose(start..end, &pulses);
-    // Nothing is known past the scenario's end: the replay stops there.
-    steps.push(crate::loads::Step {
-        at: end,
-        value: crate::loads::Contribution::default(),
-    });
-    Ok((LoadKind::Steps(steps), labels))
+        None => None,
+    };
+    let load = ReplayLoad {
+        electricity,
+        gas,
+        phase,
+        gas_channel,
+        shape: r.shape.map_or(Shape::Flat, |s| s.0),
+        window: start..end,
+    };
+    Ok((LoadKind::Replay(std::sync::Arc::new(load)), labels))
 }

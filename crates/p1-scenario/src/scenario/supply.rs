@@ -1,8 +1,11 @@
 //! `[supply]`: what the grid delivers (voltage per phase, its jitter, the power factor),
 //! raw and converted into a [`Supply`].
 
+use std::fmt;
+
 use p1_meter::MeterConfig;
 use serde::Deserialize;
+use serde::de::{self, Deserializer, IntoDeserializer, SeqAccess, Visitor};
 use toml::Spanned;
 
 use super::Ctx;
@@ -13,10 +16,40 @@ use crate::units::{Duration, Ratio, Voltage};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSupply {
-    pub voltage_v: Option<Spanned<Vec<Voltage>>>,
+    pub voltage_v: Option<Spanned<Voltages>>,
     pub voltage_jitter_v: Option<Voltage>,
     pub jitter_period: Option<Spanned<Duration>>,
     pub power_factor: Option<Spanned<Ratio>>,
+}
+
+/// `voltage_v`: one voltage (`"230.0"`, `230`) or a list of them (one, or one per phase).
+#[derive(Debug)]
+pub(crate) struct Voltages(pub Vec<Voltage>);
+
+impl<'de> Deserialize<'de> for Voltages {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Voltages, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Voltages;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a voltage such as \"230.4\" or 230, or a list of one per phase")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Voltages, E> {
+                Voltage::deserialize(v.into_deserializer()).map(|v| Voltages(vec![v]))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Voltages, E> {
+                Voltage::deserialize(v.into_deserializer()).map(|v| Voltages(vec![v]))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Voltages, E> {
+                Voltage::deserialize(v.into_deserializer()).map(|v| Voltages(vec![v]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Voltages, A::Error> {
+                Vec::<Voltage>::deserialize(de::value::SeqAccessDeserializer::new(seq))
+                    .map(Voltages)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// What the grid delivers: voltage per phase, its seeded jitter and the power factor.
@@ -48,7 +81,7 @@ pub(super) fn convert_supply(
     };
     if let Some(v) = &s.voltage_v {
         let n = meter.model.phases();
-        match v.get_ref().as_slice() {
+        match v.get_ref().0.as_slice() {
             [one] => supply.voltage_dv = [one.0; 3],
             [a, b, c] if n == 3 => supply.voltage_dv = [a.0, b.0, c.0],
             _ => {

@@ -106,7 +106,7 @@ impl VirtualMeter {
         sink: LiveSinkSpec,
         opts: LiveOptions,
     ) -> Result<Self, LiveError> {
-        let sim = Simulation::new(scenario).map_err(|e| LiveError::Scenario(e.to_string()))?;
+        let sim = Simulation::new(scenario);
         Self::spawn(sim.map(LiveFrame::from), sink, opts)
     }
 

@@ -70,10 +70,10 @@ pub struct LivePiece {
     pub pause_after: Duration,
 }
 
-impl From<p1_scenario::Frame> for LiveFrame {
+impl From<p1_scenario::SimFrame> for LiveFrame {
     /// What the simulation sent at a telegram instant, with its split writes and pauses
     /// (fault injection); silence stays silence.
-    fn from(frame: p1_scenario::Frame) -> Self {
+    fn from(frame: p1_scenario::SimFrame) -> Self {
         let pieces = frame
             .pieces
             .iter()

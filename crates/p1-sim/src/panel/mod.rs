@@ -18,45 +18,63 @@ use crate::live::LiveSinkSpec;
 use script::Step;
 pub use session::Session;
 
-/// Options of `p1sim panel`.
-#[derive(Debug, Clone)]
+/// Options of `p1sim panel`, parsed once from the command line (clap) or built by a
+/// caller.
+#[derive(Debug, Clone, clap::Args)]
 pub struct PanelOptions {
-    /// Scenario file; `None` plays the built-in quickstart.
+    /// Scenario file (the built-in quickstart without it).
     pub scenario: Option<PathBuf>,
-    /// Headless script.
+    /// Headless: steps such as "press; press; wait 10s; hold 3s" (docs/panel.md).
+    #[arg(long)]
     pub script: Option<String>,
-    /// Headless: print a frame after every step (otherwise only after the last).
+    /// Headless: print a text frame after every step, not only after the last.
+    #[arg(long, requires = "script")]
     pub frames: bool,
     /// Interactive: simulated seconds per real second.
+    #[arg(long, default_value_t = 1.0, conflicts_with = "script")]
     pub speed: f64,
-    /// Interactive: also serve P1 here.
+    /// Interactive: also serve the meter's P1 stream on `pty` or `tcp:HOST:PORT`.
+    #[arg(long, conflicts_with = "script")]
     pub out: Option<LiveSinkSpec>,
     /// Panel settings given on the command line.
+    #[command(flatten)]
     pub panel: PanelOverrides,
 }
 
 /// Panel settings from the command line; each one given replaces the scenario's `[panel]`
 /// setting (or the default when the scenario has none).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct PanelOverrides {
-    /// `--screen-timeout`, ms.
-    pub screen_timeout_ms: Option<i64>,
-    /// `--imp-per-kwh`.
+    /// Seconds the screen stays lit after the last press [default: the scenario's
+    /// [panel] screen_timeout, else 30].
+    #[arg(long = "screen-timeout", value_name = "SECONDS")]
+    pub screen_timeout_s: Option<u32>,
+    /// Control LED pulses per kWh [default: the scenario's [panel], else 1000].
+    #[arg(long = "imp-per-kwh", value_name = "N")]
     pub control_imp_per_kwh: Option<u32>,
-    /// `--imp-per-kvarh`.
+    /// Blind LED pulses per kvarh [default: the scenario's [panel], else 1000].
+    #[arg(long = "imp-per-kvarh", value_name = "N")]
     pub blind_imp_per_kvarh: Option<u32>,
-    /// `--sequence`.
-    pub sequence: Option<Vec<Code>>,
+    /// Display sequence, comma-separated [default: the scenario's [panel], else
+    /// 1.8.1,1.8.2,1.7.0,1.6.0,2.8.1,2.8.2,2.7.0,96.1.1].
+    #[arg(long, value_delimiter = ',')]
+    pub sequence: Vec<Code>,
 }
 
 impl PanelOverrides {
     /// `base` with the settings given here.
     pub fn over(&self, base: PanelConfig) -> PanelConfig {
         PanelConfig {
-            screen_timeout_ms: self.screen_timeout_ms.unwrap_or(base.screen_timeout_ms),
+            screen_timeout_ms: self
+                .screen_timeout_s
+                .map_or(base.screen_timeout_ms, |s| i64::from(s) * 1000),
             control_imp_per_kwh: self.control_imp_per_kwh.unwrap_or(base.control_imp_per_kwh),
             blind_imp_per_kvarh: self.blind_imp_per_kvarh.unwrap_or(base.blind_imp_per_kvarh),
-            sequence: self.sequence.clone().unwrap_or(base.sequence),
+            sequence: if self.sequence.is_empty() {
+                base.sequence
+            } else {
+                self.sequence.clone()
+            },
             ..base
         }
     }
@@ -65,7 +83,9 @@ impl PanelOverrides {
 /// `p1sim panel`.
 pub fn run(opts: &PanelOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
     let scenario = crate::run::load(opts.scenario.as_deref())?;
-    let cfg = opts.panel.over(scenario.panel.clone().unwrap_or_default());
+    let cfg = opts
+        .panel
+        .over(scenario.panel().cloned().unwrap_or_default());
     match &opts.script {
         Some(text) => {
             let steps = script::parse(text).map_err(|e| CliError::Input {

@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 
 use p1_meter::{Command, SimTime};
 use p1_panel::{PanelConfig, PanelView};
-use p1_scenario::{Frame, Scenario, Simulation};
+use p1_scenario::{Scenario, SimFrame, Simulation};
 use p1_wire::Readout;
 
 use crate::error::CliError;
@@ -30,7 +30,7 @@ pub struct Session {
     next_frame_at: SimTime,
     step_ms: i64,
     /// Frames kept for a P1 output, oldest first (`None`: not serving P1).
-    queue: Option<VecDeque<Frame>>,
+    queue: Option<VecDeque<SimFrame>>,
     last_readout: Option<(SimTime, Option<Readout>)>,
     now: SimTime,
 }
@@ -44,15 +44,15 @@ impl Session {
         cfg: PanelConfig,
         keep_frames: bool,
     ) -> Result<Session, CliError> {
-        cfg.validate()
+        scenario
+            .set_panel(cfg)
             .map_err(|e| CliError::Usage(format!("panel: {e}")))?;
-        scenario.panel = Some(cfg);
-        let sim = Simulation::new(&scenario).map_err(|e| CliError::Scenario(e.to_string()))?;
+        let sim = Simulation::new(&scenario);
         Ok(Session {
             step_ms: scenario.telegram_step_ms().max(1),
-            next_frame_at: scenario.start,
-            now: scenario.start,
-            start: scenario.start,
+            next_frame_at: scenario.start(),
+            now: scenario.start(),
+            start: scenario.start(),
             end: scenario.end,
             name: scenario.name,
             sim,
@@ -143,7 +143,7 @@ impl Session {
     }
 
     /// The next queued telegram, taking frames up to `t` first (needs `keep_frames`).
-    pub fn take_frame(&mut self, t: SimTime) -> Option<Frame> {
+    pub fn take_frame(&mut self, t: SimTime) -> Option<SimFrame> {
         self.pull(t, true);
         self.queue.as_mut().and_then(VecDeque::pop_front)
     }

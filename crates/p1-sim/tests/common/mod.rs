@@ -1,9 +1,7 @@
 //! Helpers shared by the integration tests: the real captures and the outside parsers.
 #![allow(dead_code)]
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::Command;
 
 /// The workspace root.
 pub(crate) fn root() -> PathBuf {
@@ -30,35 +28,7 @@ pub(crate) fn valid_captures() -> Vec<(String, Vec<u8>)> {
     out
 }
 
-/// The project's Python, with dsmr_parser installed by scripts/setup-python.sh.
-pub(crate) fn python() -> PathBuf {
-    let py = root().join("target/py-venv/bin/python");
-    assert!(
-        py.exists(),
-        "{} is missing: run scripts/setup-python.sh (CI does, through .ci/run)",
-        py.display()
-    );
-    py
-}
-
-/// Runs conformance/dsmr_parser_check.py over `cases`; returns its output, panicking
-/// with it when the checker fails.
-pub(crate) fn run_dsmr_parser(cases: &[serde_json::Value]) -> String {
-    let mut file = tempfile::NamedTempFile::new().expect("temp file");
-    for c in cases {
-        writeln!(file, "{c}").expect("write case");
-    }
-    file.flush().expect("flush");
-    let out = Command::new(python())
-        .arg(root().join("conformance/dsmr_parser_check.py"))
-        .arg(file.path())
-        .output()
-        .expect("run python");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "dsmr_parser check failed:\n{text}");
-    text
-}
+#[path = "../../../../conformance/runner.rs"]
+mod runner;
+#[allow(unused_imports, reason = "not every test binary runs dsmr_parser")]
+pub(crate) use runner::{python, run_dsmr_parser};
