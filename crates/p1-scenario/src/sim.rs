@@ -547,29 +547,27 @@ impl Simulation {
         }
         // Leaves the meter at `target`, counting the stop unless an `advance` already made it.
         self.run_until(target);
-        let mut frame = match self.frame.take() {
-            Some(mut f) => {
-                self.meter.snapshot_into(&mut f.readout, &mut f.state);
-                f
-            }
-            None => {
-                let (readout, state) = self.meter.snapshot();
-                SimFrame {
-                    at: target,
-                    bytes: Vec::with_capacity(2048),
-                    meant: Vec::new(),
-                    pieces: Vec::new(),
-                    applied: Vec::new(),
-                    verdict: None,
-                    sent_readout: None,
-                    faults_scheduled: self.faults.is_some(),
-                    readout,
-                    state,
-                    refused: Vec::new(),
-                    panel: None,
-                }
-            }
-        };
+        if self.frame.is_none() {
+            let (readout, state) = self.meter.snapshot();
+            self.frame = Some(SimFrame {
+                at: target,
+                bytes: Vec::with_capacity(2048),
+                meant: Vec::new(),
+                pieces: Vec::new(),
+                applied: Vec::new(),
+                verdict: None,
+                sent_readout: None,
+                faults_scheduled: self.faults.is_some(),
+                readout,
+                state,
+                refused: Vec::new(),
+                panel: None,
+            });
+        }
+        // Filled in place: the frame (a few hundred bytes of state) is never moved.
+        let frame = self.frame.as_mut()?;
+        self.meter
+            .snapshot_into(&mut frame.readout, &mut frame.state);
         frame.at = target;
         frame.panel = self.panel.as_mut().map(|p| {
             p.observe(target, &frame.state);
@@ -602,7 +600,7 @@ impl Simulation {
         frame.refused.clear();
         frame.refused.append(&mut self.refused);
         self.telegram_at = target.plus_ms(self.telegram_step_ms);
-        Some(self.frame.insert(frame))
+        self.frame.as_ref()
     }
 }
 
