@@ -4,12 +4,19 @@
 sends one telegram per simulated second; the `--truth` file says what each telegram
 means. Point the code under test at `meter.path` as if it were /dev/ttyUSB0.
 
-Set P1SIM to the p1sim binary (default: `p1sim` on PATH) and P1SIM_SCENARIO to a
-scenario file (default: the built-in quickstart).
+The binary is P1SIM if set, else the newer of this repository's target/release/p1sim
+and target/debug/p1sim (under CARGO_TARGET_DIR if set), else `p1sim` on PATH.
+P1SIM_SCENARIO names a scenario file (default: the built-in quickstart).
+
+Run it from the repository root, after `cargo build --release` and
+`scripts/setup-python.sh`:
+
+    target/py-venv/bin/python -m pytest examples/pytest
 """
 
 import json
 import os
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +41,30 @@ class VirtualMeter:
         return records
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+
+def find_p1sim():
+    """P1SIM, else the newest p1sim built in this repository, else the one on PATH."""
+    if os.environ.get("P1SIM"):
+        return os.environ["P1SIM"]
+    target = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target")
+    if not target.is_absolute():
+        target = REPO / target
+    built = [p for p in (target / "release/p1sim", target / "debug/p1sim") if p.is_file()]
+    if built:
+        return str(max(built, key=lambda p: p.stat().st_mtime))
+    on_path = shutil.which("p1sim")
+    if on_path:
+        return on_path
+    raise RuntimeError(
+        f"no p1sim: build it (cargo build --release) or set P1SIM; looked in {target} and PATH"
+    )
+
+
 @pytest.fixture
 def p1_meter(tmp_path):
-    binary = os.environ.get("P1SIM", "p1sim")
+    binary = find_p1sim()
     scenario = os.environ.get("P1SIM_SCENARIO")
     truth = tmp_path / "truth.jsonl"
     cmd = [binary, "run", "--out", "pty", "--speed", "5", "--truth", str(truth)]

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::panel::PanelOptions;
+use crate::plot::PlotOptions;
 use crate::run::RunOptions;
 
 /// p1sim: a simulated Fluvius S211/T211 meter and its P1 port.
@@ -14,6 +15,9 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// No summary line on stderr at the end of `run`, `fixtures` and `plot`.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
 }
 
 /// The subcommands.
@@ -48,6 +52,10 @@ pub enum Command {
     /// Interactive in a terminal (space/enter = press, h = hold 3 s, q = quit), or
     /// headless with --script on the simulated clock.
     Panel(PanelOptions),
+    /// Draw what the meter did as an SVG or PNG picture: power, quarter demand and the
+    /// month's peak, tariff bands, breaker, prepaid credit, gas and water captures, with
+    /// DST changes, month starts and events marked (Belgian local time).
+    Plot(PlotOptions),
     /// Regenerate golden/<name>.p1 and golden/<name>.truth.jsonl from scenarios/*.toml.
     Fixtures {
         /// Regenerate in memory and fail on any byte difference instead of writing.

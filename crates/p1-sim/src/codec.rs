@@ -80,10 +80,11 @@ impl DecodedJson {
 }
 
 /// What [`scan`] calls for each telegram found.
-type OnTelegram<'e> = dyn FnMut(Result<Checked<'_>, DecodeError>) -> Result<(), CliError> + 'e;
+pub(crate) type OnTelegram<'e> =
+    dyn FnMut(Result<Checked<'_>, DecodeError>) -> Result<(), CliError> + 'e;
 
 /// Feeds `input` through a decoder, calling `each` per telegram; returns bytes skipped.
-fn scan(input: &mut Input, each: &mut OnTelegram<'_>) -> Result<usize, CliError> {
+pub(crate) fn scan(input: &mut Input, each: &mut OnTelegram<'_>) -> Result<usize, CliError> {
     let mut decoder = Decoder::new();
     let mut buf = vec![0u8; 256 * 1024];
     let mut failure = None;

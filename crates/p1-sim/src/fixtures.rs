@@ -15,6 +15,7 @@ use std::thread;
 use p1_scenario::{Scenario, Simulation, TruthRecord};
 
 use crate::error::CliError;
+use crate::summary::Summary;
 
 /// The byte stream and truth file of one scenario.
 pub struct Rendered {
@@ -22,6 +23,8 @@ pub struct Rendered {
     pub p1: Vec<u8>,
     /// JSON lines, one per telegram instant.
     pub truth: Vec<u8>,
+    /// What the run did.
+    pub summary: Summary,
 }
 
 /// Runs `scenario` to the end in memory.
@@ -29,11 +32,13 @@ pub fn render(scenario: &Scenario) -> Result<Rendered, CliError> {
     let mut sim = Simulation::new(scenario);
     let mut p1 = Vec::new();
     let mut truth = Vec::new();
+    let mut summary = Summary::new(scenario.telegram_step_ms());
     while let Some(frame) = sim.next_frame() {
+        summary.observe(frame);
         p1.extend_from_slice(&frame.bytes);
         TruthRecord::from_frame(frame).write_json_line(&mut truth);
     }
-    Ok(Rendered { p1, truth })
+    Ok(Rendered { p1, truth, summary })
 }
 
 /// Reads and renders the scenario at `path`.
@@ -147,6 +152,7 @@ pub fn fixtures(
     scenarios: &Path,
     golden: &Path,
     check: bool,
+    quiet: bool,
     out: &mut dyn Write,
 ) -> Result<i32, CliError> {
     let paths = catalogue(scenarios)?;
@@ -160,8 +166,9 @@ pub fn fixtures(
         fs::create_dir_all(golden).map_err(|e| CliError::io(&golden.display().to_string(), e))?;
     }
     let mut differences = 0;
+    let mut total = Summary::total(check);
     render_all(&paths, threads(), &mut |path, rendered| {
-        let r = rendered?;
+        let mut r = rendered?;
         let stem = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -190,10 +197,13 @@ pub fn fixtures(
                 fs::write(&tmp, bytes).map_err(|e| CliError::io(&tmp.display().to_string(), e))?;
                 fs::rename(&tmp, &target).map_err(|e| CliError::io(&shown, e))?;
                 writeln!(out, "{shown}: {} bytes", bytes.len()).map_err(CliError::Write)?;
+                r.summary.file(shown);
             }
         }
+        total.absorb(&r.summary);
         Ok(())
     })?;
+    total.report(quiet, &mut std::io::stderr());
     if differences > 0 {
         writeln!(
             out,

@@ -7,9 +7,12 @@ pub mod error;
 pub mod fixtures;
 pub mod input;
 pub mod live;
+mod outdir;
 pub mod panel;
+pub mod plot;
 pub mod replay;
 pub mod run;
+pub mod summary;
 
 use std::io::{self, Write};
 
@@ -27,7 +30,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = String>) -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
-    match dispatch(cli.command) {
+    match dispatch(cli.command, cli.quiet) {
         Ok(code) => code,
         Err(CliError::Write(e)) if e.kind() == io::ErrorKind::BrokenPipe => 0,
         Err(e) => {
@@ -37,7 +40,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = String>) -> i32 {
     }
 }
 
-fn dispatch(command: Command) -> Result<i32, CliError> {
+fn dispatch(command: Command, quiet: bool) -> Result<i32, CliError> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let code = match command {
@@ -47,14 +50,29 @@ fn dispatch(command: Command) -> Result<i32, CliError> {
             codec::encode(&file, &mut out)?;
             0
         }
-        Command::Run(opts) => run::run(&opts, &mut out)?,
-        Command::Replay(args) => replay::replay(&args.options(), &mut out)?,
+        Command::Run(mut opts) => {
+            opts.quiet = quiet;
+            run::run(&opts, &mut out)?
+        }
+        Command::Replay(args) => {
+            let mut opts = args.options();
+            opts.run.quiet = quiet;
+            replay::replay(&opts, &mut out)?
+        }
         Command::Panel(opts) => panel::run(&opts, &mut out)?,
+        Command::Plot(opts) => plot::plot(
+            &opts,
+            &mut if quiet {
+                Box::new(io::sink()) as Box<dyn Write>
+            } else {
+                Box::new(io::stderr())
+            },
+        )?,
         Command::Fixtures {
             check,
             scenarios,
             golden,
-        } => fixtures::fixtures(&scenarios, &golden, check, &mut out)?,
+        } => fixtures::fixtures(&scenarios, &golden, check, quiet, &mut out)?,
     };
     out.flush().map_err(CliError::stdout)?;
     Ok(code)

@@ -82,6 +82,9 @@ pub struct ReplayArgs {
     /// Live ports: write each telegram at the 115200-baud line rate.
     #[arg(long)]
     pub baud_pacing: bool,
+    /// `--out tcp:`: start only once N clients are connected.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub wait_clients: usize,
     /// Seed of the household shape [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
@@ -129,6 +132,8 @@ impl ReplayArgs {
                 speed: self.speed,
                 link: self.link,
                 baud_pacing: self.baud_pacing,
+                wait_clients: self.wait_clients,
+                quiet: false,
             },
         }
     }
@@ -181,8 +186,44 @@ pub struct ReplayOptions {
 /// quarters).
 const PROGRESS_BYTES: u64 = 32 << 20;
 
+/// What the exports and options say before a scenario is written: the period, the
+/// meters' ids and the `[meter]` table of `--meter`.
+struct Prepared {
+    period: std::ops::Range<SimTime>,
+    ids: Ids,
+    meter: Option<toml::Table>,
+}
+
 /// `p1sim replay`.
 pub fn replay(opts: &ReplayOptions, stdout: &mut dyn Write) -> Result<i32, CliError> {
+    let Prepared { period, ids, meter } = prepare(opts)?;
+    match &opts.write_scenario {
+        Some(target) => {
+            let dir = target.parent().unwrap_or(Path::new(""));
+            let text = scenario_text(opts, &period, &ids, meter, dir)?;
+            fs::write(target, text).map_err(CliError::Write)?;
+            eprintln!(
+                "p1sim: wrote {}; play it with `p1sim run {}`",
+                target.display(),
+                target.display()
+            );
+            Ok(0)
+        }
+        None => {
+            let (scenario, name) = build(opts, Prepared { period, ids, meter })?;
+            run::play(&opts.run, scenario, &name, stdout)
+        }
+    }
+}
+
+/// The scenario `p1sim replay` would play for `opts`, and its name for messages (used
+/// by `p1sim plot --replay`).
+pub(crate) fn scenario(opts: &ReplayOptions) -> Result<(Scenario, String), CliError> {
+    build(opts, prepare(opts)?)
+}
+
+/// Checks the register options and reads the exports.
+fn prepare(opts: &ReplayOptions) -> Result<Prepared, CliError> {
     for (flag, value, decimals) in [
         ("--import-day-kwh", &opts.registers.import_day_kwh, 3),
         ("--import-night-kwh", &opts.registers.import_night_kwh, 3),
@@ -238,40 +279,29 @@ pub fn replay(opts: &ReplayOptions, stdout: &mut dyn Write) -> Result<i32, CliEr
             .and_then(|e| e.meter_id().map(str::to_owned)),
         gas: gas.as_ref().and_then(|g| g.meter_id().map(str::to_owned)),
     };
-    match &opts.write_scenario {
-        Some(target) => {
-            let dir = target.parent().unwrap_or(Path::new(""));
-            let text = scenario_text(opts, &period, &ids, meter, dir)?;
-            fs::write(target, text).map_err(CliError::Write)?;
-            eprintln!(
-                "p1sim: wrote {}; play it with `p1sim run {}`",
-                target.display(),
-                target.display()
-            );
-            Ok(0)
+    Ok(Prepared { period, ids, meter })
+}
+
+/// The scenario of `prepared`, validated, and its name for messages.
+fn build(opts: &ReplayOptions, prepared: Prepared) -> Result<(Scenario, String), CliError> {
+    let Prepared { period, ids, meter } = prepared;
+    let text = scenario_text(opts, &period, &ids, meter, Path::new(""))?;
+    let name = source(opts).display().to_string();
+    let scenario = Scenario::parse_in("<p1sim replay>", &text, Path::new("")).map_err(|e| {
+        match e.path.as_str() {
+            // A value from the options: name the generated line, not its position.
+            "<p1sim replay>" => CliError::Usage(format!(
+                "`{}` (from the options): {}",
+                text.lines()
+                    .nth(e.line.saturating_sub(1))
+                    .unwrap_or("")
+                    .trim(),
+                e.message
+            )),
+            _ => CliError::Scenario(e),
         }
-        None => {
-            let text = scenario_text(opts, &period, &ids, meter, Path::new(""))?;
-            let name = source(opts).display().to_string();
-            let scenario =
-                Scenario::parse_in("<p1sim replay>", &text, Path::new("")).map_err(|e| match e
-                    .path
-                    .as_str()
-                {
-                    // A value from the options: name the generated line, not its position.
-                    "<p1sim replay>" => CliError::Usage(format!(
-                        "`{}` (from the options): {}",
-                        text.lines()
-                            .nth(e.line.saturating_sub(1))
-                            .unwrap_or("")
-                            .trim(),
-                        e.message
-                    )),
-                    _ => CliError::Scenario(e),
-                })?;
-            run::play(&opts.run, scenario, &name, stdout)
-        }
-    }
+    })?;
+    Ok((scenario, name))
 }
 
 /// Reads one export with `read`, showing a progress bar for a large file on a terminal.

@@ -13,6 +13,8 @@ use p1_scenario::{Scenario, SimFrame, Simulation, TruthRecord};
 
 use crate::error::CliError;
 use crate::live::{self, LiveFrame, LiveOptions, LiveSinkSpec, Pacing};
+use crate::outdir;
+use crate::summary::Summary;
 
 /// Bytes gathered before a write to a file, stdout or a pipe: 1 MiB (about 900 telegrams)
 /// keeps system calls off the per-telegram cost and memory flat.
@@ -78,12 +80,24 @@ pub struct RunOptions {
     /// Override the scenario's `every`: emit only every N-th telegram instant.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub every: Option<u64>,
+    /// `--out tcp:`: start only once N clients are connected (with `--fast`, so the
+    /// run does not end before a reader connects).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub wait_clients: usize,
+    /// No summary line on stderr (set from the global `-q`).
+    #[arg(skip)]
+    pub quiet: bool,
 }
 
 /// Loads the scenario named in `opts`, or the built-in quickstart.
 pub fn load(path: Option<&Path>) -> Result<Scenario, CliError> {
     match path {
         None => Ok(Scenario::quickstart()),
+        // A file that is not there has no line and column to point at.
+        Some(p) if !p.exists() => Err(CliError::Usage(format!(
+            "{}: no such scenario file",
+            p.display()
+        ))),
         Some(p) => Ok(Scenario::from_path(p)?),
     }
 }
@@ -257,6 +271,7 @@ pub fn play(
     let mut sim = Simulation::new(&scenario);
     let live = matches!(opts.out, Output::Live(_));
     let mut truth = Truth::create(opts.truth.as_deref(), live)?;
+    let mut summary = Summary::new(scenario.telegram_step_ms());
 
     let bar = if live {
         ProgressBar::hidden()
@@ -264,7 +279,9 @@ pub fn play(
         progress(telegram_count(&scenario))
     };
     match &opts.out {
-        Output::Live(spec) => return run_live(opts, spec.clone(), sim, truth, name, stdout),
+        Output::Live(spec) => {
+            return run_live(opts, spec.clone(), sim, truth, name, stdout, summary);
+        }
         Output::Stdout => {
             // Telegrams are gathered into large writes: a pipe or terminal then takes a
             // few system calls per second of simulated day instead of one per telegram.
@@ -273,38 +290,59 @@ pub fn play(
                 stdout.write_all(&frame.bytes).map_err(CliError::Write)?;
                 truth.record(frame)?;
                 report_refusals(frame, name);
+                summary.observe(frame);
                 bar.inc(1);
             }
             stdout.flush().map_err(CliError::Write)?;
         }
         Output::File(path) => {
+            if path.is_dir() {
+                return Err(CliError::Usage(format!(
+                    "--out {0}: is a directory; for one file per telegram in it, write `--out {0}/`",
+                    path.display()
+                )));
+            }
             let mut file = Staged::create(path)?;
             while let Some(frame) = sim.next_frame() {
                 file.write(&frame.bytes)?;
                 truth.record(frame)?;
                 report_refusals(frame, name);
+                summary.observe(frame);
                 bar.inc(1);
             }
             file.commit()?;
+            summary.file(path.display().to_string());
         }
         Output::Dir(dir) => {
             fs::create_dir_all(dir).map_err(|e| CliError::io(&dir.display().to_string(), e))?;
+            let mut earlier = outdir::Earlier::scan(dir)?;
             let mut index = 0;
             while let Some(frame) = sim.next_frame() {
                 index += 1;
                 if !frame.bytes.is_empty() {
-                    let mut file = Staged::create(&dir.join(format!("{index:06}.p1")))?;
+                    let mut file = Staged::create(&dir.join(outdir::file_name(index)))?;
                     file.write(&frame.bytes)?;
                     file.commit()?;
+                    earlier.rewritten(index);
                 }
                 truth.record(frame)?;
                 report_refusals(frame, name);
+                summary.observe(frame);
                 bar.inc(1);
             }
+            let stale = match earlier.remove_stale(dir)? {
+                0 => String::new(),
+                n => format!(", {n} stale files of an earlier run removed"),
+            };
+            summary.file(format!("{} (one file per telegram{stale})", dir.display()));
         }
     }
     bar.finish_and_clear();
     truth.commit()?;
+    if let Some(t) = &opts.truth {
+        summary.file(t.display().to_string());
+    }
+    summary.report(opts.quiet, &mut io::stderr());
     Ok(0)
 }
 
@@ -315,6 +353,7 @@ fn run_live(
     mut truth: Truth,
     name: &str,
     stdout: &mut dyn Write,
+    mut summary: Summary,
 ) -> Result<i32, CliError> {
     if let LiveSinkSpec::Pty { link } = &mut spec {
         link.clone_from(&opts.link);
@@ -327,6 +366,7 @@ fn run_live(
         },
         baud_pacing: opts.baud_pacing,
         handle_signals: true,
+        wait_clients: opts.wait_clients,
         ..LiveOptions::default()
     };
     let mut truth_error = None;
@@ -339,21 +379,26 @@ fn run_live(
             return None;
         }
         report_refusals(&frame, name);
+        summary.observe(&frame);
         Some(LiveFrame::from(frame))
     });
     let mut ready_error = None;
-    let summary = live::serve(frames, spec, live_opts, |ready| {
+    let served = live::serve(frames, spec, live_opts, |ready| {
         // The device path is the first line on stdout, for scripts and fixtures.
         if let Err(e) = writeln!(stdout, "{ready}").and_then(|()| stdout.flush()) {
             ready_error = Some(e);
         }
     })
     .map_err(|e| CliError::Usage(e.to_string()))?;
-    eprintln!("p1sim: {summary}");
+    summary.live(&served);
     if let Some(e) = truth_error {
         return Err(e);
     }
     truth.commit()?;
+    if let Some(t) = &opts.truth {
+        summary.file(t.display().to_string());
+    }
+    summary.report(opts.quiet, &mut io::stderr());
     if let Some(e) = ready_error {
         return Err(CliError::Write(e));
     }

@@ -614,3 +614,21 @@ fn panel_breaker_agrees_with_p1_in_every_telegram() {
     );
     assert!(screens_checked > 0, "no register on the screen was checked");
 }
+
+/// The README's ESPHome advice rests on this: the catalogue's longest telegram (a T211
+/// with a full 98.1.0, gas, water and a text message, as real meters send) is longer than
+/// ESPHome dsmr's default `max_telegram_length` of 1,500 bytes.
+#[test]
+fn longest_telegram_exceeds_the_esphome_default() {
+    let g = load(&golden_dir(), "longest-telegram");
+    assert!(!g.sent.is_empty());
+    for (record, readout) in &g.sent {
+        let bytes = record["telegram"].as_str().expect("telegram").len();
+        assert!(bytes > 1500, "{bytes} bytes");
+        assert_eq!(readout.model, p1_wire::Model::T211);
+        assert_eq!(readout.demand.as_ref().map(|d| d.history.len()), Some(13));
+        let kinds: Vec<u16> = readout.mbus.iter().map(|m| m.device_type).collect();
+        assert_eq!(kinds, [3, 7]);
+        assert!(!readout.message.is_empty());
+    }
+}

@@ -218,4 +218,16 @@ fn keys_drive_the_real_tui_and_the_hold_reaches_p1() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "{status:?}");
+    // The line left on the terminal says the user quit, not why the P1 server stopped.
+    let text = tui.wait_for("the quit summary", |s| {
+        s.contains("p1sim: panel quit (q) at ")
+    });
+    assert!(
+        !text.contains("stop requested") && !text.contains("end of scenario"),
+        "{text}"
+    );
+    assert!(
+        text.contains("telegrams written, 0 dropped, 1 clients"),
+        "{text}"
+    );
 }

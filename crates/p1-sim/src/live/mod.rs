@@ -201,6 +201,9 @@ pub struct LiveOptions {
     pub record_lateness: bool,
     /// A test hook: frames also wait until this gate lets them go (see [`FrameGate`]).
     pub gate: Option<FrameGate>,
+    /// TCP: hold frame 0 until this many clients are connected (0: start at once), so a
+    /// `--fast` run cannot end before its reader connects.
+    pub wait_clients: usize,
 }
 
 impl Default for LiveOptions {
@@ -214,6 +217,7 @@ impl Default for LiveOptions {
             stop: None,
             record_lateness: false,
             gate: None,
+            wait_clients: 0,
         }
     }
 }
@@ -320,13 +324,13 @@ impl fmt::Display for LiveSummary {
     /// One line for stderr.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let why = match self.stopped {
-            StopReason::Finished => "end of scenario",
-            StopReason::Signal => "signal",
-            StopReason::Requested => "stop requested",
+            StopReason::Finished => "at the end of the scenario",
+            StopReason::Signal => "by a signal",
+            StopReason::Requested => "on request",
         };
         write!(
             f,
-            "{} telegrams ({} silent frames): {} written, {} dropped, {} clients; stopped by {}",
+            "{} telegrams ({} silent frames): {} written, {} dropped, {} clients; stopped {}",
             self.telegrams, self.silent, self.written, self.dropped, self.clients, why
         )
     }
@@ -400,6 +404,10 @@ pub(crate) trait Sink {
     fn is_idle(&mut self) -> Result<bool, LiveError>;
     /// Final accounting into `summary` (written, dropped, bytes, clients).
     fn finish(&mut self, summary: &mut LiveSummary) -> Result<(), LiveError>;
+    /// Readers connected now, for sinks that count them (TCP); `None` otherwise.
+    fn connected(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// Opens `sink`, calls `on_ready` once it is ready (before frame 0 is scheduled), then
@@ -431,6 +439,11 @@ where
     } else {
         None
     };
+    if opts.wait_clients > 0 && !matches!(sink, LiveSinkSpec::Tcp { .. }) {
+        return Err(LiveError::Options(
+            "waiting for clients (--wait-clients) needs a tcp: output".into(),
+        ));
+    }
     let (mut out, ready): (Box<dyn Sink>, ReadyInfo) = match &sink {
         LiveSinkSpec::Pty { link } => {
             let s = pty::PtySink::open(link.as_deref())?;
@@ -470,6 +483,10 @@ where
     let mut lateness = pacer::LatenessStats::new(opts.record_lateness);
     // Accept clients that connected while `on_ready` ran, so they get frame 0 whole.
     out.wait(Duration::ZERO)?;
+    // The schedule starts with frame 0, so waiting here shifts nothing.
+    while out.connected().is_some_and(|n| n < opts.wait_clients) && stop.check().is_none() {
+        out.wait(Duration::from_millis(20))?;
+    }
     let mut schedule: Option<pacer::Schedule> = None;
     let mut stopped = None;
     for frame in frames {
@@ -702,7 +719,7 @@ mod tests {
         };
         assert_eq!(
             s.to_string(),
-            "4 telegrams (1 silent frames): 3 written, 1 dropped, 2 clients; stopped by signal"
+            "4 telegrams (1 silent frames): 3 written, 1 dropped, 2 clients; stopped by a signal"
         );
     }
 }

@@ -248,6 +248,10 @@ impl Sink for TcpSink {
         Ok(self.clients.iter().all(|c| c.out.is_empty()))
     }
 
+    fn connected(&self) -> Option<usize> {
+        Some(self.clients.len())
+    }
+
     fn finish(&mut self, summary: &mut LiveSummary) -> Result<(), LiveError> {
         let mut reports = std::mem::take(&mut self.gone);
         let mut bytes = self.gone_bytes;

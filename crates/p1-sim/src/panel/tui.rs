@@ -173,15 +173,59 @@ pub(super) fn run(
         .map_or_else(|| "not served (use --out)".to_owned(), |(_, r)| r.clone());
 
     let result = ui(&session, &clock, end, &name, &p1, opts.speed);
+    let quit_at = clock.now().min(end);
     stop.store(true, Ordering::SeqCst);
-    if let Some((handle, _)) = server {
-        match handle.join() {
-            Ok(Ok(summary)) => eprintln!("p1sim: {summary}"),
+    let served = match server {
+        Some((handle, _)) => match handle.join() {
+            Ok(Ok(summary)) => Some(summary),
             Ok(Err(e)) => return Err(CliError::Usage(e.to_string())),
             Err(_) => return Err(CliError::Internal("the P1 thread panicked".into())),
-        }
+        },
+        None => None,
+    };
+    let quit = result?;
+    eprintln!(
+        "p1sim: {}",
+        quit_line(quit, quit_at, end, &p1, served.as_ref())
+    );
+    Ok(0)
+}
+
+/// How the user left the panel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quit {
+    /// `q` or Esc.
+    Key,
+    /// Ctrl-C (raw mode turns it into a key).
+    CtrlC,
+}
+
+/// The line printed after the panel closes: who stopped it and when (the panel always
+/// ends by the user's hand: the P1 server stops because the panel told it to, so its own
+/// stop reason says nothing the user needs), and what P1 delivered.
+fn quit_line(
+    quit: Quit,
+    at: SimTime,
+    end: SimTime,
+    p1: &str,
+    served: Option<&LiveSummary>,
+) -> String {
+    let how = match quit {
+        Quit::Key => "quit (q)",
+        Quit::CtrlC => "quit (Ctrl-C)",
+    };
+    let when = if at >= end {
+        "after the end of the scenario".to_owned()
+    } else {
+        format!("at {} (simulated, Belgian time)", local_text(at))
+    };
+    match served {
+        Some(s) => format!(
+            "panel {how} {when}; P1 {p1}: {} telegrams written, {} dropped, {} clients",
+            s.written, s.dropped, s.clients
+        ),
+        None => format!("panel {how} {when}"),
     }
-    result.map(|()| 0)
 }
 
 fn ui(
@@ -191,7 +235,7 @@ fn ui(
     name: &str,
     p1: &str,
     speed: f64,
-) -> Result<(), CliError> {
+) -> Result<Quit, CliError> {
     let term_err = |e: io::Error| CliError::Write(e);
     terminal::enable_raw_mode().map_err(term_err)?;
     let _guard = TermGuard;
@@ -253,8 +297,10 @@ fn ui(
             continue;
         }
         let held = match key.code {
-            KeyCode::Char('q') | KeyCode::Esc => return Ok(()),
-            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => return Ok(()),
+            KeyCode::Char('q') | KeyCode::Esc => return Ok(Quit::Key),
+            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                return Ok(Quit::CtrlC);
+            }
             KeyCode::Char(' ') | KeyCode::Enter => super::script::DEFAULT_PRESS_MS,
             KeyCode::Char('h' | 'H') => super::script::DEFAULT_HOLD_MS,
             _ => continue,
