@@ -166,10 +166,24 @@ impl MbusConfig {
 /// Checks a 14-character ASCII equipment id whose first character is the medium digit
 /// of `what` (e.g. "a gas meter").
 pub(crate) fn check_equipment_id(id: &str, medium: char, what: &str) -> Result<(), String> {
-    if id.len() != 14 || !id.bytes().all(|b| b.is_ascii_graphic()) {
+    // The rule counts printable ASCII characters (bytes on the wire): name the first
+    // other one rather than a character count that may well be 14.
+    if let Some((n, c)) = id.chars().enumerate().find(|(_, c)| !c.is_ascii_graphic()) {
+        let kind = if c.is_ascii() {
+            format!("unprintable character {c:?}")
+        } else {
+            format!("non-ASCII character `{c}`")
+        };
+        return Err(format!(
+            "an equipment id is 14 ASCII characters, all printable; `{id}` has the {kind} \
+             at position {}",
+            n + 1
+        ));
+    }
+    if id.len() != 14 {
         return Err(format!(
             "an equipment id is 14 ASCII characters, all printable; `{id}` has {}",
-            id.chars().count()
+            id.len()
         ));
     }
     if !id.starts_with(medium) {

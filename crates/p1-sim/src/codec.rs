@@ -187,8 +187,9 @@ pub fn decode(input: &str, out: &mut dyn Write) -> Result<bool, CliError> {
     Ok(all_ok && found > 0)
 }
 
-/// Longest JSON line `encode` reads: far above any decoded telegram (8 KiB of telegram
-/// gives well under 100 kB of JSON), small enough to bound memory on any input.
+/// Longest JSON line `encode` reads: a telegram's `decode` object is a few times its
+/// [`p1_wire::MAX_TELEGRAM_LEN`] bytes, so 1 MiB leaves room for every legal one while
+/// keeping memory bounded whatever the input.
 pub const MAX_JSON_LINE: usize = 1 << 20;
 
 /// `p1sim encode`: reads `decode`'s JSON objects (one per line) and writes each
@@ -196,56 +197,72 @@ pub const MAX_JSON_LINE: usize = 1 << 20;
 pub fn encode(input: &str, out: &mut dyn Write) -> Result<(), CliError> {
     let input = Input::open(input)?;
     let name = input.name.clone();
-    let mut reader = io::BufReader::new(input.reader);
-    let mut bytes = Vec::with_capacity(4096);
+    encode_stream(&name, &mut io::BufReader::new(input.reader), out)
+}
+
+/// [`encode`] over any reader; `name` is how errors name the input.
+///
+/// Every telegram is decoded again with the strict decoder before it is written, and must
+/// come back as exactly one telegram, whole, with the same lines (or the same readout):
+/// a value that smuggles a CRLF, a `!` or a `/` into the stream, an object the decoder's
+/// tables refuse (too many history entries, an overlong value) or a telegram over
+/// [`p1_wire::MAX_TELEGRAM_LEN`] is refused with the JSON line and the field at fault,
+/// and nothing of it is written. One rule, the decoder's, so `encode` cannot write what
+/// `verify` rejects.
+pub fn encode_stream(
+    name: &str,
+    reader: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
     let mut raw = Vec::with_capacity(4096);
-    for lineno in 1.. {
-        // Read at most one byte past the limit: memory stays bounded whatever the input.
+    let mut bytes = Vec::with_capacity(4096);
+    let mut lineno = 0usize;
+    loop {
+        lineno += 1;
         raw.clear();
-        let n = (&mut reader)
+        let n = (&mut *reader)
             .take(MAX_JSON_LINE as u64 + 1)
             .read_until(b'\n', &mut raw)
-            .map_err(|e| CliError::io(&name, e))?;
+            .map_err(|e| CliError::io(name, e))?;
         if n == 0 {
             break;
         }
         let bad = |column: usize, message: String| CliError::Input {
-            path: name.clone(),
+            path: name.to_owned(),
             line: lineno,
             column,
             message,
         };
         if raw.len() > MAX_JSON_LINE && raw.last() != Some(&b'\n') {
             return Err(bad(
-                MAX_JSON_LINE + 1,
-                format!(
-                    "expected a JSON line of at most {MAX_JSON_LINE} bytes (one decoded \
-                     telegram), found a longer one"
-                ),
+                1,
+                format!("line longer than {MAX_JSON_LINE} bytes; a telegram's JSON is far shorter"),
             ));
         }
-        let line = std::str::from_utf8(&raw).map_err(|e| {
+        let text = std::str::from_utf8(&raw).map_err(|e| {
+            let before = String::from_utf8_lossy(&raw[..e.valid_up_to()]);
             bad(
-                e.valid_up_to() + 1,
-                format!(
-                    "expected UTF-8 JSON, found byte 0x{:02X}",
-                    raw[e.valid_up_to()]
-                ),
+                before.chars().count() + 1,
+                "expected UTF-8 text, found a byte that is not".into(),
             )
         })?;
-        if line.trim().is_empty() {
+        if text.trim().is_empty() {
             continue;
         }
-        let json: DecodedJson =
-            serde_json::from_str(line).map_err(|e| bad(e.column(), e.to_string()))?;
+        let json: DecodedJson = serde_json::from_str(text).map_err(|e| {
+            // serde_json appends its own "at line L column C"; we print ours first.
+            let full = e.to_string();
+            let suffix = format!(" at line {} column {}", e.line(), e.column());
+            let message = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
+            bad(e.column().max(1), message)
+        })?;
         bytes.clear();
-        match (json.identification, json.lines, json.readout) {
-            (Some(identification), Some(lines), _) => Telegram {
+        let wanted = match (json.identification, json.lines, json.readout) {
+            (Some(identification), Some(lines), _) => Wanted::Lines(Telegram {
                 identification,
                 lines,
-            }
-            .write_to(&mut bytes),
-            (_, _, Some(readout)) => readout.to_telegram().write_to(&mut bytes),
+            }),
+            (_, _, Some(readout)) => Wanted::Readout(readout),
             _ => {
                 let why = match json.error {
                     Some(e) => format!("this telegram did not decode ({})", e.message),
@@ -253,8 +270,177 @@ pub fn encode(input: &str, out: &mut dyn Write) -> Result<(), CliError> {
                 };
                 return Err(bad(1, why));
             }
-        }
+        };
+        wanted.encode_checked(&mut bytes).map_err(|m| bad(1, m))?;
         out.write_all(&bytes).map_err(CliError::stdout)?;
     }
     out.flush().map_err(CliError::stdout)
+}
+
+/// What one JSON object asks `encode` to print.
+enum Wanted {
+    /// Exactly these lines.
+    Lines(Telegram),
+    /// The telegram of this readout.
+    Readout(Readout),
+}
+
+impl Wanted {
+    /// Appends the telegram to `bytes` if the strict decoder gives back exactly what was
+    /// asked for; otherwise says which field is at fault and why.
+    fn encode_checked(&self, bytes: &mut Vec<u8>) -> Result<(), String> {
+        let telegram = match self {
+            Wanted::Lines(t) => t.clone(),
+            Wanted::Readout(r) => r.to_telegram(),
+        };
+        telegram.write_to(bytes);
+        let field_at = |offset: usize| self.field_at(&telegram, offset);
+        let mut frames = p1_wire::decode_all(bytes).into_iter();
+        let first = frames.next();
+        let refused = |field: String, why: String| {
+            Err(format!(
+                "field {field}: refused, the telegram it makes would not decode back: {why}"
+            ))
+        };
+        match first {
+            None => refused(field_at(0), "no telegram found in it".into()),
+            Some(Err(e)) => refused(field_at(e.offset), decode_reason(&e)),
+            Some(Ok(frame)) if frame.offset != 0 || frame.len != bytes.len() => refused(
+                field_at(frame.offset + frame.len),
+                format!(
+                    "a telegram ends at byte {} of {}; the rest would be read as another",
+                    frame.offset + frame.len,
+                    bytes.len()
+                ),
+            ),
+            Some(Ok(frame)) => match self {
+                Wanted::Lines(t) if frame.telegram != *t => {
+                    let i = t
+                        .lines
+                        .iter()
+                        .zip(&frame.telegram.lines)
+                        .position(|(a, b)| a != b)
+                        .unwrap_or(t.lines.len().min(frame.telegram.lines.len()));
+                    let field = if frame.telegram.identification != t.identification {
+                        "identification".to_owned()
+                    } else {
+                        line_field(t, i)
+                    };
+                    refused(field, "it decodes to other lines".into())
+                }
+                Wanted::Readout(r) if frame.readout != *r => {
+                    let field = first_difference(r, &frame.readout);
+                    refused(
+                        format!("readout.{field}"),
+                        "the wire cannot carry this value; it decodes to another".into(),
+                    )
+                }
+                _ => Ok(()),
+            },
+        }
+    }
+
+    /// The JSON field whose bytes hold `offset` of the encoded telegram.
+    fn field_at(&self, telegram: &Telegram, offset: usize) -> String {
+        // `/` + identification + CRLF, the empty line, then each data line with its CRLF.
+        let mut end = 1 + telegram.identification.len() + 2;
+        if offset < end {
+            return match self {
+                Wanted::Lines(_) => "identification".into(),
+                Wanted::Readout(_) => "readout.model".into(),
+            };
+        }
+        end += 2;
+        for (i, line) in telegram.lines.iter().enumerate() {
+            end += line.obis.to_string().len()
+                + line.values.iter().map(|v| v.len() + 2).sum::<usize>()
+                + 2;
+            if offset < end {
+                return match self {
+                    Wanted::Lines(_) => line_field(telegram, i),
+                    Wanted::Readout(_) => readout_field(&line.obis.to_string()),
+                };
+            }
+        }
+        match self {
+            Wanted::Lines(_) => "lines".into(),
+            Wanted::Readout(_) => "readout".into(),
+        }
+    }
+}
+
+/// The `readout` key that prints as the `obis` line (docs/json.md's table).
+fn readout_field(obis: &str) -> String {
+    let key = match obis {
+        "0-0:96.1.4" => "version",
+        "0-0:96.1.1" => "equipment_id",
+        "0-0:1.0.0" => "time",
+        "1-0:1.8.1" | "1-0:1.8.2" => "import_wh",
+        "1-0:2.8.1" | "1-0:2.8.2" => "export_wh",
+        "0-0:96.14.0" => "tariff",
+        "1-0:1.4.0" => "demand.current_w",
+        "1-0:1.6.0" => "demand.peak",
+        "0-0:98.1.0" => "demand.history",
+        "1-0:1.7.0" => "import_w",
+        "1-0:2.7.0" => "export_w",
+        "0-0:96.3.10" => "breaker",
+        "0-0:17.0.0" => "limiter_hw",
+        "1-0:31.4.0" => "fuse_a",
+        "0-0:96.13.0" => "message",
+        o if o.starts_with("1-0:") => "phases",
+        o if !o.starts_with("0-0:") => "mbus",
+        _ => return format!("readout (its {obis} line)"),
+    };
+    format!("readout.{key} (the {obis} line)")
+}
+
+fn line_field(t: &Telegram, i: usize) -> String {
+    match t.lines.get(i) {
+        Some(l) => format!("lines[{i}] ({})", l.obis),
+        None => "lines".into(),
+    }
+}
+
+/// The decoder's reason without its own position (the position in the re-encoded
+/// telegram means nothing to the JSON's author; the field is named instead).
+fn decode_reason(e: &DecodeError) -> String {
+    let full = e.to_string();
+    let prefix = format!(
+        "offset {} (line {}, column {}): ",
+        e.offset, e.line, e.column
+    );
+    full.strip_prefix(&prefix).unwrap_or(&full).to_owned()
+}
+
+/// The dotted path of the first value that differs between two readouts.
+fn first_difference(a: &Readout, b: &Readout) -> String {
+    fn walk(a: &serde_json::Value, b: &serde_json::Value, path: &mut String) {
+        use serde_json::Value;
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                if let Some((k, va)) = x.iter().find(|(k, v)| y.get(*k) != Some(*v)) {
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(k);
+                    if let Some(vb) = y.get(k) {
+                        walk(va, vb, path);
+                    }
+                }
+            }
+            (Value::Array(x), Value::Array(y)) => {
+                if let Some(i) = x.iter().zip(y).position(|(p, q)| p != q) {
+                    path.push_str(&format!("[{i}]"));
+                    walk(&x[i], &y[i], path);
+                }
+            }
+            _ => {}
+        }
+    }
+    let (Ok(a), Ok(b)) = (serde_json::to_value(a), serde_json::to_value(b)) else {
+        return String::new();
+    };
+    let mut path = String::new();
+    walk(&a, &b, &mut path);
+    path
 }

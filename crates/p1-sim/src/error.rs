@@ -32,6 +32,13 @@ pub enum CliError {
     },
     /// Output cannot be written.
     Write(io::Error),
+    /// An output file cannot be created, written or put in place.
+    Output {
+        /// The file as the user named it.
+        path: String,
+        /// The OS error.
+        source: io::Error,
+    },
     /// A usage error not tied to a file position.
     Usage(String),
     /// A scenario (or a file it refers to) that does not parse or validate, displayed as
@@ -52,6 +59,14 @@ impl CliError {
         }
     }
 
+    /// An error writing the output file `path`.
+    pub fn output(path: &std::path::Path, source: io::Error) -> CliError {
+        CliError::Output {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
     /// A write error on the output.
     pub fn stdout(e: io::Error) -> CliError {
         CliError::Write(e)
@@ -65,7 +80,7 @@ impl CliError {
             | CliError::Usage(_)
             | CliError::Scenario(_) => 2,
             CliError::Failed(_) => 1,
-            CliError::Write(_) => 3,
+            CliError::Write(_) | CliError::Output { .. } => 3,
             CliError::Internal(_) => 70,
         }
     }
@@ -82,6 +97,7 @@ impl fmt::Display for CliError {
             } => write!(f, "{path}:{line}:{column}: {message}"),
             CliError::Read { path, source } => write!(f, "{path}: {source}"),
             CliError::Write(e) => write!(f, "cannot write output: {e}"),
+            CliError::Output { path, source } => write!(f, "cannot write {path}: {source}"),
             CliError::Usage(m) | CliError::Failed(m) => write!(f, "{m}"),
             CliError::Scenario(e) => write!(f, "{e}"),
             CliError::Internal(m) => write!(f, "internal error: {m}"),

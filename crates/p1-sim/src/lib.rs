@@ -12,6 +12,7 @@ pub mod panel;
 pub mod plot;
 pub mod replay;
 pub mod run;
+mod staged;
 pub mod summary;
 
 use std::io::{self, Write};

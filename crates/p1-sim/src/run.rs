@@ -1,8 +1,8 @@
 //! `p1sim run`: plays a scenario and writes its telegrams to stdout, a file, a directory
 //! (one file per telegram) or a live port, with an optional JSON-lines truth file.
 //!
-//! Files are written to a temporary file next to the target and renamed into place only
-//! when the run succeeds, so a failed run never leaves a half-written or clobbered file.
+//! Files are staged (see `staged.rs`) and published together only when the run succeeds,
+//! so a failed or interrupted run never leaves a half-written or clobbered file.
 
 use std::fs;
 use std::io::{self, IsTerminal, Write};
@@ -14,11 +14,8 @@ use p1_scenario::{Scenario, SimFrame, Simulation, TruthRecord};
 use crate::error::CliError;
 use crate::live::{self, LiveFrame, LiveOptions, LiveSinkSpec, Pacing};
 use crate::outdir;
+use crate::staged::{self, StagedFile};
 use crate::summary::Summary;
-
-/// Bytes gathered before a write to a file, stdout or a pipe: 1 MiB (about 900 telegrams)
-/// keeps system calls off the per-telegram cost and memory flat.
-const SINK_BUFFER: usize = 1 << 20;
 
 /// Where `--out` sends the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,113 +99,90 @@ pub fn load(path: Option<&Path>) -> Result<Scenario, CliError> {
     }
 }
 
-/// An output file. A regular file (or a new one) is written under a temporary name and
-/// renamed into place by [`Staged::commit`], so a failed run leaves the old file intact;
-/// anything else that exists at the path (`/dev/null`, a FIFO, a terminal) is written
-/// directly — renaming over it would replace the device node.
-enum Staged {
-    Temp {
-        target: PathBuf,
-        file: io::BufWriter<tempfile::NamedTempFile>,
-    },
-    Direct(io::BufWriter<fs::File>),
-}
-
-impl Staged {
-    fn create(target: &Path) -> Result<Staged, CliError> {
-        let shown = || target.display().to_string();
-        if fs::metadata(target).is_ok_and(|m| !m.is_file()) {
-            let file = fs::OpenOptions::new()
-                .write(true)
-                .open(target)
-                .map_err(|e| CliError::io(&shown(), e))?;
-            return Ok(Staged::Direct(io::BufWriter::with_capacity(
-                SINK_BUFFER,
-                file,
-            )));
-        }
-        let dir = match target.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let tmp = tempfile::Builder::new()
-            .prefix(".p1sim-")
-            .tempfile_in(&dir)
-            .map_err(|e| CliError::io(&dir.display().to_string(), e))?;
-        Ok(Staged::Temp {
-            target: target.to_path_buf(),
-            file: io::BufWriter::with_capacity(SINK_BUFFER, tmp),
-        })
-    }
-
-    fn write(&mut self, bytes: &[u8]) -> Result<(), CliError> {
-        match self {
-            Staged::Temp { file, .. } => file.write_all(bytes),
-            Staged::Direct(file) => file.write_all(bytes),
-        }
-        .map_err(CliError::Write)
-    }
-
-    fn commit(self) -> Result<(), CliError> {
-        match self {
-            Staged::Temp { target, file } => {
-                let tmp = file
-                    .into_inner()
-                    .map_err(|e| CliError::Write(e.into_error()))?;
-                tmp.persist(&target)
-                    .map(drop)
-                    .map_err(|e| CliError::Write(e.error))
-            }
-            Staged::Direct(mut file) => file.flush().map_err(CliError::Write),
-        }
-    }
-}
-
-/// Writes the truth file as frames go by: staged and renamed into place at the end for
-/// a run to files, or line by line for a live run, so a test can read the truth of a
-/// telegram as soon as it is sent.
+/// Writes the truth file as frames go by: staged and published together with `--out`
+/// at the end for a run to files, or line by line for a live run, so a test can read the
+/// truth of a telegram as soon as it is sent.
 enum Truth {
     None,
-    Staged(Staged, Vec<u8>),
-    Live(io::LineWriter<fs::File>, Vec<u8>),
+    Staged(StagedFile),
+    /// A live run's truth file, created (truncating an old one) only once the port is
+    /// open and the first frame is taken, so a port that fails to open loses nothing.
+    LiveAt(PathBuf),
+    Live(io::LineWriter<fs::File>),
 }
 
 impl Truth {
     fn create(path: Option<&Path>, live: bool) -> Result<Truth, CliError> {
         match path {
             None => Ok(Truth::None),
-            Some(p) if live => fs::File::create(p)
-                .map(|f| Truth::Live(io::LineWriter::new(f), Vec::new()))
-                .map_err(|e| CliError::io(&p.display().to_string(), e)),
-            Some(p) => Staged::create(p).map(|s| Truth::Staged(s, Vec::with_capacity(8192))),
+            Some(p) if live => Ok(Truth::LiveAt(p.to_path_buf())),
+            Some(p) => StagedFile::create(p).map(Truth::Staged),
         }
     }
 
     fn record(&mut self, frame: &SimFrame) -> Result<(), CliError> {
-        // One line buffer, reused for every record.
-        let line = |buf: &mut Vec<u8>| {
-            buf.clear();
-            TruthRecord::from_frame(frame).write_json_line(buf);
-        };
         match self {
             Truth::None => Ok(()),
-            Truth::Staged(file, buf) => {
-                line(buf);
-                file.write(buf)
-            }
-            Truth::Live(file, buf) => {
-                line(buf);
-                file.write_all(buf).map_err(CliError::Write)
-            }
+            _ => self.write_line(&truth_line(frame)),
         }
     }
 
-    fn commit(self) -> Result<(), CliError> {
+    fn write_line(&mut self, line: &str) -> Result<(), CliError> {
+        self.open_live()?;
         match self {
             Truth::None => Ok(()),
-            Truth::Staged(file, _) => file.commit(),
-            Truth::Live(mut file, _) => file.flush().map_err(CliError::Write),
+            Truth::Staged(file) => file.write(line.as_bytes()),
+            Truth::Live(file) => file.write_all(line.as_bytes()).map_err(CliError::Write),
+            Truth::LiveAt(_) => Err(CliError::Internal("live truth file not open".into())),
         }
+    }
+
+    /// Creates a live run's truth file if it is not open yet.
+    fn open_live(&mut self) -> Result<(), CliError> {
+        if let Truth::LiveAt(p) = self {
+            let file = fs::File::create(&*p).map_err(|e| CliError::output(p, e))?;
+            *self = Truth::Live(io::LineWriter::new(file));
+        }
+        Ok(())
+    }
+
+    /// Finishes a live truth file; hands a staged one over to be published with the rest.
+    fn finish(mut self) -> Result<Option<StagedFile>, CliError> {
+        // A live run that sent nothing still gets its (empty) truth file.
+        self.open_live()?;
+        match self {
+            Truth::None => Ok(None),
+            Truth::Staged(file) => Ok(Some(file)),
+            Truth::Live(mut file) => file.flush().map(|()| None).map_err(CliError::Write),
+            Truth::LiveAt(_) => Ok(None),
+        }
+    }
+}
+
+/// The truth record of `frame`, one JSON line.
+fn truth_line(frame: &SimFrame) -> String {
+    let mut line = Vec::with_capacity(8192);
+    TruthRecord::from_frame(frame).write_json_line(&mut line);
+    // serde_json and the record's own string writer produce UTF-8.
+    String::from_utf8(line).unwrap_or_default()
+}
+
+/// A write to stdout failed. A reader that closes the pipe early (`| head`) is normally
+/// no error, but with `--truth` the truth file would describe telegrams nobody got: the
+/// run fails (exit 3) and leaves the old truth file as it was.
+fn stdout_failed(e: io::Error, truth: Option<&Path>, sent: u64) -> CliError {
+    match truth {
+        Some(t) if e.kind() == io::ErrorKind::BrokenPipe => CliError::Output {
+            path: "standard output".into(),
+            source: io::Error::new(
+                e.kind(),
+                format!(
+                    "closed by the reader after {sent} telegrams; {} left as it was",
+                    t.display()
+                ),
+            ),
+        },
+        _ => CliError::Write(e),
     }
 }
 
@@ -278,22 +252,26 @@ pub fn play(
     } else {
         progress(telegram_count(&scenario))
     };
+    let mut staged = Vec::new();
     match &opts.out {
         Output::Live(spec) => {
             return run_live(opts, spec.clone(), sim, truth, name, stdout, summary);
         }
         Output::Stdout => {
-            // Telegrams are gathered into large writes: a pipe or terminal then takes a
-            // few system calls per second of simulated day instead of one per telegram.
-            let mut stdout = io::BufWriter::with_capacity(SINK_BUFFER, stdout);
+            let mut sent = 0u64;
             while let Some(frame) = sim.next_frame() {
-                stdout.write_all(&frame.bytes).map_err(CliError::Write)?;
+                stdout
+                    .write_all(&frame.bytes)
+                    .map_err(|e| stdout_failed(e, opts.truth.as_deref(), sent))?;
+                sent += u64::from(!frame.bytes.is_empty());
                 truth.record(frame)?;
                 report_refusals(frame, name);
                 summary.observe(frame);
                 bar.inc(1);
             }
-            stdout.flush().map_err(CliError::Write)?;
+            stdout
+                .flush()
+                .map_err(|e| stdout_failed(e, opts.truth.as_deref(), sent))?;
         }
         Output::File(path) => {
             if path.is_dir() {
@@ -302,7 +280,7 @@ pub fn play(
                     path.display()
                 )));
             }
-            let mut file = Staged::create(path)?;
+            let mut file = StagedFile::create(path)?;
             while let Some(frame) = sim.next_frame() {
                 file.write(&frame.bytes)?;
                 truth.record(frame)?;
@@ -310,19 +288,19 @@ pub fn play(
                 summary.observe(frame);
                 bar.inc(1);
             }
-            file.commit()?;
+            staged.push(file);
             summary.file(path.display().to_string());
         }
         Output::Dir(dir) => {
-            fs::create_dir_all(dir).map_err(|e| CliError::io(&dir.display().to_string(), e))?;
+            fs::create_dir_all(dir).map_err(|e| CliError::output(dir, e))?;
             let mut earlier = outdir::Earlier::scan(dir)?;
             let mut index = 0;
             while let Some(frame) = sim.next_frame() {
                 index += 1;
                 if !frame.bytes.is_empty() {
-                    let mut file = Staged::create(&dir.join(outdir::file_name(index)))?;
+                    let mut file = StagedFile::create(&dir.join(outdir::file_name(index)))?;
                     file.write(&frame.bytes)?;
-                    file.commit()?;
+                    staged::commit_all(vec![file])?;
                     earlier.rewritten(index);
                 }
                 truth.record(frame)?;
@@ -338,7 +316,9 @@ pub fn play(
         }
     }
     bar.finish_and_clear();
-    truth.commit()?;
+    // All outputs at once: a truth file that cannot be finished leaves `--out` untouched.
+    staged.extend(truth.finish()?);
+    staged::commit_all(staged)?;
     if let Some(t) = &opts.truth {
         summary.file(t.display().to_string());
     }
@@ -369,17 +349,33 @@ fn run_live(
         wait_clients: opts.wait_clients,
         ..LiveOptions::default()
     };
+    // The truth (and the summary) must describe exactly what was sent, and `serve` may
+    // take a frame and then stop (a signal while it waits for the frame's instant).
+    // `serve` takes frame k+1 only once frame k is out, so each frame is recorded when the
+    // next one is taken, and the last one only if `serve` counts it as sent.
     let mut truth_error = None;
+    let mut pending: Option<SimFrame> = None;
+    let mut taken = 0u64;
     let frames = sim.map_while(|frame| {
         if truth_error.is_some() {
             return None;
         }
-        if let Err(e) = truth.record(&frame) {
+        if taken == 0
+            && let Err(e) = truth.open_live()
+        {
             truth_error = Some(e);
             return None;
         }
+        if let Some(sent) = pending.take() {
+            if let Err(e) = truth.record(&sent) {
+                truth_error = Some(e);
+                return None;
+            }
+            summary.observe(&sent);
+        }
+        taken += 1;
         report_refusals(&frame, name);
-        summary.observe(&frame);
+        pending = Some(frame.clone());
         Some(LiveFrame::from(frame))
     });
     let mut ready_error = None;
@@ -390,11 +386,18 @@ fn run_live(
         }
     })
     .map_err(|e| CliError::Usage(e.to_string()))?;
+    let last = pending.filter(|_| served.telegrams + served.silent == taken);
+    if let Some(sent) = &last {
+        summary.observe(sent);
+    }
     summary.live(&served);
     if let Some(e) = truth_error {
         return Err(e);
     }
-    truth.commit()?;
+    if let Some(sent) = &last {
+        truth.record(sent)?;
+    }
+    truth.finish()?;
     if let Some(t) = &opts.truth {
         summary.file(t.display().to_string());
     }

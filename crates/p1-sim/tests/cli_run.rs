@@ -122,7 +122,7 @@ fn a_failed_run_leaves_existing_files_untouched() {
     ]);
     assert_eq!(
         o.status.code(),
-        Some(2),
+        Some(3),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );

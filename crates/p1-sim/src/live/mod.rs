@@ -17,10 +17,13 @@
 //!   reader stalled), the unread bytes are flushed from the terminal's input queue and the
 //!   telegram counts as dropped. So a reader that opens the device mid-stream finds at most
 //!   one whole telegram waiting, starting at `/`, and then the following ones.
-//! - **tcp**: each client has a bounded queue of telegrams ([`LiveOptions::client_queue`]);
-//!   when it is full the oldest telegram not yet started is dropped for that client only. A
-//!   client that connects mid-stream is first given the next telegram that *begins* after
-//!   its connection, never the tail of one in progress.
+//! - **tcp**: each client has a backlog of at most [`LiveOptions::client_queue`] telegrams
+//!   (default 1), counting those its socket could not send yet; a telegram due
+//!   when the backlog is full is dropped for that client only (and older ones not yet
+//!   started with it), so a client that stalls and resumes gets at most one stale
+//!   telegram from the meter, then the next whole current one. A client that connects
+//!   mid-stream is first given the next telegram that *begins* after its connection,
+//!   never the tail of one in progress.
 //! - **serial**: a telegram still not fully written when the next is due is abandoned (the
 //!   output queue is cleared) and counted as dropped.
 
@@ -31,6 +34,7 @@ mod pacer;
 mod pty;
 mod serial;
 mod signal;
+mod sockq;
 mod tcp;
 
 use std::fmt;
@@ -187,7 +191,9 @@ pub struct LiveOptions {
     /// [`BAUD_CHUNK`]-byte pieces, instead of in one write. The line rate is not scaled
     /// by `speed`.
     pub baud_pacing: bool,
-    /// Telegrams a TCP client may have queued before its oldest unstarted one is dropped.
+    /// Telegrams a TCP client may have pending (queued here or not yet sent by its
+    /// socket) before new ones are dropped for it. 1 (the default) is the real line: only
+    /// the telegram being sent.
     pub client_queue: usize,
     /// After the last frame, keep serving up to this long so readers get what is queued.
     /// Not applied when stopped by a signal or the stop flag.
@@ -211,7 +217,7 @@ impl Default for LiveOptions {
         Self {
             pacing: Pacing::default(),
             baud_pacing: false,
-            client_queue: 4,
+            client_queue: 1,
             drain: Duration::from_secs(1),
             handle_signals: false,
             stop: None,

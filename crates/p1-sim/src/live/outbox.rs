@@ -49,7 +49,14 @@ impl Outbox {
     /// Queues telegram `id`. When full, drops the oldest telegram not yet started (the head
     /// may be half written and must finish, or the reader would see a cut telegram).
     pub(crate) fn push(&mut self, id: u64, data: Arc<[u8]>) {
-        while self.queue.len() >= self.cap {
+        self.push_within(id, data, self.cap);
+    }
+
+    /// [`Outbox::push`] with room for only `cap` (at least 1, at most the queue's own
+    /// bound) telegrams, because others are still held downstream.
+    pub(crate) fn push_within(&mut self, id: u64, data: Arc<[u8]>, cap: usize) {
+        let cap = cap.clamp(1, self.cap);
+        while self.queue.len() >= cap {
             let victim = match self.queue.front() {
                 Some(head) if head.sent > 0 => 1,
                 _ => 0,
@@ -78,6 +85,15 @@ impl Outbox {
     /// Bytes of the head telegram already handed to the kernel (0 if none or unstarted).
     pub(crate) fn head_sent(&self) -> usize {
         self.queue.front().map_or(0, |h| h.sent)
+    }
+
+    /// Counts a telegram this destination never got (it had no room downstream), and drops
+    /// every queued telegram not yet started, which is older still.
+    pub(crate) fn skip(&mut self) {
+        let keep = usize::from(self.head_sent() > 0);
+        let gone = self.queue.len() - keep;
+        self.queue.truncate(keep);
+        self.dropped += gone as u64 + 1;
     }
 
     /// Drops everything queued, counting each telegram; returns how many.

@@ -247,21 +247,44 @@ struct LinkGuard {
 }
 
 impl LinkGuard {
-    /// Creates (or atomically replaces an existing symlink at) `link`. Refuses to replace
-    /// anything that is not a symlink.
+    /// Creates `link`, or atomically replaces a symlink there that a meter left behind:
+    /// one pointing at a pseudo-terminal that no longer exists (a run killed by SIGKILL
+    /// could not remove it) or at the slave just opened. Anything else is refused with
+    /// the reason: a file or directory, a symlink elsewhere, or one to a pseudo-terminal
+    /// still in use (another meter serving under this name).
     fn create(link: &Path, target: &Path) -> Result<Self, LiveError> {
         let err = |source| LiveError::Link {
             path: link.to_path_buf(),
             source,
         };
+        let refuse = |why: String| LiveError::Link {
+            path: link.to_path_buf(),
+            source: io::Error::new(io::ErrorKind::AlreadyExists, why),
+        };
         match std::fs::symlink_metadata(link) {
             Ok(m) if !m.file_type().is_symlink() => {
-                return Err(err(io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    "exists and is not a symlink; not replacing it",
+                let what = if m.is_dir() { "a directory" } else { "a file" };
+                return Err(refuse(format!(
+                    "exists and is {what}, not a symlink; not replacing it"
                 )));
             }
-            _ => {}
+            Ok(_) => {
+                let to = std::fs::read_link(link).map_err(err)?;
+                let pty = to.starts_with("/dev/pts/");
+                let gone = std::fs::symlink_metadata(&to).is_err();
+                if to != target && !(pty && gone) {
+                    let why = if pty {
+                        "a pseudo-terminal still in use (another meter?)"
+                    } else {
+                        "not a pseudo-terminal"
+                    };
+                    return Err(refuse(format!(
+                        "is a symlink to {}, {why}; not replacing it",
+                        to.display()
+                    )));
+                }
+            }
+            Err(_) => {}
         }
         let mut tmp = link.as_os_str().to_owned();
         tmp.push(format!(".p1sim-{}", std::process::id()));
@@ -322,7 +345,7 @@ mod tests {
     }
 
     #[test]
-    fn link_refuses_to_clobber_a_file_and_replaces_a_symlink() {
+    fn link_refuses_to_clobber_a_file_and_replaces_a_dangling_pty_link() {
         let dir = match tempfile::tempdir() {
             Ok(d) => d,
             Err(e) => panic!("tempdir: {e}"),
@@ -337,6 +360,16 @@ mod tests {
 
         let link = dir.path().join("meter");
         std::os::unix::fs::symlink("/nowhere", &link).ok();
+        assert!(matches!(
+            LinkGuard::create(&link, Path::new("/dev/null")),
+            Err(LiveError::Link { .. })
+        ));
+        assert_eq!(
+            std::fs::read_link(&link).ok(),
+            Some(PathBuf::from("/nowhere"))
+        );
+        std::fs::remove_file(&link).ok();
+        std::os::unix::fs::symlink("/dev/pts/999999", &link).ok();
         let g = LinkGuard::create(&link, Path::new("/dev/null"));
         assert_eq!(
             std::fs::read_link(&link).ok(),

@@ -1,23 +1,35 @@
 //! The TCP destination: one non-blocking listener, any number of clients, each with its own
-//! bounded telegram queue so a stalled client loses telegrams instead of delaying the
-//! others. Clients join at the next telegram boundary.
+//! bounded backlog so a stalled client loses telegrams instead of delaying the others.
+//! Clients join at the next telegram boundary.
 //!
-//! Each client's kernel send buffer is set to [`CLIENT_SEND_BUFFER`]: left to autotuning,
-//! loopback buffers absorb about 4 MB (over an hour of telegrams at 1/s) before a stalled
-//! client is noticed, and it would then resume on very stale data.
+//! A client's backlog counts the telegrams in our queue *and* those the kernel has not
+//! been able to send yet (`SIOCOUTQNSD`, see `sockq.rs`): with the default bound of one, a
+//! telegram is sent to a client only once everything before it has gone out on the wire,
+//! as on the real P1 line, which carries only the telegram being sent. A client that stalls
+//! and resumes therefore gets at most one stale telegram from us, then the next whole
+//! current one; the ones it missed are counted as dropped. (What the client's own kernel
+//! had already received before it stalled is its to read, like a serial port's buffer.)
+//! The kernel send buffer is also kept at its minimum ([`CLIENT_SEND_BUFFER`]), which
+//! bounds the backlog where the kernel cannot report it.
 
+use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, Timespec};
 
 use super::outbox::{Outbox, Release};
 use super::{ClientReport, LiveError, LiveSummary, ReadyInfo, Sink};
 
+/// How long the listener rests after `accept` failed for lack of resources (no file
+/// descriptor left, no memory): the pending connection stays in the kernel's backlog and
+/// keeps the listener readable, so retrying at once would spin.
+pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(250);
+
 /// Send buffer asked for per client (Linux doubles it): about 20 s of worst-case telegrams.
-pub const CLIENT_SEND_BUFFER: usize = 32 * 1024;
+pub const CLIENT_SEND_BUFFER: usize = 1;
 
 struct Client {
     stream: TcpStream,
@@ -25,8 +37,41 @@ struct Client {
     seq: u64,
     peer: Option<SocketAddr>,
     out: Outbox,
+    /// Lengths of the telegrams handed whole to the kernel that it may not all have sent
+    /// yet, oldest first.
+    in_kernel: VecDeque<usize>,
     /// The client shut down its sending side; it may still be reading.
     read_closed: bool,
+}
+
+impl Client {
+    /// Telegrams the kernel holds for this client with bytes not sent yet (whole ones
+    /// handed over; the queue's half-written head is counted by the queue). The unsent
+    /// bytes are the newest ones written, so the oldest telegrams are the ones sent.
+    fn held_by_kernel(&mut self) -> usize {
+        let Some(unsent) = super::sockq::unsent(&self.stream) else {
+            self.in_kernel.clear();
+            return 0;
+        };
+        let left = unsent.saturating_sub(self.out.head_sent());
+        let total: usize = self.in_kernel.iter().sum();
+        let mut sent = total.saturating_sub(left);
+        while let Some(&len) = self.in_kernel.front() {
+            if sent < len {
+                break;
+            }
+            sent -= len;
+            self.in_kernel.pop_front();
+        }
+        self.in_kernel.len()
+    }
+
+    /// Writes what may be written; `Err` means the client is gone.
+    fn flush(&mut self, rel: Release) -> io::Result<()> {
+        let in_kernel = &mut self.in_kernel;
+        self.out
+            .flush(&mut self.stream, rel, |len| in_kernel.push_back(len))
+    }
 }
 
 /// The listener and its clients.
@@ -42,6 +87,10 @@ pub(crate) struct TcpSink {
     /// Bytes written to clients that have since gone.
     gone_bytes: u64,
     scratch: Vec<u8>,
+    /// While set, `accept` is not retried before this instant (see [`ACCEPT_BACKOFF`]).
+    accept_paused_until: Option<Instant>,
+    /// Whether the shortage has been reported on stderr (once per run).
+    told_shortage: bool,
 }
 
 impl TcpSink {
@@ -65,6 +114,8 @@ impl TcpSink {
             accepted: 0,
             gone_bytes: 0,
             scratch: vec![0; 4096],
+            accept_paused_until: None,
+            told_shortage: false,
         })
     }
 
@@ -75,6 +126,9 @@ impl TcpSink {
     /// Accepts every pending connection. New clients start with an empty queue, so their
     /// first byte is the `/` of the next telegram to begin.
     fn accept_all(&mut self) -> Result<(), LiveError> {
+        if self.accept_paused() {
+            return Ok(());
+        }
         loop {
             match self.listener.accept() {
                 Ok((stream, peer)) => {
@@ -93,10 +147,24 @@ impl TcpSink {
                         seq: self.accepted,
                         peer: Some(peer),
                         out: Outbox::new(self.queue),
+                        in_kernel: VecDeque::new(),
                         read_closed: false,
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if is_resource_shortage(&e) => {
+                    self.accept_paused_until = Some(Instant::now() + ACCEPT_BACKOFF);
+                    if !self.told_shortage {
+                        self.told_shortage = true;
+                        eprintln!(
+                            "p1sim: tcp {}: cannot accept a client ({e}); new clients wait, \
+                             retrying every {} ms, connected clients keep being served",
+                            self.addr,
+                            ACCEPT_BACKOFF.as_millis()
+                        );
+                    }
+                    return Ok(());
+                }
                 Err(e) if is_transient_accept_error(&e) => return Ok(()),
                 Err(source) => {
                     return Err(LiveError::Tcp {
@@ -105,6 +173,18 @@ impl TcpSink {
                     });
                 }
             }
+        }
+    }
+
+    /// Whether accepting rests after a resource shortage.
+    fn accept_paused(&mut self) -> bool {
+        match self.accept_paused_until {
+            Some(until) if Instant::now() < until => true,
+            Some(_) => {
+                self.accept_paused_until = None;
+                false
+            }
+            None => false,
         }
     }
 
@@ -121,7 +201,7 @@ impl TcpSink {
         let mut i = 0;
         while i < self.clients.len() {
             let c = &mut self.clients[i];
-            if c.out.has_writable(rel) && c.out.flush(&mut c.stream, rel, |_| {}).is_err() {
+            if c.out.has_writable(rel) && c.flush(rel).is_err() {
                 self.drop_client(i);
                 continue;
             }
@@ -139,8 +219,8 @@ fn report(c: &Client, disconnected: bool) -> ClientReport {
     }
 }
 
-/// Errors from `accept` that concern one connection or a momentary shortage, not the
-/// listener: skip them and try again on the next poll.
+/// Errors from `accept` that concern one connection, not the listener: skip them and try
+/// again on the next poll.
 fn is_transient_accept_error(e: &io::Error) -> bool {
     matches!(
         e.kind(),
@@ -148,11 +228,16 @@ fn is_transient_accept_error(e: &io::Error) -> bool {
             | io::ErrorKind::ConnectionReset
             | io::ErrorKind::Interrupted
             | io::ErrorKind::PermissionDenied
-    ) || matches!(
-        e.raw_os_error(),
-        // EMFILE, ENFILE, ENOBUFS, ENOMEM, EPROTO
-        Some(24 | 23 | 105 | 12 | 71)
-    )
+    ) || e.raw_os_error() == Some(rustix::io::Errno::PROTO.raw_os_error())
+}
+
+/// Errors from `accept` that say the process or system is short of a resource: the
+/// connection stays pending, so accepting rests for [`ACCEPT_BACKOFF`].
+fn is_resource_shortage(e: &io::Error) -> bool {
+    use rustix::io::Errno;
+    [Errno::MFILE, Errno::NFILE, Errno::NOBUFS, Errno::NOMEM]
+        .iter()
+        .any(|n| e.raw_os_error() == Some(n.raw_os_error()))
 }
 
 impl Sink for TcpSink {
@@ -163,7 +248,12 @@ impl Sink for TcpSink {
             upto: 0,
         };
         for c in &mut self.clients {
-            c.out.push(self.rel.id, Arc::clone(&telegram));
+            let room = self.queue.saturating_sub(c.held_by_kernel());
+            if room == 0 {
+                c.out.skip();
+            } else {
+                c.out.push_within(self.rel.id, Arc::clone(&telegram), room);
+            }
         }
         Ok(())
     }
@@ -181,8 +271,13 @@ impl Sink for TcpSink {
             tv_nsec: 0,
         });
         let (listener_ready, events) = {
+            let listen = if self.accept_paused() {
+                PollFlags::empty()
+            } else {
+                PollFlags::IN
+            };
             let mut fds = Vec::with_capacity(self.clients.len() + 1);
-            fds.push(PollFd::new(&self.listener, PollFlags::IN));
+            fds.push(PollFd::new(&self.listener, listen));
             for c in &self.clients {
                 let mut f = PollFlags::empty();
                 if !c.read_closed {
@@ -228,10 +323,7 @@ impl Sink for TcpSink {
                     }
                 }
             }
-            if !dead
-                && ev.contains(PollFlags::OUT)
-                && c.out.flush(&mut c.stream, rel, |_| {}).is_err()
-            {
+            if !dead && ev.contains(PollFlags::OUT) && c.flush(rel).is_err() {
                 dead = true;
             }
             if dead {
@@ -245,7 +337,10 @@ impl Sink for TcpSink {
     }
 
     fn is_idle(&mut self) -> Result<bool, LiveError> {
-        Ok(self.clients.iter().all(|c| c.out.is_empty()))
+        Ok(self
+            .clients
+            .iter_mut()
+            .all(|c| c.out.is_empty() && c.held_by_kernel() == 0))
     }
 
     fn connected(&self) -> Option<usize> {
