@@ -179,8 +179,9 @@ fn batch(meters: u64, interval: &str, duration: &str) {
     .expect("tmp");
     let file = tmp.path().join("bench.toml");
     std::fs::write(&file, scenario_text(interval, duration)).expect("write");
-    // Yardstick: the single-meter path (what `p1sim run SCENARIO --out FILE` does), one
-    // meter after another on one thread, each with its own seed, to its own file.
+    // Yardstick: the single-meter fast path (what `p1sim run SCENARIO --out FILE` does:
+    // `next_frame`'s lent frame), one meter after another on one thread, each with its
+    // own seed, to its own file.
     let mut scenario = Scenario::from_path(&file).expect("scenario");
     let yard_meters = meters.min(20);
     let (t, c) = (Instant::now(), process_ticks());
@@ -189,7 +190,8 @@ fn batch(meters: u64, interval: &str, duration: &str) {
         scenario.set_seed(k);
         let path = tmp.path().join(format!("one-{k}.p1"));
         let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("file"));
-        for frame in Simulation::new(&scenario) {
+        let mut sim = Simulation::new(&scenario);
+        while let Some(frame) = sim.next_frame() {
             out.write_all(&frame.bytes).expect("write");
             yard_telegrams += 1;
         }

@@ -28,16 +28,17 @@ fn simulate(
     let scenario = fleet
         .scenario(id)
         .map_err(|m| CliError::Usage(format!("meter {}: {m}", id.index)))?;
-    let mut line = String::new();
+    // The fast path of `p1sim run`: one lent frame, reused, and one truth buffer.
+    let mut sim = Simulation::new(&scenario);
+    let mut line = Vec::new();
     let mut telegrams = 0;
-    for frame in Simulation::new(&scenario) {
+    while let Some(frame) = sim.next_frame() {
         telegrams += u64::from(!frame.bytes.is_empty());
         sink(&frame.bytes)?;
         if let Some(t) = truth.as_deref_mut() {
             line.clear();
-            line.push_str(&TruthRecord::from_frame(&frame).to_json_line());
-            line.push('\n');
-            t.write(line.as_bytes())?;
+            TruthRecord::from_frame(frame).write_json_line(&mut line);
+            t.write(&line)?;
         }
     }
     Ok(telegrams)
