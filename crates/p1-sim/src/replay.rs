@@ -15,7 +15,7 @@ use p1_scenario::Scenario;
 use p1_scenario::replay::{self, Gaps};
 
 use crate::error::CliError;
-use crate::run::{self, Output, RunOptions};
+use crate::run::{self, OutputArgs, RunOptions};
 
 /// `p1sim replay`'s arguments.
 #[derive(Debug, clap::Args)]
@@ -64,27 +64,9 @@ pub struct ReplayArgs {
     /// playing; `p1sim run FILE` then plays the same bytes.
     #[arg(long, value_name = "FILE")]
     pub write_scenario: Option<PathBuf>,
-    /// Destination, as for `run`: `-`, FILE, DIR/, `pty`, `tcp:HOST:PORT`, `serial:DEVICE`.
-    #[arg(long, default_value = "-")]
-    pub out: Output,
-    /// Also write the truth file (docs/truth.md).
-    #[arg(long, value_name = "FILE")]
-    pub truth: Option<PathBuf>,
-    /// Live ports: send as fast as possible instead of in real time.
-    #[arg(long)]
-    pub fast: bool,
-    /// Live ports: simulated seconds per real second.
-    #[arg(long, default_value_t = 1.0, conflicts_with = "fast")]
-    pub speed: f64,
-    /// `--out pty`: keep a symlink to the device at PATH.
-    #[arg(long, value_name = "PATH")]
-    pub link: Option<PathBuf>,
-    /// Live ports: write each telegram at the 115200-baud line rate.
-    #[arg(long)]
-    pub baud_pacing: bool,
-    /// `--out tcp:`: start only once N clients are connected.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub wait_clients: usize,
+    /// Where and how the telegrams go, as for `run`.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Seed of the household shape [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
@@ -126,13 +108,7 @@ impl ReplayArgs {
                 scenario: None,
                 seed: self.seed,
                 every: self.every,
-                out: self.out,
-                truth: self.truth,
-                fast: self.fast,
-                speed: self.speed,
-                link: self.link,
-                baud_pacing: self.baud_pacing,
-                wait_clients: self.wait_clients,
+                output: self.output,
                 quiet: false,
             },
         }

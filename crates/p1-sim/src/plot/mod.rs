@@ -331,7 +331,7 @@ fn event_label(action: &EventAction) -> String {
 /// refused, a household shape within each quarter, telegrams every second).
 fn replayed(export: &Path) -> Result<(Scenario, String), CliError> {
     use crate::replay::{Registers, ReplayOptions};
-    use crate::run::{Output, RunOptions};
+    use crate::run::{OutputArgs, RunOptions};
     crate::replay::scenario(&ReplayOptions {
         electricity: Some(export.to_path_buf()),
         gas: None,
@@ -345,15 +345,9 @@ fn replayed(export: &Path) -> Result<(Scenario, String), CliError> {
         write_scenario: None,
         run: RunOptions {
             scenario: None,
-            out: Output::Stdout,
-            truth: None,
-            fast: false,
-            speed: 1.0,
-            link: None,
-            baud_pacing: false,
+            output: OutputArgs::default(),
             seed: None,
             every: None,
-            wait_clients: 0,
             quiet: true,
         },
     })
