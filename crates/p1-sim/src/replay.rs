@@ -16,6 +16,7 @@ use p1_scenario::replay::{self, Gaps};
 
 use crate::error::CliError;
 use crate::run::{self, OutputArgs, RunOptions};
+use crate::staged;
 
 /// `p1sim replay`'s arguments.
 #[derive(Debug, clap::Args)]
@@ -177,7 +178,7 @@ pub fn replay(opts: &ReplayOptions, stdout: &mut dyn Write) -> Result<i32, CliEr
         Some(target) => {
             let dir = target.parent().unwrap_or(Path::new(""));
             let text = scenario_text(opts, &period, &ids, meter, dir)?;
-            fs::write(target, text).map_err(CliError::Write)?;
+            staged::write_whole(target, text.as_bytes())?;
             eprintln!(
                 "p1sim: wrote {}; play it with `p1sim run {}`",
                 target.display(),
