@@ -313,9 +313,10 @@ fn load<T>(
 /// The `[meter]` table of the scenario at `path`.
 fn meter_table(path: &Path) -> Result<toml::Table, CliError> {
     let label = path.display().to_string();
-    let text = fs::read_to_string(path).map_err(|e| CliError::io(&label, e))?;
-    // Validating the whole scenario gives its errors their positions.
+    // Validating the whole scenario gives its errors their positions (or, for a file
+    // that cannot be read, the OS reason).
     Scenario::from_path(path)?;
+    let text = fs::read_to_string(path).map_err(|e| CliError::io(&label, e))?;
     let table: toml::Table = text
         .parse()
         .map_err(|e| CliError::Internal(format!("{label} validated but does not parse: {e}")))?;

@@ -114,8 +114,10 @@ pub struct RunOptions {
 pub fn load(path: Option<&Path>) -> Result<Scenario, CliError> {
     match path {
         None => Ok(Scenario::quickstart()),
-        // A file that is not there has no line and column to point at.
-        Some(p) if !p.exists() => Err(CliError::Usage(format!(
+        // A file that is not there has no line and column to point at. One that cannot
+        // be looked at (a directory we may not search) is not called missing: reading
+        // it reports the OS reason.
+        Some(p) if matches!(p.try_exists(), Ok(false)) => Err(CliError::Usage(format!(
             "{}: no such scenario file",
             p.display()
         ))),
