@@ -30,8 +30,9 @@ use crate::units::{MAX_FLOW_ML_PER_H, MAX_POWER_W, parse_decimal};
 
 pub use shape::Shape;
 
-/// Largest offtake or injection of one quarter, Wh: a quarter with both becomes
-/// 8·E W for half the quarter, which stays within [`MAX_POWER_W`] (125 000 kWh).
+/// Largest offtake or injection of one quarter, Wh (125 000 kWh): a quarter with both
+/// becomes 8·E W for half the quarter, which stays within the largest power a scenario
+/// may name (1 GW).
 pub const MAX_QUARTER_WH: i64 = MAX_POWER_W / 8;
 
 /// Largest gas volume of one hour, dm³: V dm³ becomes V·1000 ml/h, which stays within
@@ -116,7 +117,161 @@ pub struct GasHour {
     pub line: usize,
 }
 
-/// Slot flags: which rows a quarter (or gas hour) has.
+/// The accessors both exports share, each over its [`Index`] (`$period`: "quarter";
+/// `$meter_row`: the row whose `Meter` cell names the meter).
+macro_rules! period_accessors {
+    ($item:ty, $period:literal, $periods:literal, $meter_row:literal) => {
+        #[doc = concat!("The `Meter` column of the ", $meter_row, ", if not empty.")]
+        pub fn meter_id(&self) -> Option<&str> {
+            self.0.meter_id.as_deref()
+        }
+
+        #[doc = concat!("Start of the first ", $period, ".")]
+        pub fn start(&self) -> SimTime {
+            self.0.start_of(0)
+        }
+
+        #[doc = concat!("End of the last ", $period, " (exclusive).")]
+        pub fn end(&self) -> SimTime {
+            self.0.start_of(self.0.slots.len())
+        }
+
+        #[doc = concat!("Number of ", $periods, ", filled gaps included.")]
+        pub fn len(&self) -> usize {
+            self.0.slots.len()
+        }
+
+        #[doc = concat!("Whether the export has no ", $period, " (a header without rows).")]
+        pub fn is_empty(&self) -> bool {
+            self.0.slots.is_empty()
+        }
+
+        #[doc = concat!("How many ", $periods, " were gaps filled by the [`Gaps`] policy.")]
+        pub fn filled_gaps(&self) -> usize {
+            self.0.filled
+        }
+
+        #[doc = concat!("The ", $periods, " in time order.")]
+        pub fn iter(&self) -> impl Iterator<Item = $item> + '_ {
+            self.0.range(0, self.0.slots.len())
+        }
+
+        #[doc = concat!("The ", $periods, " that overlap `lo..hi`.")]
+        pub fn overlapping(&self, lo: SimTime, hi: SimTime) -> impl Iterator<Item = $item> + '_ {
+            self.0.overlapping(lo, hi)
+        }
+    };
+}
+
+/// A quarter-hour electricity export: one entry per quarter from the first row's to
+/// the last row's, gaps filled by the chosen [`Gaps`] policy.
+#[derive(Debug, Clone)]
+pub struct ElectricityExport(Index<QuarterSlot>);
+
+impl ElectricityExport {
+    period_accessors!(Quarter, "quarter", "quarters", "first row (`1SAG…`)");
+
+    /// The quarter holding `t`, if the export covers it.
+    pub fn quarter_at(&self, t: SimTime) -> Option<Quarter> {
+        self.0.at(t)
+    }
+}
+
+/// An hourly gas export: one entry per hour from the first row's to the last row's,
+/// gaps filled by the chosen [`Gaps`] policy.
+#[derive(Debug, Clone)]
+pub struct GasExport(Index<GasSlot>);
+
+impl GasExport {
+    period_accessors!(GasHour, "hour", "hours", "first m³ row (`7MIT…`)");
+}
+
+/// What an export's index stores a period in, and what its reader needs to know of it:
+/// the period's length and words, how a row is checked and recorded, how a gap is
+/// filled. [`QuarterSlot`] (electricity) and [`GasSlot`] are the two.
+trait Period: Copy + Default {
+    /// The period's length.
+    const MS: i64;
+    /// Most periods an export may span.
+    const SPAN_MAX: usize;
+    /// The period in gap messages ("quarter").
+    const NAME: &'static str;
+    /// The period's length in messages about a row's `Until` ("a quarter").
+    const LENGTH: &'static str;
+    /// Where a period starts, in messages about a row off the grid.
+    const GRID: &'static str;
+    /// A period as the export hands it out.
+    type Item;
+    /// What a row's register and unit say, checked before its start and volume.
+    type Row;
+
+    /// Whether a row (or a filled gap) is in the period.
+    fn present(&self) -> bool;
+    /// The period's line in the CSV, for messages.
+    fn line(&self) -> u32;
+    /// The period starting at `start`, as handed out.
+    fn item(&self, start: SimTime) -> Self::Item;
+    /// The period filling a gap after `prev`, by the `gaps` policy (never `Refuse`).
+    fn fill(prev: &Self, gaps: Gaps) -> Self;
+
+    /// Checks the current row's register and unit; `None` for a row the export skips.
+    fn row<R: Read>(rows: &Rows<'_, '_, R>) -> Result<Option<Self::Row>, ScenarioError>;
+    /// The current row's volume in the slot's unit, checked against its bounds.
+    fn volume<R: Read>(rows: &Rows<'_, '_, R>, row: &Self::Row) -> Result<i64, ScenarioError>;
+    /// The row's kind in messages about misplaced rows ("offtake", "gas").
+    fn kind(row: &Self::Row) -> &'static str;
+    /// Whether the period already has a row of the kind of `row`.
+    fn has(&self, row: &Self::Row) -> bool;
+    /// Records the current row (`row`, its `volume`) in the period.
+    fn record<R: Read>(
+        &mut self,
+        rows: &Rows<'_, '_, R>,
+        row: &Self::Row,
+        volume: i64,
+    ) -> Result<(), ScenarioError>;
+}
+
+/// The index of an export: one slot per period from the first row's to the last row's.
+#[derive(Debug, Clone)]
+struct Index<S> {
+    meter_id: Option<String>,
+    /// Period number (ms since the epoch / `S::MS`) of the first slot.
+    first: i64,
+    slots: Vec<S>,
+    /// How many slots are filled gaps.
+    filled: usize,
+}
+
+impl<S: Period> Index<S> {
+    fn start_of(&self, i: usize) -> SimTime {
+        SimTime((self.first + i as i64) * S::MS)
+    }
+
+    /// The periods `from..to`, handed out.
+    fn range(&self, from: usize, to: usize) -> impl Iterator<Item = S::Item> + '_ {
+        (from..to).map(|i| self.slots[i].item(self.start_of(i)))
+    }
+
+    /// The period holding `t`, if the index covers it.
+    fn at(&self, t: SimTime) -> Option<S::Item> {
+        let i = usize::try_from(t.millis().div_euclid(S::MS) - self.first).ok()?;
+        (i < self.slots.len()).then(|| self.slots[i].item(self.start_of(i)))
+    }
+
+    /// The periods that overlap `lo..hi`.
+    fn overlapping(&self, lo: SimTime, hi: SimTime) -> impl Iterator<Item = S::Item> + '_ {
+        let clamp = |n: i64| {
+            usize::try_from(n - self.first)
+                .unwrap_or(0)
+                .min(self.slots.len())
+        };
+        let from = clamp(lo.millis().div_euclid(S::MS));
+        let to = clamp((hi.millis() + S::MS - 1).div_euclid(S::MS));
+        self.range(from, to.max(from))
+    }
+}
+
+/// Slot flags: which rows a quarter has.
 const PRESENT: u8 = 1;
 const OFFTAKE: u8 = 2;
 const INJECTION: u8 = 4;
@@ -124,42 +279,13 @@ const UNLABELLED: u8 = 8;
 const DAY: u8 = 16;
 const NIGHT: u8 = 32;
 
-/// One quarter (or gas hour) in the index: 16 bytes (gas uses `offtake` for dm³).
+/// One quarter in the index: 16 bytes.
 #[derive(Debug, Clone, Copy, Default)]
-struct Slot {
+struct QuarterSlot {
     offtake: u32,
     injection: u32,
     line: u32,
     flags: u8,
-}
-
-impl Slot {
-    /// Records a row of `kind` (its register's volume `wh`, at most [`MAX_QUARTER_WH`])
-    /// at `line`; `Err` with the line of the quarter's row of the other label.
-    fn add(&mut self, kind: u8, label: Option<Label>, wh: i64, line: u32) -> Result<(), u32> {
-        let label_bits = match label {
-            Some(Label::Day) => DAY,
-            Some(Label::Night) => NIGHT,
-            None => 0,
-        };
-        let known = self.flags & (DAY | NIGHT);
-        if known != 0 && label_bits != 0 && known != label_bits {
-            return Err(self.line);
-        }
-        // The quarter's line is its first labelled row's, else its first row's.
-        if self.flags & PRESENT == 0 || (known == 0 && label_bits != 0) {
-            self.line = line;
-        }
-        self.flags |= PRESENT | kind | label_bits;
-        // At most MAX_QUARTER_WH, which fits (checked at compile time).
-        let wh = u32::try_from(wh).unwrap_or(u32::MAX);
-        match kind {
-            OFFTAKE => self.offtake = wh,
-            INJECTION => self.injection = wh,
-            _ => {}
-        }
-        Ok(())
-    }
 }
 
 /// One gas hour in the index: 12 bytes.
@@ -170,235 +296,39 @@ struct GasSlot {
     present: bool,
 }
 
-const _: () = assert!(std::mem::size_of::<Slot>() == 16);
+const _: () = assert!(std::mem::size_of::<QuarterSlot>() == 16);
 const _: () = assert!(std::mem::size_of::<GasSlot>() == 12);
 const _: () = assert!(MAX_QUARTER_WH <= u32::MAX as i64);
 const _: () = assert!(MAX_HOUR_DM3 <= u32::MAX as i64);
 
-/// A quarter-hour electricity export: one entry per quarter from the first row's to
-/// the last row's, gaps filled by the chosen [`Gaps`] policy.
-#[derive(Debug, Clone)]
-pub struct ElectricityExport {
-    meter_id: Option<String>,
-    /// Quarter number (ms since the epoch / 900 000) of the first quarter.
-    first: i64,
-    slots: Vec<Slot>,
-    filled: usize,
-}
-
-impl ElectricityExport {
-    /// The `Meter` column of the first row (`1SAG…`), if not empty.
-    pub fn meter_id(&self) -> Option<&str> {
-        self.meter_id.as_deref()
-    }
-
-    /// Start of the first quarter.
-    pub fn start(&self) -> SimTime {
-        SimTime(self.first * QUARTER_MS)
-    }
-
-    /// End of the last quarter (exclusive).
-    pub fn end(&self) -> SimTime {
-        SimTime((self.first + self.slots.len() as i64) * QUARTER_MS)
-    }
-
-    /// Number of quarters, filled gaps included.
-    pub fn len(&self) -> usize {
-        self.slots.len()
-    }
-
-    /// Whether the export has no quarter (a header without rows).
-    pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
-    }
-
-    /// How many quarters were gaps filled by the [`Gaps`] policy.
-    pub fn filled_gaps(&self) -> usize {
-        self.filled
-    }
-
-    /// The quarters in time order.
-    pub fn iter(&self) -> impl Iterator<Item = Quarter> + '_ {
-        (0..self.slots.len()).map(|i| self.quarter(i))
-    }
-
-    /// The quarter holding `t`, if the export covers it.
-    pub fn quarter_at(&self, t: SimTime) -> Option<Quarter> {
-        let i = usize::try_from(t.millis().div_euclid(QUARTER_MS) - self.first).ok()?;
-        (i < self.slots.len()).then(|| self.quarter(i))
-    }
-
-    /// The quarters that overlap `lo..hi`.
-    pub fn overlapping(&self, lo: SimTime, hi: SimTime) -> impl Iterator<Item = Quarter> + '_ {
-        let (from, to) = overlap(self.first, QUARTER_MS, self.slots.len(), lo, hi);
-        (from..to).map(|i| self.quarter(i))
-    }
-
-    fn quarter(&self, i: usize) -> Quarter {
-        let s = self.slots[i];
-        let label = if s.flags & DAY != 0 {
-            Some(Label::Day)
-        } else if s.flags & NIGHT != 0 {
-            Some(Label::Night)
-        } else {
-            None
-        };
-        Quarter {
-            start: SimTime((self.first + i as i64) * QUARTER_MS),
-            offtake_wh: i64::from(s.offtake),
-            injection_wh: i64::from(s.injection),
-            label,
-            line: s.line as usize,
-        }
-    }
-}
-
-/// An hourly gas export: one entry per hour from the first row's to the last row's.
-#[derive(Debug, Clone)]
-pub struct GasExport {
-    meter_id: Option<String>,
-    /// Hour number (ms since the epoch / 3 600 000) of the first hour.
-    first: i64,
-    slots: Vec<GasSlot>,
-    filled: usize,
-}
-
-impl GasExport {
-    /// The `Meter` column of the first m³ row (`7MIT…`), if not empty.
-    pub fn meter_id(&self) -> Option<&str> {
-        self.meter_id.as_deref()
-    }
-
-    /// Start of the first hour.
-    pub fn start(&self) -> SimTime {
-        SimTime(self.first * HOUR_MS)
-    }
-
-    /// End of the last hour (exclusive).
-    pub fn end(&self) -> SimTime {
-        SimTime((self.first + self.slots.len() as i64) * HOUR_MS)
-    }
-
-    /// Number of hours, filled gaps included.
-    pub fn len(&self) -> usize {
-        self.slots.len()
-    }
-
-    /// Whether the export has no hour.
-    pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
-    }
-
-    /// How many hours were gaps filled by the [`Gaps`] policy.
-    pub fn filled_gaps(&self) -> usize {
-        self.filled
-    }
-
-    /// The hours in time order.
-    pub fn iter(&self) -> impl Iterator<Item = GasHour> + '_ {
-        (0..self.slots.len()).map(|i| self.hour(i))
-    }
-
-    /// The hours that overlap `lo..hi`.
-    pub fn overlapping(&self, lo: SimTime, hi: SimTime) -> impl Iterator<Item = GasHour> + '_ {
-        let (from, to) = overlap(self.first, HOUR_MS, self.slots.len(), lo, hi);
-        (from..to).map(|i| self.hour(i))
-    }
-
-    fn hour(&self, i: usize) -> GasHour {
-        let s = self.slots[i];
-        GasHour {
-            start: SimTime((self.first + i as i64) * HOUR_MS),
-            dm3: i64::from(s.dm3),
-            line: s.line as usize,
-        }
-    }
-}
-
-/// The index range of the periods (of `period_ms`, the first numbered `first`, `len` of
-/// them) that overlap `lo..hi`.
-fn overlap(first: i64, period_ms: i64, len: usize, lo: SimTime, hi: SimTime) -> (usize, usize) {
-    let clamp = |n: i64| usize::try_from(n - first).unwrap_or(0).min(len);
-    let from = clamp(lo.millis().div_euclid(period_ms));
-    let to = clamp((hi.millis() + period_ms - 1).div_euclid(period_ms));
-    (from, to.max(from))
-}
-
-/// A known header: the portal's column names in order. All four put the same column at
-/// the same index, so the rows are read alike.
+/// A known header: the portal's column names in order, `;`-separated as in the file. All
+/// four put the same column at the same index, so the rows are read alike.
 struct Layout {
     name: &'static str,
-    columns: &'static [&'static str],
+    header: &'static str,
 }
 
 const LAYOUTS: [Layout; 4] = [
     Layout {
         name: "English quarter-hour electricity",
-        columns: &[
-            "From (date)",
-            "From (time)",
-            "Until (date)",
-            "Until (time)",
-            "EAN code",
-            "Meter",
-            "Meter type",
-            "Register",
-            "Volume",
-            "Unit",
-            "Validation status",
-            "Description",
-        ],
+        header: "From (date);From (time);Until (date);Until (time);EAN code;Meter;\
+                 Meter type;Register;Volume;Unit;Validation status;Description",
     },
     Layout {
         name: "English hourly gas",
-        columns: &[
-            "From (date)",
-            "From (time)",
-            "Until (date)",
-            "Until (time)",
-            "EAN code",
-            "Meter",
-            "Meter type",
-            "Register",
-            "Volume",
-            "Unit",
-            "Validation status",
-            "Caloric upper value",
-            "Description",
-        ],
+        header: "From (date);From (time);Until (date);Until (time);EAN code;Meter;\
+                 Meter type;Register;Volume;Unit;Validation status;Caloric upper value;\
+                 Description",
     },
     Layout {
         name: "Dutch quarter-hour electricity",
-        columns: &[
-            "Van datum",
-            "Van tijdstip",
-            "Tot datum",
-            "Tot tijdstip",
-            "EAN",
-            "Meter",
-            "Metertype",
-            "Register",
-            "Volume",
-            "Eenheid",
-            "Validatiestatus",
-        ],
+        header: "Van datum;Van tijdstip;Tot datum;Tot tijdstip;EAN;Meter;Metertype;\
+                 Register;Volume;Eenheid;Validatiestatus",
     },
     Layout {
         name: "Dutch hourly gas",
-        columns: &[
-            "Van datum",
-            "Van tijdstip",
-            "Tot datum",
-            "Tot tijdstip",
-            "EAN-code",
-            "Meter",
-            "Metertype",
-            "Register",
-            "Volume",
-            "Eenheid",
-            "Validatiestatus",
-            "Calorische Bovenwaarde",
-        ],
+        header: "Van datum;Van tijdstip;Tot datum;Tot tijdstip;EAN-code;Meter;Metertype;\
+                 Register;Volume;Eenheid;Validatiestatus;Calorische Bovenwaarde",
     },
 ];
 
@@ -507,10 +437,10 @@ impl<'a, 'p, R: Read> Rows<'a, 'p, R> {
         }
         let found: Vec<&str> = (0..rows.record.len()).map(|i| rows.cell(i)).collect();
         let found = found.join(";");
-        if !LAYOUTS.iter().any(|l| l.columns.join(";") == found) {
+        if !LAYOUTS.iter().any(|l| l.header == found) {
             let known: Vec<String> = LAYOUTS
                 .iter()
-                .map(|l| format!("{}: `{}`", l.name, l.columns.join(";")))
+                .map(|l| format!("{}: `{}`", l.name, l.header))
                 .collect();
             return Err(rows.syntax(
                 1,
@@ -737,181 +667,6 @@ impl Starts {
     }
 }
 
-/// Places a row in the index: the period number of its start among `instants` that has
-/// no row of `kind` yet, growing `slots` to it.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one row's context, used once per kind"
-)]
-fn place<R: Read, S: Copy + Default>(
-    rows: &Rows<'_, '_, R>,
-    instants: &[SimTime],
-    period_ms: i64,
-    first: &mut Option<i64>,
-    slots: &mut Vec<S>,
-    has: impl Fn(&S) -> bool,
-    what: &str,
-    span_max: usize,
-) -> Result<usize, ScenarioError> {
-    for t in instants {
-        if t.millis().rem_euclid(period_ms) != 0 {
-            let expected = if period_ms == QUARTER_MS {
-                "a quarter starts at :00, :15, :30 or :45"
-            } else {
-                "a gas hour starts on the hour"
-            };
-            return Err(rows.error_at(FROM_TIME, expected.into()));
-        }
-        let n = t.millis().div_euclid(period_ms);
-        let first = *first.get_or_insert(n);
-        let Ok(i) = usize::try_from(n - first) else {
-            return Err(rows.error_at(
-                FROM_DATE,
-                format!(
-                    "this row starts before the export's first row: expected the rows \
-                     in time order ({what})"
-                ),
-            ));
-        };
-        if i >= span_max {
-            return Err(rows.error_at(
-                FROM_DATE,
-                "this row lies more than 20 years after the export's first row".into(),
-            ));
-        }
-        if i >= slots.len() {
-            slots.resize(i + 1, S::default());
-        }
-        if !has(&slots[i]) {
-            return Ok(i);
-        }
-    }
-    let (date, time) = (rows.cell(FROM_DATE), rows.cell(FROM_TIME));
-    Err(rows.error_at(
-        FROM_TIME,
-        if instants.len() > 1 {
-            format!(
-                "duplicated {what} row for {date} {time}: the clock shows this time twice \
-                 (summer time, then winter time), and both already have one"
-            )
-        } else {
-            format!(
-                "duplicated {what} row for {date} {time}: expected one row per register \
-                 and period"
-            )
-        },
-    ))
-}
-
-/// Checks a row's `Until` against its start: `period_ms` later, on the local clock.
-fn check_until<R: Read>(
-    rows: &Rows<'_, '_, R>,
-    start: SimTime,
-    period_ms: i64,
-) -> Result<(), ScenarioError> {
-    let (expected, _) = start.plus_ms(period_ms).local();
-    let (date, time) = (rows.date(UNTIL_DATE)?, rows.time(UNTIL_TIME)?);
-    if NaiveDateTime::new(date, time) != expected {
-        let field = if date == expected.date() {
-            UNTIL_TIME
-        } else {
-            UNTIL_DATE
-        };
-        return Err(rows.error_at(
-            field,
-            format!(
-                "the row's interval ends at {} {}: expected {} (its start plus {}), rows \
-                 must not overlap",
-                rows.cell(UNTIL_DATE),
-                rows.cell(UNTIL_TIME),
-                expected.format("%d/%m/%Y %H:%M:%S"),
-                if period_ms == QUARTER_MS {
-                    "a quarter"
-                } else {
-                    "an hour"
-                },
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// A gap found in an index: periods `from..to` (indexes) are missing.
-fn gap_error(
-    path: &str,
-    first_ms: i64,
-    period_ms: i64,
-    (from, to): (usize, usize),
-    (before, after): (u32, u32),
-    what: &str,
-) -> ScenarioError {
-    let at = |i: usize| {
-        SimTime(first_ms + i as i64 * period_ms)
-            .local()
-            .0
-            .format("%d/%m/%Y %H:%M")
-    };
-    let n = to - from;
-    ScenarioError::new(
-        path,
-        after as usize,
-        1,
-        format!(
-            "the export has no rows for {n} {what}{} from {} to {} (between the rows at \
-             line {before} and line {after}): fill them in, or say what a gap means with \
-             `gaps = \"zero\"` or `gaps = \"hold\"` (`--gaps` for `p1sim replay`)",
-            if n == 1 { "" } else { "s" },
-            at(from),
-            at(to),
-        ),
-    )
-}
-
-/// Fills or refuses the gaps of an index; returns how many periods were filled.
-fn fill_gaps<S: Copy>(
-    slots: &mut [S],
-    present: impl Fn(&S) -> bool,
-    line: impl Fn(&S) -> u32,
-    fill: impl Fn(&S, Gaps) -> S,
-    gaps: Gaps,
-    report: impl Fn((usize, usize), (u32, u32)) -> ScenarioError,
-) -> Result<usize, ScenarioError> {
-    let mut filled = 0;
-    let mut i = 0;
-    while i < slots.len() {
-        if present(&slots[i]) {
-            i += 1;
-            continue;
-        }
-        // The first slot always holds the first row and the last one the row that grew
-        // the index to it, so a gap has a present slot on either side.
-        let from = i;
-        while !present(&slots[i]) {
-            i += 1;
-        }
-        if gaps == Gaps::Refuse {
-            return Err(report((from, i), (line(&slots[from - 1]), line(&slots[i]))));
-        }
-        for k in from..i {
-            slots[k] = fill(&slots[k - 1], gaps);
-        }
-        filled += i - from;
-    }
-    Ok(filled)
-}
-
-/// The register of an electricity row: which volume it gives and its tariff label.
-fn electricity_register(register: &str) -> Option<(u8, Option<Label>)> {
-    Some(match register {
-        "Offtake Day" | "Afname Dag" => (OFFTAKE, Some(Label::Day)),
-        "Offtake Night" | "Afname Nacht" => (OFFTAKE, Some(Label::Night)),
-        "Injection Day" | "Injectie Dag" => (INJECTION, Some(Label::Day)),
-        "Injection Night" | "Injectie Nacht" => (INJECTION, Some(Label::Night)),
-        "" => (UNLABELLED, None),
-        _ => return None,
-    })
-}
-
 /// Reads a quarter-hour electricity export from `input`, naming it `path` in errors.
 ///
 /// Volumes in `kWh` (the portal's unit), `Wh` or `MWh` are converted exactly to Wh (a
@@ -923,21 +678,256 @@ pub fn read_electricity(
     gaps: Gaps,
     progress: Option<&mut dyn FnMut(u64)>,
 ) -> Result<ElectricityExport, ScenarioError> {
+    read_index(path, input, gaps, progress).map(ElectricityExport)
+}
+
+/// Reads an hourly gas export from `input`, naming it `path` in errors: the m³ rows
+/// (`m³` or `m3`, exact to the dm³); the kWh rows are the portal's conversions of the same
+/// volumes and are skipped.
+pub fn read_gas(
+    path: &str,
+    input: impl Read,
+    gaps: Gaps,
+    progress: Option<&mut dyn FnMut(u64)>,
+) -> Result<GasExport, ScenarioError> {
+    read_index(path, input, gaps, progress).map(GasExport)
+}
+
+/// Reads an export into its index: each row checked (register and unit, start, volume,
+/// place, `Until`) and recorded in turn, then the gaps filled or refused.
+fn read_index<S: Period>(
+    path: &str,
+    input: impl Read,
+    gaps: Gaps,
+    progress: Option<&mut dyn FnMut(u64)>,
+) -> Result<Index<S>, ScenarioError> {
     let mut rows = Rows::open(path, input, progress)?;
     let mut starts = Starts::default();
-    let mut first = None;
-    let mut slots: Vec<Slot> = Vec::new();
-    let mut meter_id = None;
+    let mut index: Index<S> = Index {
+        meter_id: None,
+        first: 0,
+        slots: Vec::new(),
+        filled: 0,
+    };
     while rows.next_row()? {
-        let register = rows.cell(REGISTER);
-        let Some((kind, label)) = electricity_register(register) else {
-            return Err(rows.error_at(
-                REGISTER,
+        let Some(row) = S::row(&rows)? else {
+            continue;
+        };
+        starts.of(&rows)?;
+        let volume = S::volume(&rows, &row)?;
+        let i = index.place(&rows, &starts.instants, &row)?;
+        index.check_until(&rows, i)?;
+        index.slots[i].record(&rows, &row, volume)?;
+        if index.meter_id.is_none() {
+            let id = rows.cell(METER);
+            index.meter_id = (!id.is_empty()).then(|| id.to_owned());
+        }
+    }
+    index.fill_gaps(path, gaps)?;
+    index.slots.shrink_to_fit();
+    Ok(index)
+}
+
+impl<S: Period> Index<S> {
+    /// Places the current row (`row`) in the index: the period number of its start among
+    /// `instants` that has no row of its kind yet, growing the index to it.
+    fn place<R: Read>(
+        &mut self,
+        rows: &Rows<'_, '_, R>,
+        instants: &[SimTime],
+        row: &S::Row,
+    ) -> Result<usize, ScenarioError> {
+        let what = S::kind(row);
+        for t in instants {
+            if t.millis().rem_euclid(S::MS) != 0 {
+                return Err(rows.error_at(FROM_TIME, S::GRID.into()));
+            }
+            let n = t.millis().div_euclid(S::MS);
+            if self.slots.is_empty() {
+                self.first = n;
+            }
+            let Ok(i) = usize::try_from(n - self.first) else {
+                return Err(rows.error_at(
+                    FROM_DATE,
+                    format!(
+                        "this row starts before the export's first row: expected the rows \
+                         in time order ({what})"
+                    ),
+                ));
+            };
+            if i >= S::SPAN_MAX {
+                return Err(rows.error_at(
+                    FROM_DATE,
+                    "this row lies more than 20 years after the export's first row".into(),
+                ));
+            }
+            if i >= self.slots.len() {
+                self.slots.resize(i + 1, S::default());
+            }
+            if !self.slots[i].has(row) {
+                return Ok(i);
+            }
+        }
+        let (date, time) = (rows.cell(FROM_DATE), rows.cell(FROM_TIME));
+        Err(rows.error_at(
+            FROM_TIME,
+            if instants.len() > 1 {
                 format!(
-                    "unknown register `{register}`: expected Offtake/Injection Day/Night or \
-                     Afname/Injectie Dag/Nacht (a gas export goes in `gas`)"
+                    "duplicated {what} row for {date} {time}: the clock shows this time \
+                     twice (summer time, then winter time), and both already have one"
+                )
+            } else {
+                format!(
+                    "duplicated {what} row for {date} {time}: expected one row per register \
+                     and period"
+                )
+            },
+        ))
+    }
+
+    /// Fills or refuses the gaps of the index (`path` names the export in the refusal).
+    fn fill_gaps(&mut self, path: &str, gaps: Gaps) -> Result<(), ScenarioError> {
+        let mut i = 0;
+        while i < self.slots.len() {
+            if self.slots[i].present() {
+                i += 1;
+                continue;
+            }
+            // The first slot always holds the first row and the last one the row that grew
+            // the index to it, so a gap has a present slot on either side.
+            let from = i;
+            while !self.slots[i].present() {
+                i += 1;
+            }
+            if gaps == Gaps::Refuse {
+                return Err(self.gap_error(path, from, i));
+            }
+            for k in from..i {
+                self.slots[k] = S::fill(&self.slots[k - 1], gaps);
+            }
+            self.filled += i - from;
+        }
+        Ok(())
+    }
+
+    /// Checks the current row's `Until` against the start of its period `i`: one period
+    /// later, on the local clock.
+    fn check_until<R: Read>(&self, rows: &Rows<'_, '_, R>, i: usize) -> Result<(), ScenarioError> {
+        let (expected, _) = self.start_of(i + 1).local();
+        let (date, time) = (rows.date(UNTIL_DATE)?, rows.time(UNTIL_TIME)?);
+        if NaiveDateTime::new(date, time) != expected {
+            let field = if date == expected.date() {
+                UNTIL_TIME
+            } else {
+                UNTIL_DATE
+            };
+            return Err(rows.error_at(
+                field,
+                format!(
+                    "the row's interval ends at {} {}: expected {} (its start plus {}), rows \
+                     must not overlap",
+                    rows.cell(UNTIL_DATE),
+                    rows.cell(UNTIL_TIME),
+                    expected.format("%d/%m/%Y %H:%M:%S"),
+                    S::LENGTH,
                 ),
             ));
+        }
+        Ok(())
+    }
+
+    /// The refusal of the gap of periods `from..to`, placed at the row after it.
+    fn gap_error(&self, path: &str, from: usize, to: usize) -> ScenarioError {
+        let at = |i: usize| self.start_of(i).local().0.format("%d/%m/%Y %H:%M");
+        let (before, after) = (self.slots[from - 1].line(), self.slots[to].line());
+        let n = to - from;
+        ScenarioError::new(
+            path,
+            after as usize,
+            1,
+            format!(
+                "the export has no rows for {n} {}{} from {} to {} (between the rows at \
+                 line {before} and line {after}): fill them in, or say what a gap means with \
+                 `gaps = \"zero\"` or `gaps = \"hold\"` (`--gaps` for `p1sim replay`)",
+                S::NAME,
+                if n == 1 { "" } else { "s" },
+                at(from),
+                at(to),
+            ),
+        )
+    }
+}
+
+/// What an electricity row's register and unit say.
+struct Register {
+    /// `OFFTAKE`, `INJECTION` or, for an empty row without a register, `UNLABELLED`.
+    kind: u8,
+    label: Option<Label>,
+    /// The unit's decimals below a Wh.
+    decimals: u32,
+}
+
+impl Period for QuarterSlot {
+    const MS: i64 = QUARTER_MS;
+    const SPAN_MAX: usize = MAX_SPAN_QUARTERS;
+    const NAME: &'static str = "quarter";
+    const LENGTH: &'static str = "a quarter";
+    const GRID: &'static str = "a quarter starts at :00, :15, :30 or :45";
+    type Item = Quarter;
+    type Row = Register;
+
+    fn present(&self) -> bool {
+        self.flags & PRESENT != 0
+    }
+
+    fn line(&self) -> u32 {
+        self.line
+    }
+
+    fn item(&self, start: SimTime) -> Quarter {
+        let label = if self.flags & DAY != 0 {
+            Some(Label::Day)
+        } else if self.flags & NIGHT != 0 {
+            Some(Label::Night)
+        } else {
+            None
+        };
+        Quarter {
+            start,
+            offtake_wh: i64::from(self.offtake),
+            injection_wh: i64::from(self.injection),
+            label,
+            line: self.line as usize,
+        }
+    }
+
+    fn fill(prev: &Self, gaps: Gaps) -> Self {
+        let hold = gaps == Gaps::Hold;
+        QuarterSlot {
+            offtake: if hold { prev.offtake } else { 0 },
+            injection: if hold { prev.injection } else { 0 },
+            line: prev.line,
+            flags: PRESENT,
+        }
+    }
+
+    fn row<R: Read>(rows: &Rows<'_, '_, R>) -> Result<Option<Register>, ScenarioError> {
+        let register = rows.cell(REGISTER);
+        let (kind, label) = match register {
+            "Offtake Day" | "Afname Dag" => (OFFTAKE, Some(Label::Day)),
+            "Offtake Night" | "Afname Nacht" => (OFFTAKE, Some(Label::Night)),
+            "Injection Day" | "Injectie Dag" => (INJECTION, Some(Label::Day)),
+            "Injection Night" | "Injectie Nacht" => (INJECTION, Some(Label::Night)),
+            "" => (UNLABELLED, None),
+            _ => {
+                return Err(rows.error_at(
+                    REGISTER,
+                    format!(
+                        "unknown register `{register}`: expected Offtake/Injection Day/Night \
+                         or Afname/Injectie Dag/Nacht (a gas export goes in `gas`)"
+                    ),
+                ));
+            }
         };
         let unit = rows.cell(UNIT);
         let decimals = match unit {
@@ -951,9 +941,16 @@ pub fn read_electricity(
                 ));
             }
         };
-        starts.of(&rows)?;
-        let wh = rows.volume(decimals, "0,173")?;
-        if label.is_none() && wh != 0 {
+        Ok(Some(Register {
+            kind,
+            label,
+            decimals,
+        }))
+    }
+
+    fn volume<R: Read>(rows: &Rows<'_, '_, R>, row: &Register) -> Result<i64, ScenarioError> {
+        let wh = rows.volume(row.decimals, "0,173")?;
+        if row.label.is_none() && wh != 0 {
             return Err(rows.error_at(
                 REGISTER,
                 "a row with a volume needs its register (Offtake/Injection Day/Night)".into(),
@@ -965,92 +962,98 @@ pub fn read_electricity(
                 "a quarter's offtake or injection is at most 125000 kWh (a 1 GW load)".into(),
             ));
         }
-        let what = match kind {
+        Ok(wh)
+    }
+
+    fn kind(row: &Register) -> &'static str {
+        match row.kind {
             OFFTAKE => "offtake",
             INJECTION => "injection",
             _ => "register-less",
-        };
-        let i = place(
-            &rows,
-            &starts.instants,
-            QUARTER_MS,
-            &mut first,
-            &mut slots,
-            |s: &Slot| s.flags & kind != 0,
-            what,
-            MAX_SPAN_QUARTERS,
-        )?;
-        let start = SimTime((first.unwrap_or(0) + i as i64) * QUARTER_MS);
-        check_until(&rows, start, QUARTER_MS)?;
-        let line = u32::try_from(rows.line).unwrap_or(u32::MAX);
-        slots[i].add(kind, label, wh, line).map_err(|other| {
-            rows.error_at(
-                REGISTER,
-                format!(
-                    "register `{register}` disagrees with line {other} on the tariff of this \
-                     quarter"
-                ),
-            )
-        })?;
-        if meter_id.is_none() {
-            let id = rows.cell(METER);
-            meter_id = (!id.is_empty()).then(|| id.to_owned());
         }
     }
-    let first = first.unwrap_or(0);
-    let filled = fill_gaps(
-        &mut slots,
-        |s| s.flags & PRESENT != 0,
-        |s| s.line,
-        |prev, gaps| Slot {
-            offtake: if gaps == Gaps::Hold { prev.offtake } else { 0 },
-            injection: if gaps == Gaps::Hold {
-                prev.injection
-            } else {
-                0
-            },
-            line: prev.line,
-            flags: PRESENT,
-        },
-        gaps,
-        |range, lines| {
-            gap_error(
-                path,
-                first * QUARTER_MS,
-                QUARTER_MS,
-                range,
-                lines,
-                "quarter",
-            )
-        },
-    )?;
-    slots.shrink_to_fit();
-    Ok(ElectricityExport {
-        meter_id,
-        first,
-        slots,
-        filled,
-    })
+
+    fn has(&self, row: &Register) -> bool {
+        self.flags & row.kind != 0
+    }
+
+    /// Refuses a label other than the one an earlier row of the quarter gave.
+    fn record<R: Read>(
+        &mut self,
+        rows: &Rows<'_, '_, R>,
+        row: &Register,
+        wh: i64,
+    ) -> Result<(), ScenarioError> {
+        let label_bits = match row.label {
+            Some(Label::Day) => DAY,
+            Some(Label::Night) => NIGHT,
+            None => 0,
+        };
+        let known = self.flags & (DAY | NIGHT);
+        if known != 0 && label_bits != 0 && known != label_bits {
+            return Err(rows.error_at(
+                REGISTER,
+                format!(
+                    "register `{}` disagrees with line {} on the tariff of this quarter",
+                    rows.cell(REGISTER),
+                    self.line
+                ),
+            ));
+        }
+        // The quarter's line is its first labelled row's, else its first row's.
+        if self.flags & PRESENT == 0 || (known == 0 && label_bits != 0) {
+            self.line = u32::try_from(rows.line).unwrap_or(u32::MAX);
+        }
+        self.flags |= PRESENT | row.kind | label_bits;
+        // At most MAX_QUARTER_WH, which fits (checked at compile time).
+        let wh = u32::try_from(wh).unwrap_or(u32::MAX);
+        match row.kind {
+            OFFTAKE => self.offtake = wh,
+            INJECTION => self.injection = wh,
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
-/// Reads an hourly gas export from `input`, naming it `path` in errors: the m³ rows
-/// (`m³` or `m3`, exact to the dm³); the kWh rows are the portal's conversions of the same
-/// volumes and are skipped.
-pub fn read_gas(
-    path: &str,
-    input: impl Read,
-    gaps: Gaps,
-    progress: Option<&mut dyn FnMut(u64)>,
-) -> Result<GasExport, ScenarioError> {
-    let mut rows = Rows::open(path, input, progress)?;
-    let mut starts = Starts::default();
-    let mut first = None;
-    let mut slots: Vec<GasSlot> = Vec::new();
-    let mut meter_id = None;
-    while rows.next_row()? {
+impl Period for GasSlot {
+    const MS: i64 = HOUR_MS;
+    const SPAN_MAX: usize = MAX_SPAN_QUARTERS / 4;
+    const NAME: &'static str = "gas hour";
+    const LENGTH: &'static str = "an hour";
+    const GRID: &'static str = "a gas hour starts on the hour";
+    type Item = GasHour;
+    /// A gas row has one register (Offtake), so nothing to tell rows apart.
+    type Row = ();
+
+    fn present(&self) -> bool {
+        self.present
+    }
+
+    fn line(&self) -> u32 {
+        self.line
+    }
+
+    fn item(&self, start: SimTime) -> GasHour {
+        GasHour {
+            start,
+            dm3: i64::from(self.dm3),
+            line: self.line as usize,
+        }
+    }
+
+    fn fill(prev: &Self, gaps: Gaps) -> Self {
+        GasSlot {
+            dm3: if gaps == Gaps::Hold { prev.dm3 } else { 0 },
+            line: prev.line,
+            present: true,
+        }
+    }
+
+    fn row<R: Read>(rows: &Rows<'_, '_, R>) -> Result<Option<()>, ScenarioError> {
         let unit = rows.cell(UNIT);
         if unit == "kWh" {
-            continue;
+            return Ok(None);
         }
         if unit != "m³" && unit != "m3" {
             return Err(rows.error_at(
@@ -1068,7 +1071,10 @@ pub fn read_gas(
                 ),
             ));
         }
-        starts.of(&rows)?;
+        Ok(Some(()))
+    }
+
+    fn volume<R: Read>(rows: &Rows<'_, '_, R>, (): &()) -> Result<i64, ScenarioError> {
         let dm3 = rows.volume(3, "0,495")?;
         if dm3 > MAX_HOUR_DM3 {
             return Err(rows.error_at(
@@ -1076,48 +1082,30 @@ pub fn read_gas(
                 "an hour's gas volume is at most 1000 m³ (a flow of 1000 m³/h)".into(),
             ));
         }
-        let i = place(
-            &rows,
-            &starts.instants,
-            HOUR_MS,
-            &mut first,
-            &mut slots,
-            |s: &GasSlot| s.present,
-            "gas",
-            MAX_SPAN_QUARTERS / 4,
-        )?;
-        let start = SimTime((first.unwrap_or(0) + i as i64) * HOUR_MS);
-        check_until(&rows, start, HOUR_MS)?;
-        slots[i] = GasSlot {
+        Ok(dm3)
+    }
+
+    fn kind((): &()) -> &'static str {
+        "gas"
+    }
+
+    fn has(&self, (): &()) -> bool {
+        self.present
+    }
+
+    fn record<R: Read>(
+        &mut self,
+        rows: &Rows<'_, '_, R>,
+        (): &(),
+        dm3: i64,
+    ) -> Result<(), ScenarioError> {
+        *self = GasSlot {
             dm3: u32::try_from(dm3).unwrap_or(u32::MAX),
             line: u32::try_from(rows.line).unwrap_or(u32::MAX),
             present: true,
         };
-        if meter_id.is_none() {
-            let id = rows.cell(METER);
-            meter_id = (!id.is_empty()).then(|| id.to_owned());
-        }
+        Ok(())
     }
-    let first = first.unwrap_or(0);
-    let filled = fill_gaps(
-        &mut slots,
-        |s| s.present,
-        |s| s.line,
-        |prev, gaps| GasSlot {
-            dm3: if gaps == Gaps::Hold { prev.dm3 } else { 0 },
-            line: prev.line,
-            present: true,
-        },
-        gaps,
-        |range, lines| gap_error(path, first * HOUR_MS, HOUR_MS, range, lines, "gas hour"),
-    )?;
-    slots.shrink_to_fit();
-    Ok(GasExport {
-        meter_id,
-        first,
-        slots,
-        filled,
-    })
 }
 
 #[cfg(test)]

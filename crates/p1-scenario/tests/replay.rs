@@ -1,9 +1,12 @@
 //! Fluvius replay: the telegrams' registers and peaks equal what the export says,
 //! computed here straight from the CSV (not through the crate's parser).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use common::{HEADER, plus_minutes};
 use p1_scenario::{Scenario, Simulation};
 use p1_wire::Readout;
 
@@ -132,17 +135,14 @@ const CONTRARY: &[(&str, &str, &str)] = &[
 ];
 
 fn contrary_csv() -> String {
-    let mut text = "\u{feff}From (date);From (time);Until (date);Until (time);EAN code;Meter;\
-                    Meter type;Register;Volume;Unit;Validation status;Description\r\n"
-        .to_owned();
+    let mut text = HEADER.to_owned();
     for (time, register, volume) in CONTRARY {
         let status = if volume.is_empty() {
             "No consumption"
         } else {
             "Read"
         };
-        let minutes = time[..2].parse::<u32>().unwrap() * 60 + time[3..5].parse::<u32>().unwrap();
-        let until = format!("{:02}:{:02}:00", (minutes + 15) / 60, (minutes + 15) % 60);
+        let until = plus_minutes(time, 15);
         text += &format!(
             "04/03/2026;{time};04/03/2026;{until};=\"541448820000000001\";1SAG1100000001;\
              Digital meter;{register};{volume};kWh;{status};\r\n"
@@ -221,9 +221,7 @@ fn labels_that_contradict_the_calendar_set_the_tariff() {
 
 /// A Monday in March 2026 (no DST change), from 10:00 local, one quarter per entry.
 fn random_export(quarters: &[(u32, u32, bool)]) -> String {
-    let mut text = "\u{feff}From (date);From (time);Until (date);Until (time);EAN code;Meter;\
-                    Meter type;Register;Volume;Unit;Validation status;Description\r\n"
-        .to_owned();
+    let mut text = HEADER.to_owned();
     for (i, &(offtake, injection, day)) in quarters.iter().enumerate() {
         let (from, until) = (600 + 15 * i as u32, 615 + 15 * i as u32);
         let hm = |m: u32| format!("{:02}:{:02}:00", m / 60, m % 60);

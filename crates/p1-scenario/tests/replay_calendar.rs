@@ -2,8 +2,11 @@
 //! against the calendar the meter runs, including a day window that wraps midnight
 //! (`day_start` after `day_end`).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
+use common::{HEADER, plus_minutes};
 use p1_scenario::{Scenario, Simulation};
 
 /// Quarters of the export: (date, local time, label). The calendar below makes the day
@@ -19,13 +22,10 @@ const AGREEING: &[(&str, &str, &str)] = &[
 ];
 
 fn csv(rows: &[(&str, &str, &str)]) -> String {
-    let mut text = "\u{feff}From (date);From (time);Until (date);Until (time);EAN code;Meter;\
-                    Meter type;Register;Volume;Unit;Validation status;Description\r\n"
-        .to_owned();
+    let mut text = HEADER.to_owned();
     for (date, time, label) in rows {
         // Every row lasts a quarter (none here crosses midnight).
-        let minutes = time[..2].parse::<u32>().unwrap() * 60 + time[3..5].parse::<u32>().unwrap();
-        let until = format!("{:02}:{:02}:00", (minutes + 15) / 60, (minutes + 15) % 60);
+        let until = plus_minutes(time, 15);
         text += &format!(
             "{date};{time};{date};{until};=\"541448820000000001\";1SAG1100000001;\
              Digital meter;Offtake {label};0,100;kWh;Read;\r\n"

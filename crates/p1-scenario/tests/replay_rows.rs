@@ -2,26 +2,20 @@
 //! expected and what was found; units converted exactly; each gap policy; the real
 //! sample exports read whole, checked against sums taken here straight from their text.
 
+mod common;
+
 use std::path::Path;
 
+use common::{GAS_HEADER, HEADER, plus_minutes};
 use p1_scenario::ScenarioError;
-use p1_scenario::replay::{self, ElectricityExport, Gaps, Label};
-
-const HEADER: &str = "\u{feff}From (date);From (time);Until (date);Until (time);EAN code;Meter;\
-                      Meter type;Register;Volume;Unit;Validation status;Description\r\n";
-const GAS_HEADER: &str = "\u{feff}From (date);From (time);Until (date);Until (time);EAN code;\
-                          Meter;Meter type;Register;Volume;Unit;Validation status;\
-                          Caloric upper value;Description\r\n";
+use p1_scenario::replay::{self, ElectricityExport, Gaps, GasExport, Label};
 
 /// A row of 2 March 2026 from `time` for `minutes`.
 fn row(time: &str, minutes: u32, register: &str, volume: &str, unit: &str) -> String {
-    let start = time[..2].parse::<u32>().unwrap() * 60 + time[3..5].parse::<u32>().unwrap();
-    let end = start + minutes;
+    let until = plus_minutes(time, minutes);
     format!(
-        "02/03/2026;{time};02/03/2026;{:02}:{:02}:00;=\"1\";1SAG1100000001;Digital meter;\
-         {register};{volume};{unit};Read;\r\n",
-        end / 60,
-        end % 60
+        "02/03/2026;{time};02/03/2026;{until};=\"1\";1SAG1100000001;Digital meter;\
+         {register};{volume};{unit};Read;\r\n"
     )
 }
 
@@ -39,11 +33,27 @@ fn electricity(text: &str, gaps: Gaps) -> Result<ElectricityExport, ScenarioErro
     replay::read_electricity("e.csv", text.as_bytes(), gaps, None)
 }
 
+fn gas(text: &str, gaps: Gaps) -> Result<GasExport, ScenarioError> {
+    replay::read_gas("g.csv", text.as_bytes(), gaps, None)
+}
+
 fn refused(text: &str) -> ScenarioError {
-    match electricity(text, Gaps::Refuse) {
-        Ok(_) => panic!("accepted:\n{text}"),
-        Err(e) => e,
-    }
+    electricity(text, Gaps::Refuse)
+        .err()
+        .unwrap_or_else(|| panic!("accepted:\n{text}"))
+}
+
+/// The refusal of an electricity export of the one row `bad`.
+fn refused_row(bad: &str) -> ScenarioError {
+    refused(&(HEADER.to_owned() + bad))
+}
+
+/// The refusal of a gas export of the one row `bad`.
+fn refused_gas_row(bad: &str) -> ScenarioError {
+    let text = GAS_HEADER.to_owned() + bad;
+    gas(&text, Gaps::Refuse)
+        .err()
+        .unwrap_or_else(|| panic!("accepted:\n{text}"))
 }
 
 /// Column where cell `field` (0-based) of a [`row`] starts, counted here by hand.
@@ -69,49 +79,46 @@ fn a_short_row_is_refused_where_it_ends() {
     assert!(e.message.contains("a row of 5 cells: expected 12"), "{e}");
     // A row with a cell too many is not a Fluvius row either.
     let long = row("10:15:00", 15, "Offtake Day", "0,100", "kWh").replace("\r\n", ";x\r\n");
-    let e = refused(&(HEADER.to_owned() + &long));
+    let e = refused_row(&long);
     assert!(e.message.contains("a row of 13 cells: expected 12"), "{e}");
 }
 
 #[test]
 fn unknown_registers_and_units_are_refused_at_their_cell() {
-    let bad = row("10:00:00", 15, "Offtake Peak", "0,100", "kWh");
-    let e = refused(&(HEADER.to_owned() + &bad));
-    assert_eq!((e.line, e.column), (2, column(&bad, 7)), "{e}");
-    assert!(
-        e.message.contains("unknown register `Offtake Peak`")
-            && e.message.contains("Offtake/Injection Day/Night"),
-        "{e}"
-    );
-
-    let bad = row("10:00:00", 15, "Offtake Day", "0,100", "kW");
-    let e = refused(&(HEADER.to_owned() + &bad));
-    assert_eq!((e.line, e.column), (2, column(&bad, 9)), "{e}");
-    assert!(e.message.contains("unknown unit `kW`: expected kWh"), "{e}");
-
-    // Gas: only m³ rows count; kWh rows are skipped, anything else is refused.
-    let bad = gas_row("10:00:00", "0,100").replace("m³", "l");
-    let e = replay::read_gas(
-        "g.csv",
-        (GAS_HEADER.to_owned() + &bad).as_bytes(),
-        Gaps::Refuse,
-        None,
-    )
-    .unwrap_err();
-    assert_eq!((e.line, e.column), (2, column(&bad, 9)), "{e}");
-    assert!(e.message.contains("unknown unit `l`: expected m³"), "{e}");
-    let bad = gas_row("10:00:00", "0,100").replace("Offtake", "Offtake Day");
-    let e = replay::read_gas(
-        "g.csv",
-        (GAS_HEADER.to_owned() + &bad).as_bytes(),
-        Gaps::Refuse,
-        None,
-    )
-    .unwrap_err();
-    assert!(
-        e.message.contains("unknown gas register `Offtake Day`"),
-        "{e}"
-    );
+    // (row, reader's refusal, cell, message)
+    type Refusal = fn(&str) -> ScenarioError;
+    let cases: [(String, Refusal, usize, &str); 4] = [
+        (
+            row("10:00:00", 15, "Offtake Peak", "0,100", "kWh"),
+            refused_row,
+            7,
+            "unknown register `Offtake Peak`: expected Offtake/Injection Day/Night",
+        ),
+        (
+            row("10:00:00", 15, "Offtake Day", "0,100", "kW"),
+            refused_row,
+            9,
+            "unknown unit `kW`: expected kWh",
+        ),
+        // Gas: only m³ rows count; kWh rows are skipped, anything else is refused.
+        (
+            gas_row("10:00:00", "0,100").replace("m³", "l"),
+            refused_gas_row,
+            9,
+            "unknown unit `l`: expected m³",
+        ),
+        (
+            gas_row("10:00:00", "0,100").replace("Offtake", "Offtake Day"),
+            refused_gas_row,
+            7,
+            "unknown gas register `Offtake Day`",
+        ),
+    ];
+    for (bad, refuse, field, expected) in cases {
+        let e = refuse(&bad);
+        assert_eq!((e.line, e.column), (2, column(&bad, field)), "{e}");
+        assert!(e.message.contains(expected), "{e}");
+    }
 }
 
 #[test]
@@ -131,7 +138,7 @@ fn units_convert_exactly() {
     // Finer than a Wh would not be exact.
     for (volume, unit) in [("0,1735", "kWh"), ("0,5", "Wh"), ("0,0000005", "MWh")] {
         let bad = row("10:00:00", 15, "Offtake Day", volume, unit);
-        let e = refused(&(HEADER.to_owned() + &bad));
+        let e = refused_row(&bad);
         assert_eq!(
             (e.line, e.column),
             (2, column(&bad, 8)),
@@ -140,11 +147,7 @@ fn units_convert_exactly() {
         assert!(e.message.contains("decimals"), "{e}");
     }
     let bad = row("10:00:00", 15, "Offtake Day", "-0,100", "kWh");
-    assert!(
-        refused(&(HEADER.to_owned() + &bad))
-            .message
-            .contains("negative")
-    );
+    assert!(refused_row(&bad).message.contains("negative"));
 }
 
 #[test]
@@ -172,7 +175,7 @@ fn a_duplicated_quarter_is_refused() {
 fn overlapping_or_misplaced_intervals_are_refused() {
     // A row of half an hour overlaps the next quarter.
     let bad = row("10:00:00", 30, "Offtake Day", "0,120", "kWh");
-    let e = refused(&(HEADER.to_owned() + &bad));
+    let e = refused_row(&bad);
     assert_eq!((e.line, e.column), (2, column(&bad, 3)), "{e}");
     assert!(
         e.message
@@ -181,7 +184,7 @@ fn overlapping_or_misplaced_intervals_are_refused() {
     );
     // A quarter that starts off the quarter grid.
     let bad = row("10:05:00", 15, "Offtake Day", "0,120", "kWh");
-    let e = refused(&(HEADER.to_owned() + &bad));
+    let e = refused_row(&bad);
     assert_eq!((e.line, e.column), (2, 12), "{e}");
     assert!(e.message.contains(":00, :15, :30 or :45"), "{e}");
     // Rows out of time order before the first one.
@@ -193,13 +196,7 @@ fn overlapping_or_misplaced_intervals_are_refused() {
     assert!(e.message.contains("before the export's first row"), "{e}");
     // A quarter-hour row in a gas export is an interval of the wrong length.
     let bad = row("10:00:00", 15, "Offtake", "0,120", "m³").replace(";Read;\r\n", ";Read;;\r\n");
-    let e = replay::read_gas(
-        "g.csv",
-        (GAS_HEADER.to_owned() + &bad).as_bytes(),
-        Gaps::Refuse,
-        None,
-    )
-    .unwrap_err();
+    let e = refused_gas_row(&bad);
     assert!(e.message.contains("its start plus an hour"), "{e}");
 }
 
@@ -302,8 +299,7 @@ fn a_gap_can_hold_the_previous_power() {
 fn gas_gaps_follow_the_same_policies() {
     let text =
         GAS_HEADER.to_owned() + &gas_row("10:00:00", "0,100") + &gas_row("12:00:00", "0,300");
-    let read = |gaps| replay::read_gas("g.csv", text.as_bytes(), gaps, None);
-    let e = read(Gaps::Refuse).unwrap_err();
+    let e = gas(&text, Gaps::Refuse).unwrap_err();
     assert_eq!(e.line, 3, "{e}");
     assert!(
         e.message
@@ -311,7 +307,7 @@ fn gas_gaps_follow_the_same_policies() {
         "{e}"
     );
     let dm3 = |gaps| {
-        read(gaps)
+        gas(&text, gaps)
             .unwrap()
             .iter()
             .map(|h| h.dm3)

@@ -8,19 +8,11 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use chrono::{NaiveDateTime, TimeZone};
 use chrono_tz::Europe::Brussels;
+use common::{p1sim, p1sim_ok};
 use serde_json::Value;
-
-fn p1sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_p1sim"))
-        .current_dir(common::root())
-        .args(args)
-        .output()
-        .expect("run p1sim")
-}
 
 fn sample(name: &str) -> String {
     common::root()
@@ -143,8 +135,7 @@ fn check_export(name: &str, electricity: Option<&str>, gas: Option<&str>, shape:
     if let Some(g) = gas {
         args.extend(["--gas", g]);
     }
-    let o = p1sim(&args);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    p1sim_ok(&args);
     let records = truth(&truth_path);
     let Some(electricity) = electricity else {
         check_gas(name, &records, gas.unwrap());
@@ -276,54 +267,39 @@ fn the_household_shape_keeps_every_quarter_exact() {
 
 #[test]
 fn the_written_scenario_plays_the_same_bytes() {
-    let week = "scenarios/data/fluvius-electricity-2023-10-26.csv";
-    let gas = "scenarios/data/fluvius-gas-2023-10-26.csv";
-    let common = [
-        "--interval",
-        "1m",
-        "--seed",
-        "7",
-        "--import-day-kwh",
-        "1520.5",
-    ];
+    // The same replay, played to a file or written as a scenario.
+    let replay = |to: &[&str]| {
+        let mut args = vec![
+            "replay",
+            "scenarios/data/fluvius-electricity-2023-10-26.csv",
+            "--gas",
+            "scenarios/data/fluvius-gas-2023-10-26.csv",
+            "--interval",
+            "1m",
+            "--seed",
+            "7",
+            "--import-day-kwh",
+            "1520.5",
+        ];
+        args.extend(to);
+        p1sim_ok(&args);
+    };
     let direct = tmp("direct.p1");
-    let mut args = vec![
-        "replay",
-        week,
-        "--gas",
-        gas,
-        "--out",
-        direct.to_str().unwrap(),
-    ];
-    args.extend(common);
-    let o = p1sim(&args);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-
+    replay(&["--out", direct.to_str().unwrap()]);
     let scenario = tmp("written.toml");
-    let mut args = vec![
-        "replay",
-        week,
-        "--gas",
-        gas,
-        "--write-scenario",
-        scenario.to_str().unwrap(),
-    ];
-    args.extend(common);
-    let o = p1sim(&args);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    replay(&["--write-scenario", scenario.to_str().unwrap()]);
     let text = std::fs::read_to_string(&scenario).unwrap();
     assert!(text.contains("import_day_kwh = \"1520.5\""), "{text}");
     assert!(text.contains("equipment_id = \"1SAG1234567890\""), "{text}");
     assert!(text.contains("equipment_id = \"7MIT1234567890\""), "{text}");
 
     let played = tmp("played.p1");
-    let o = p1sim(&[
+    p1sim_ok(&[
         "run",
         scenario.to_str().unwrap(),
         "--out",
         played.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let (a, b) = (
         std::fs::read(direct).unwrap(),
         std::fs::read(played).unwrap(),
@@ -347,7 +323,7 @@ fn with_the_golden_scenarios_meter_it_plays_the_golden_bytes() {
     // included), flat, seed 16, a telegram an hour, ending at the export's end. The
     // replay plays the same telegrams and one more, at the export's end.
     let out = tmp("golden-prefix.p1");
-    let o = p1sim(&[
+    p1sim_ok(&[
         "replay",
         "scenarios/data/fluvius-electricity-2023-10-26.csv",
         "--gas",
@@ -363,7 +339,6 @@ fn with_the_golden_scenarios_meter_it_plays_the_golden_bytes() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let played = std::fs::read(out).unwrap();
     let golden = std::fs::read(common::root().join("golden/fluvius-replay.p1")).unwrap();
     assert!(played.len() > golden.len() && played.starts_with(&golden));
@@ -388,44 +363,32 @@ fn a_bad_row_exits_2_with_its_position() {
     lines[7] = &cut;
     let path = tmp("cut.csv");
     std::fs::write(&path, lines.join("\r\n")).unwrap();
-    let o = p1sim(&["replay", path.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    let expected = format!("{}:8:{}:", path.display(), cut.chars().count() + 1);
-    assert!(stderr.contains(&expected), "{stderr}");
-    assert!(stderr.contains("a row of 5 cells: expected 12"), "{stderr}");
-
-    let o = p1sim(&["replay", "/dev/zero"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("/dev/zero:1:4097:"));
-
-    let o = p1sim(&["replay", "scenarios/quickstart.toml"]);
-    assert_eq!(o.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        stderr.contains("scenarios/quickstart.toml:1:1: not a Fluvius portal export"),
-        "{stderr}"
+    let path = path.to_str().unwrap();
+    let cut_at = format!(
+        "{path}:8:{}: a row of 5 cells: expected 12",
+        cut.chars().count() + 1
     );
 
-    let o = p1sim(&[
-        "replay",
-        "scenarios/data/fluvius-electricity-2023-10-26.csv",
-        "--import-day-kwh",
-        "12,5",
-    ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("--import-day-kwh"));
-
-    let o = p1sim(&[
-        "replay",
-        "scenarios/data/fluvius-electricity-2023-10-26.csv",
-        "--interval",
-        "often",
-    ]);
-    assert_eq!(o.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        stderr.contains("`interval = \"often\"` (from the options): `often` is not a duration"),
-        "{stderr}"
-    );
+    let week = "scenarios/data/fluvius-electricity-2023-10-26.csv";
+    for (args, expected) in [
+        (vec!["replay", path], cut_at.as_str()),
+        (vec!["replay", "/dev/zero"], "/dev/zero:1:4097:"),
+        (
+            vec!["replay", "scenarios/quickstart.toml"],
+            "scenarios/quickstart.toml:1:1: not a Fluvius portal export",
+        ),
+        (
+            vec!["replay", week, "--import-day-kwh", "12,5"],
+            "--import-day-kwh",
+        ),
+        (
+            vec!["replay", week, "--interval", "often"],
+            "`interval = \"often\"` (from the options): `often` is not a duration",
+        ),
+    ] {
+        let o = p1sim(&args);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
 }

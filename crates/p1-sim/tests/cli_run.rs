@@ -6,15 +6,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn p1sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_p1sim"))
-        .current_dir(common::root())
-        .args(args)
-        .output()
-        .expect("run p1sim")
-}
+use common::p1sim;
 
 fn run_to(dir: &Path, name: &str, extra: &[&str]) -> Vec<u8> {
     let out = dir.join(name);

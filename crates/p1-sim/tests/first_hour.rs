@@ -8,16 +8,10 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn p1sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_p1sim"))
-        .current_dir(common::root())
-        .args(args)
-        .output()
-        .expect("run p1sim")
-}
+use common::p1sim;
 
 fn first_telegram(stream: &[u8]) -> &[u8] {
     let bang = stream.iter().position(|&b| b == b'!').expect("a telegram");

@@ -7,15 +7,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn p1sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_p1sim"))
-        .current_dir(common::root())
-        .args(args)
-        .output()
-        .expect("run p1sim")
-}
+use common::p1sim;
 
 fn plot(args: &[&str], out: &Path) -> Vec<u8> {
     let mut all = vec!["plot"];

@@ -4,15 +4,7 @@
 
 mod common;
 
-use std::process::{Command, Output};
-
-fn p1sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_p1sim"))
-        .current_dir(common::root())
-        .args(args)
-        .output()
-        .expect("run p1sim")
-}
+use common::p1sim;
 
 fn telegrams_in(golden: &[u8]) -> usize {
     golden.windows(5).filter(|w| w == b"/FLU5").count()

@@ -54,8 +54,8 @@ pub struct Run {
 /// The quarter draws from the `ChaCha8Rng` of `seed` and `stream` (the load's), at a
 /// word position of its own (2²⁰ words a quarter, of which it uses a few thousand), so
 /// a quarter's shape does not depend on where a run starts nor on the other quarters.
-/// A household quarter whose peak second would exceed [`MAX_POWER_W`] (a quarter of tens
-/// of MWh) stays flat.
+/// A household quarter whose peak second would exceed the largest power a scenario may
+/// name (1 GW: a quarter of tens of MWh) stays flat.
 pub fn quarter(
     shape: Shape,
     seed: [u8; 32],

@@ -1,11 +1,29 @@
-//! Helpers shared by the integration tests: the real captures and the outside parsers.
+//! Helpers shared by the integration tests: the binary, the real captures and the
+//! outside parsers.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
+use std::process::{Command, Output};
 
 /// The workspace root.
 pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs the real `p1sim` binary with `args` in the workspace root, to its end.
+pub(crate) fn p1sim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_p1sim"))
+        .current_dir(root())
+        .args(args)
+        .output()
+        .expect("run p1sim")
+}
+
+/// [`p1sim`], which must succeed (its stderr shown if it does not).
+pub(crate) fn p1sim_ok(args: &[&str]) -> Output {
+    let o = p1sim(args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    o
 }
 
 /// (name, bytes) of every capture INDEX.md marks valid, with the one lower-case CRC
