@@ -37,24 +37,6 @@ fn p1sim_umask(umask: &str, args: &[&str]) -> Output {
         .expect("run p1sim under sh")
 }
 
-/// `p1sim ARGS` without the power to write where file permissions say no: as root (a
-/// container), drop the capabilities that override them.
-fn p1sim_unprivileged(args: &[&str]) -> Output {
-    let uid = Command::new("id").arg("-u").output().expect("id -u");
-    let mut cmd = if uid.stdout.trim_ascii() == b"0" {
-        let mut c = Command::new("setpriv");
-        c.args(["--bounding-set=-dac_override,-dac_read_search", "--"])
-            .arg(bin());
-        c
-    } else {
-        Command::new(bin())
-    };
-    cmd.current_dir(common::root())
-        .args(args)
-        .output()
-        .expect("run p1sim")
-}
-
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
@@ -237,7 +219,7 @@ fn a_read_only_destination_exits_3_naming_the_users_path() {
     std::fs::create_dir(&ro).expect("mkdir");
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).expect("chmod");
     let out = ro.join("out.p1");
-    let o = p1sim_unprivileged(&["run", s(&sc), "--out", s(&out)]);
+    let o = common::p1sim_unprivileged(&["run", s(&sc), "--out", s(&out)]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "{err}");
     assert!(err.contains(&format!("{}:", out.display())), "{err}");
@@ -248,7 +230,7 @@ fn a_read_only_destination_exits_3_naming_the_users_path() {
     let file = dir.path().join("locked.p1");
     std::fs::write(&file, b"keep").expect("write");
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).expect("chmod");
-    let o = p1sim_unprivileged(&["run", s(&sc), "--out", s(&file)]);
+    let o = common::p1sim_unprivileged(&["run", s(&sc), "--out", s(&file)]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "{err}");
     assert!(err.contains(&format!("{}:", file.display())), "{err}");
@@ -306,7 +288,7 @@ fn write_scenario_and_plot_into_a_read_only_directory_exit_3_naming_the_users_pa
         ),
         (vec!["plot", "-o", s(&picture)], &picture),
     ] {
-        let o = p1sim_unprivileged(&args);
+        let o = common::p1sim_unprivileged(&args);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(3), "{args:?}: {err}");
         assert!(err.contains(&format!("{}:", target.display())), "{err}");

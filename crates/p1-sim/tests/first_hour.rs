@@ -153,24 +153,6 @@ fn a_missing_scenario_is_named_without_a_position() {
     }
 }
 
-/// `p1sim ARGS` without the power to read what file permissions forbid: as root (a
-/// container), drop the capabilities that override them.
-fn p1sim_unprivileged(args: &[&str]) -> Output {
-    let uid = Command::new("id").arg("-u").output().expect("id -u");
-    let mut cmd = if uid.stdout.trim_ascii() == b"0" {
-        let mut c = Command::new("setpriv");
-        c.args(["--bounding-set=-dac_override,-dac_read_search", "--"]);
-        c.arg(env!("CARGO_BIN_EXE_p1sim"));
-        c
-    } else {
-        Command::new(env!("CARGO_BIN_EXE_p1sim"))
-    };
-    cmd.current_dir(common::root())
-        .args(args)
-        .output()
-        .expect("run p1sim")
-}
-
 #[test]
 fn an_unreadable_scenario_is_named_with_the_os_reason_and_no_position() {
     use std::os::unix::fs::PermissionsExt;
@@ -203,7 +185,7 @@ fn an_unreadable_scenario_is_named_with_the_os_reason_and_no_position() {
                 p,
             ],
         ] {
-            let o = p1sim_unprivileged(&args);
+            let o = common::p1sim_unprivileged(&args);
             let err = String::from_utf8_lossy(&o.stderr);
             assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
             let expected = format!("p1sim: {p}: cannot read the scenario: {reason}");
