@@ -306,11 +306,13 @@ impl Channel {
         });
     }
 
-    pub(crate) fn state(&self, now: i64, powered: bool) -> MbusState {
+    /// The channel's state; `id` is a buffer to reuse for the equipment id.
+    pub(crate) fn state_with(&self, now: i64, powered: bool, mut id: String) -> MbusState {
+        id.clone_from(&self.cfg.equipment_id);
         MbusState {
             channel: self.cfg.channel,
             kind: self.cfg.kind,
-            equipment_id: self.cfg.equipment_id.clone(),
+            equipment_id: id,
             status: self.status,
             valve: (self.cfg.kind == MbusKind::Gas).then_some(self.valve),
             last_capture: self.last,
@@ -320,7 +322,9 @@ impl Channel {
         }
     }
 
-    pub(crate) fn readout(&self) -> MbusReadout {
+    /// The channel's telegram block; `id` is a buffer to reuse for the equipment id.
+    pub(crate) fn readout_with(&self, mut id: String) -> MbusReadout {
+        id.clone_from(&self.cfg.equipment_id);
         let device_type = match self.cfg.kind {
             MbusKind::Gas => MbusReadout::GAS,
             MbusKind::Water => MbusReadout::WATER,
@@ -342,7 +346,7 @@ impl Channel {
         MbusReadout {
             channel: self.cfg.channel,
             device_type,
-            equipment_id: self.cfg.equipment_id.clone(),
+            equipment_id: id,
             valve,
             capture,
         }

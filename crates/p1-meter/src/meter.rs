@@ -32,6 +32,8 @@ struct Measured {
     export_w: u32,
     /// L1..L3 as shown (phases the model or grid does not measure read 0 V).
     phases: [PhaseReadout; 3],
+    /// The meter clock as printed: one time-zone lookup serves the readout and the state.
+    meter_time: p1_wire::Tst,
 }
 /// Minimum button press that reconnects a released meter (Fluvius customer manual).
 pub const BUTTON_HOLD_MS: i64 = 3000;
@@ -359,6 +361,14 @@ struct PrepaidRt {
     release_at: Option<i64>,
 }
 
+/// Allocations of an old [`MeterState`] that [`Meter::snapshot_into`] fills again.
+#[derive(Default)]
+struct Reuse {
+    history: Vec<p1_wire::HistoryEntry>,
+    message: Vec<u8>,
+    mbus: Vec<MbusState>,
+}
+
 /// The simulated meter.
 #[derive(Debug, Clone)]
 pub struct Meter {
@@ -391,7 +401,10 @@ struct Due {
     quarter: i64,
     month: i64,
     tariff: Option<i64>,
-    captures: Vec<Option<i64>>,
+    /// Next capture of each channel, in `Meter::channels` order (channels are 1 to 4,
+    /// each at most once, so four slots hold them all; an array keeps `due` free of
+    /// allocation on the per-step path).
+    captures: [Option<i64>; 4],
     release: Option<i64>,
     exhaustion: Option<i64>,
 }
@@ -695,18 +708,33 @@ impl Meter {
     /// print read 0 or `None` (per-phase power before 50215, demand before 50217) and
     /// 50213 currents are whole amperes. [`Meter::state`] keeps the exact values.
     pub fn readout(&self) -> Option<Readout> {
-        self.readout_of(&self.measure())
+        self.readout_of(&self.measure(), None)
     }
 
     /// [`Meter::readout`] and [`Meter::state`] at once, from one measurement: what a
     /// driver needs at each telegram instant.
     pub fn snapshot(&self) -> (Option<Readout>, MeterState) {
         let measured = self.measure();
-        (self.readout_of(&measured), self.state_of(&measured))
+        let readout = self.readout_of(&measured, None);
+        (readout, self.state_of(&measured, Reuse::default()))
     }
 
-    /// The readout from `measured` ([`Meter::measure`] at [`Meter::now`]).
-    fn readout_of(&self, measured: &Measured) -> Option<Readout> {
+    /// [`Meter::snapshot`] into `readout` and `state`, reusing their strings and vectors:
+    /// once they have held a snapshot of this meter, a steady-state call allocates nothing.
+    pub fn snapshot_into(&self, readout: &mut Option<Readout>, state: &mut MeterState) {
+        let measured = self.measure();
+        *readout = self.readout_of(&measured, readout.take());
+        let reuse = Reuse {
+            history: std::mem::take(&mut state.demand.history),
+            message: std::mem::take(&mut state.message),
+            mbus: std::mem::take(&mut state.mbus),
+        };
+        *state = self.state_of(&measured, reuse);
+    }
+
+    /// The readout from `measured` ([`Meter::measure`] at [`Meter::now`]), built in the
+    /// allocations of `old` when there is one.
+    fn readout_of(&self, measured: &Measured, old: Option<Readout>) -> Option<Readout> {
         if !self.port_enabled || !self.powered {
             return None;
         }
@@ -714,36 +742,64 @@ impl Meter {
             import_w,
             export_w,
             ref phases,
+            meter_time: time,
         } = *measured;
         let firmware = self.cfg.firmware;
-        let meant = Readout {
+        let (mut equipment_id, mut phase_v, mut message, mut mbus, mut history) = match old {
+            Some(r) => (
+                r.equipment_id,
+                r.phases,
+                r.message,
+                r.mbus,
+                r.demand.map(|d| d.history).unwrap_or_default(),
+            ),
+            None => Default::default(),
+        };
+        equipment_id.clone_from(&self.cfg.equipment_id);
+        phase_v.clear();
+        phase_v.extend_from_slice(&phases[..self.cfg.model.phases()]);
+        message.clone_from(&self.message);
+        let channels = self
+            .channels
+            .iter()
+            .filter(|c| firmware.has_water() || c.cfg.kind != MbusKind::Water);
+        let mut n = 0;
+        for c in channels {
+            match mbus.get_mut(n) {
+                Some(slot) => *slot = c.readout_with(std::mem::take(&mut slot.equipment_id)),
+                None => mbus.push(c.readout_with(String::new())),
+            }
+            n += 1;
+        }
+        mbus.truncate(n);
+        let demand = firmware.has_demand().then(|| {
+            history.clone_from(&self.demand.history);
+            Demand {
+                current_w: self.demand.current_w,
+                peak: self.demand.peak_readout(self.cfg.empty_peak),
+                history,
+            }
+        });
+        let mut meant = Readout {
             model: self.cfg.model,
             version: firmware,
-            equipment_id: self.cfg.equipment_id.clone(),
-            time: self.meter_time().tst(),
+            equipment_id,
+            time,
             import_wh: self.import_mj.map(|mj| mj / MJ_PER_WH),
             export_wh: self.export_mj.map(|mj| mj / MJ_PER_WH),
             tariff: self.tariff,
-            demand: firmware.has_demand().then(|| Demand {
-                current_w: self.demand.current_w,
-                peak: self.demand.peak_readout(self.cfg.empty_peak),
-                history: self.demand.history.clone(),
-            }),
+            demand,
             import_w,
             export_w,
-            phases: phases[..self.cfg.model.phases()].to_vec(),
+            phases: phase_v,
             breaker: self.breaker,
             limiter_hw: self.limiter_hw,
             fuse_a: self.fuse_a,
-            message: self.message.clone(),
-            mbus: self
-                .channels
-                .iter()
-                .filter(|c| firmware.has_water() || c.cfg.kind != MbusKind::Water)
-                .map(Channel::readout)
-                .collect(),
+            message,
+            mbus,
         };
-        Some(meant.wire_form())
+        meant.make_wire_form();
+        Some(meant)
     }
 
     /// The breaker state.
@@ -753,21 +809,40 @@ impl Meter {
 
     /// Exact state for the truth file.
     pub fn state(&self) -> MeterState {
-        self.state_of(&self.measure())
+        self.state_of(&self.measure(), Reuse::default())
     }
 
-    /// The state from `measured` ([`Meter::measure`] at [`Meter::now`]).
-    fn state_of(&self, measured: &Measured) -> MeterState {
+    /// The state from `measured` ([`Meter::measure`] at [`Meter::now`]), in the
+    /// allocations of `reuse`.
+    fn state_of(&self, measured: &Measured, reuse: Reuse) -> MeterState {
         let Measured {
             import_w,
             export_w,
             phases,
+            meter_time,
         } = *measured;
+        let Reuse {
+            mut history,
+            mut message,
+            mut mbus,
+        } = reuse;
+        history.clone_from(&self.demand.history);
+        message.clone_from(&self.message);
+        mbus.truncate(self.channels.len());
+        for (i, c) in self.channels.iter().enumerate() {
+            match mbus.get_mut(i) {
+                Some(slot) => {
+                    let id = std::mem::take(&mut slot.equipment_id);
+                    *slot = c.state_with(self.now, self.powered, id);
+                }
+                None => mbus.push(c.state_with(self.now, self.powered, String::new())),
+            }
+        }
         MeterState {
             true_ms: self.now,
             meter_ms: self.now.saturating_add(self.offset),
             clock_offset_ms: self.offset,
-            meter_time: self.meter_time().tst(),
+            meter_time,
             import_mj: self.import_mj,
             export_mj: self.export_mj,
             import_wh: self.import_mj.map(|mj| mj / MJ_PER_WH),
@@ -777,7 +852,10 @@ impl Meter {
             import_w,
             export_w,
             phases,
-            demand: self.demand.clone(),
+            demand: DemandState {
+                history,
+                ..self.demand
+            },
             breaker: self.breaker,
             cut_reason: self.cut_reason,
             limiter_hw: self.limiter_hw,
@@ -790,12 +868,8 @@ impl Meter {
             }),
             port_enabled: self.port_enabled,
             powered: self.powered,
-            message: self.message.clone(),
-            mbus: self
-                .channels
-                .iter()
-                .map(|c| c.state(self.now, self.powered))
-                .collect(),
+            message,
+            mbus,
             load: self.load.clone(),
         }
     }
@@ -903,6 +977,7 @@ impl Meter {
             import_w: clamp_u32(net),
             export_w: clamp_u32(-net),
             phases,
+            meter_time: self.meter_time().tst(),
         }
     }
 
@@ -926,11 +1001,10 @@ impl Meter {
             .saturating_sub(off);
         let month = self.demand.next_month_meter_ms.saturating_sub(off);
         let tariff = self.tariff_next.map(|t| t.saturating_sub(off));
-        let captures = self
-            .channels
-            .iter()
-            .map(|c| (self.powered && c.captures()).then(|| c.next_capture_after(self.now)))
-            .collect();
+        let mut captures = [None; 4];
+        for (slot, c) in captures.iter_mut().zip(&self.channels) {
+            *slot = (self.powered && c.captures()).then(|| c.next_capture_after(self.now));
+        }
         let release = self
             .prepaid
             .as_ref()

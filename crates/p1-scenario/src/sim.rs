@@ -43,6 +43,9 @@ pub struct SimFrame {
     /// the meter's telegram when none hit). Empty while the line is silent or a `silence`
     /// fault hits.
     pub bytes: Vec<u8>,
+    /// The meter's own telegram when the scenario schedules faults (empty otherwise, and
+    /// while the line is silent): read it with [`SimFrame::telegram`].
+    pub meant: Vec<u8>,
     /// How to write `bytes`: empty = one write; otherwise the writes, with real-time pauses
     /// between them (a `split` fault).
     pub pieces: Vec<Piece>,
@@ -68,6 +71,18 @@ pub struct SimFrame {
     /// What the front panel shows at `at`; `Some` exactly when the simulation runs a panel
     /// ([`Scenario::panel`]).
     pub panel: Option<PanelView>,
+}
+
+impl SimFrame {
+    /// The meter's own telegram, before any fault (empty while the line is silent):
+    /// `bytes` when no fault is scheduled, `meant` otherwise.
+    pub fn telegram(&self) -> &[u8] {
+        if self.faults_scheduled {
+            &self.meant
+        } else {
+            &self.bytes
+        }
+    }
 }
 
 /// A scenario event the meter refused in its state (e.g. the button on a connected
@@ -180,6 +195,8 @@ pub struct Simulation {
     /// The front panel, when the scenario has one.
     panel: Option<Panel>,
     tariff: TariffControl,
+    /// The frame [`Simulation::next_frame`] lends, kept to reuse its allocations.
+    frame: Option<SimFrame>,
 }
 
 impl Simulation {
@@ -230,6 +247,7 @@ impl Simulation {
             index: 0,
             panel,
             tariff,
+            frame: None,
         };
         sim.apply_events(start);
         sim.update_load(start);
@@ -517,50 +535,79 @@ impl Simulation {
     }
 }
 
-impl Iterator for Simulation {
-    type Item = SimFrame;
-
-    fn next(&mut self) -> Option<SimFrame> {
+impl Simulation {
+    /// The next telegram instant's frame, lent until the next call: the path `p1sim run`
+    /// takes. It reuses the previous frame's buffers, so once the first frames are made
+    /// a telegram costs no allocation (unless faults or a panel are scheduled); the
+    /// [`Iterator`] gives the same frames, owned.
+    pub fn next_frame(&mut self) -> Option<&SimFrame> {
         let target = self.telegram_at;
         if target >= self.end {
             return None;
         }
         // Leaves the meter at `target`, counting the stop unless an `advance` already made it.
         self.run_until(target);
-        let (readout, state) = self.meter.snapshot();
-        let panel = self.panel.as_mut().map(|p| {
-            p.observe(target, &state);
+        if self.frame.is_none() {
+            let (readout, state) = self.meter.snapshot();
+            self.frame = Some(SimFrame {
+                at: target,
+                bytes: Vec::with_capacity(2048),
+                meant: Vec::new(),
+                pieces: Vec::new(),
+                applied: Vec::new(),
+                verdict: None,
+                sent_readout: None,
+                faults_scheduled: self.faults.is_some(),
+                readout,
+                state,
+                refused: Vec::new(),
+                panel: None,
+            });
+        }
+        // Filled in place: the frame (a few hundred bytes of state) is never moved.
+        let frame = self.frame.as_mut()?;
+        self.meter
+            .snapshot_into(&mut frame.readout, &mut frame.state);
+        frame.at = target;
+        frame.panel = self.panel.as_mut().map(|p| {
+            p.observe(target, &frame.state);
             p.view(target)
         });
         let index = self.index;
         self.index += 1;
-        let (bytes, pieces, applied, verdict, sent_readout) = match (&mut self.faults, &readout) {
+        frame.bytes.clear();
+        frame.meant.clear();
+        match (&mut self.faults, &frame.readout) {
             (Some(inj), Some(r)) => {
+                r.write_to(&mut frame.meant);
                 let e = inj.apply(index, target.millis(), r);
-                let sent = (!e.bytes.is_empty()).then_some(e.readout);
-                (e.bytes, e.pieces, e.applied, Some(e.verdict), sent)
+                frame.sent_readout = (!e.bytes.is_empty()).then_some(e.readout);
+                frame.bytes = e.bytes;
+                frame.pieces = e.pieces;
+                frame.applied = e.applied;
+                frame.verdict = Some(e.verdict);
             }
-            (_, r) => (
-                r.as_ref().map(Readout::to_bytes).unwrap_or_default(),
-                Vec::new(),
-                Vec::new(),
-                None,
-                None,
-            ),
-        };
+            (_, r) => {
+                if let Some(r) = r {
+                    r.write_to(&mut frame.bytes);
+                }
+                frame.pieces.clear();
+                frame.applied.clear();
+                frame.verdict = None;
+                frame.sent_readout = None;
+            }
+        }
+        frame.refused.clear();
+        frame.refused.append(&mut self.refused);
         self.telegram_at = target.plus_ms(self.telegram_step_ms);
-        Some(SimFrame {
-            at: target,
-            bytes,
-            pieces,
-            applied,
-            verdict,
-            sent_readout,
-            faults_scheduled: self.faults.is_some(),
-            readout,
-            state,
-            refused: std::mem::take(&mut self.refused),
-            panel,
-        })
+        self.frame.as_ref()
+    }
+}
+
+impl Iterator for Simulation {
+    type Item = SimFrame;
+
+    fn next(&mut self) -> Option<SimFrame> {
+        self.next_frame().cloned()
     }
 }

@@ -2,8 +2,10 @@
 //! stream, saying what was simulated, what the meter meant and what was sent.
 //! `docs/truth.md` documents the schema; keep the two in step.
 
+use std::borrow::Cow;
+
 use p1_faults::{Applied, Expect};
-use p1_meter::MeterState;
+use p1_meter::{MeterState, SimTime};
 use p1_panel::PanelView;
 use p1_wire::Readout;
 use serde::Serialize;
@@ -21,9 +23,9 @@ pub struct TruthRecord<'a> {
     pub meter_time: Option<String>,
     /// The telegram the meter meant, exactly (CR LF kept), or `null` while silent. Without
     /// faults this is also what was sent.
-    pub telegram: Option<String>,
+    pub telegram: Option<Cow<'a, str>>,
     /// The four hex digits after `!` of `telegram`, or `null` while silent.
-    pub crc: Option<String>,
+    pub crc: Option<&'a str>,
     /// What the meter meant, typed (the `readout` schema of docs/json.md), or `null`
     /// while silent: compare a parser's output with this.
     pub readout: Option<&'a Readout>,
@@ -78,19 +80,13 @@ impl<'a> TruthRecord<'a> {
     /// The record of `frame`.
     pub fn from_frame(frame: &'a SimFrame) -> TruthRecord<'a> {
         let faulty = frame.faults_scheduled;
-        // With faults, `bytes` is what was sent; the meter's own telegram is re-encoded
-        // from what it meant (the encoder is the one that produced it).
-        let telegram = if faulty {
-            frame
-                .readout
-                .as_ref()
-                .map(|r| String::from_utf8_lossy(&r.to_bytes()).into_owned())
-        } else {
-            (!frame.bytes.is_empty()).then(|| String::from_utf8_lossy(&frame.bytes).into_owned())
-        };
-        let crc = telegram.as_ref().and_then(|t| {
-            let bang = t.rfind('!')?;
-            t.get(bang + 1..bang + 5).map(str::to_owned)
+        // The meter's own bytes, as produced once by the simulation (ASCII: a readout
+        // encodes to printable text and CR LF only).
+        let bytes = frame.telegram();
+        let telegram = (!bytes.is_empty()).then(|| String::from_utf8_lossy(bytes));
+        let crc = bytes.iter().rposition(|&b| b == b'!').and_then(|bang| {
+            let digits = bytes.get(bang + 1..bang + 5)?;
+            std::str::from_utf8(digits).ok()
         });
         let faults = faulty.then(|| FaultTruth {
             sent: (!frame.bytes.is_empty()).then(|| latin1(&frame.bytes)),
@@ -103,10 +99,7 @@ impl<'a> TruthRecord<'a> {
             sent_readout: frame.sent_readout.as_ref(),
         });
         TruthRecord {
-            utc: frame
-                .at
-                .utc()
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            utc: rfc3339_millis(frame.at),
             local: frame.at.tst().to_string(),
             meter_time: frame.readout.as_ref().map(|r| r.time.to_string()),
             telegram,
@@ -121,7 +114,213 @@ impl<'a> TruthRecord<'a> {
 
     /// The record as one line of JSON, without the trailing newline.
     pub fn to_json_line(&self) -> String {
-        // Serializing plain data with string keys cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+        let mut out = Vec::with_capacity(4096);
+        self.write_json(&mut out);
+        // serde_json writes UTF-8.
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// Appends the record as one line of JSON and its newline to `out`: the same bytes
+    /// as [`TruthRecord::to_json_line`], streamed by serde into the caller's buffer.
+    pub fn write_json_line(&self, out: &mut Vec<u8>) {
+        self.write_json(out);
+        out.push(b'\n');
+    }
+
+    /// The same bytes as `serde_json::to_writer(out, self)`, faster: the leading string
+    /// fields (the telegram above all, with its CR LF escapes) are escaped here in runs,
+    /// and serde writes the structured rest straight after them.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"utc\":");
+        json_str(out, Some(&self.utc));
+        out.extend_from_slice(b",\"local\":");
+        json_str(out, Some(&self.local));
+        out.extend_from_slice(b",\"meter_time\":");
+        json_str(out, self.meter_time.as_deref());
+        out.extend_from_slice(b",\"telegram\":");
+        json_str(out, self.telegram.as_deref());
+        out.extend_from_slice(b",\"crc\":");
+        json_str(out, self.crc);
+        out.push(b',');
+        let rest = Rest {
+            readout: self.readout,
+            state: self.state,
+            refused: self.refused,
+            faults: self.faults.as_ref(),
+            panel: self.panel,
+        };
+        let mut ser = serde_json::Serializer::with_formatter(out, Continued { opened: false });
+        // Serializing plain data with string keys into a Vec cannot fail.
+        let _ = rest.serialize(&mut ser);
+    }
+}
+
+/// The fields of a [`TruthRecord`] after `crc`, in the same order and form.
+#[derive(Serialize)]
+struct Rest<'r, 'a> {
+    readout: Option<&'a Readout>,
+    state: &'a MeterState,
+    refused: &'a [Refusal],
+    #[serde(flatten)]
+    faults: Option<&'r FaultTruth<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    panel: Option<&'a PanelView>,
+}
+
+/// serde_json's compact format, continuing an object already opened: the outermost `{`
+/// is not written again.
+struct Continued {
+    opened: bool,
+}
+
+impl serde_json::ser::Formatter for Continued {
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        if self.opened {
+            writer.write_all(b"{")
+        } else {
+            self.opened = true;
+            Ok(())
+        }
+    }
+}
+
+/// Appends `s` as a JSON string exactly as serde_json writes it (`null` for `None`):
+/// `"` and `\\` escaped, control characters as `\n`, `\r`, `\t`, `\b`, `\f` or
+/// `\u00xx`, everything else (non-ASCII included) as it is.
+fn json_str(out: &mut Vec<u8>, s: Option<&str>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let Some(s) = s else {
+        out.extend_from_slice(b"null");
+        return;
+    };
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let short: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0C => b"\\f",
+            0x00..=0x1F => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if short.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xF)]);
+        } else {
+            out.extend_from_slice(short);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// `t` as RFC 3339 UTC with milliseconds (`2026-03-29T00:30:00.000Z`), as chrono's
+/// `to_rfc3339_opts(Millis, true)` prints it, without chrono's formatting machinery.
+fn rfc3339_millis(t: SimTime) -> String {
+    let ms = t.millis();
+    let days = ms.div_euclid(86_400_000);
+    let in_day = ms.rem_euclid(86_400_000);
+    // Days since 1970-01-01 to a civil date (the proleptic Gregorian calendar).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    if !(0..=9999).contains(&year) {
+        return t.utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    }
+    let mut out = [0u8; 24];
+    let mut put = |at: usize, v: i64, width: usize| {
+        let mut v = v;
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, year, 4);
+    put(5, month, 2);
+    put(8, day, 2);
+    put(11, in_day / 3_600_000, 2);
+    put(14, in_day / 60_000 % 60, 2);
+    put(17, in_day / 1000 % 60, 2);
+    put(20, in_day % 1000, 3);
+    for (at, sep) in [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+        (23, b'Z'),
+    ] {
+        out[at] = sep;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let mut all: String = (0u8..=0x7F).map(char::from).collect();
+        all.push_str("é€\u{1F600}\\\"/FLU5\\253769484_A\r\n");
+        for s in [all.as_str(), "", "plain", "\r\n!0F49\r\n"] {
+            let mut out = Vec::new();
+            json_str(&mut out, Some(s));
+            assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
+        }
+        let mut out = Vec::new();
+        json_str(&mut out, None);
+        assert_eq!(out, b"null");
+    }
+
+    #[test]
+    fn the_fast_line_is_the_derived_serialization() {
+        let mut sim = crate::Simulation::new(&crate::Scenario::quickstart());
+        let mut n = 0;
+        while let Some(frame) = sim.next_frame() {
+            let record = TruthRecord::from_frame(frame);
+            assert_eq!(
+                record.to_json_line(),
+                serde_json::to_string(&record).unwrap()
+            );
+            n += 1;
+        }
+        assert_eq!(n, 600);
+    }
+
+    #[test]
+    fn utc_is_printed_as_chrono_prints_it() {
+        let mut t: i64 = -86_400_000 * 400;
+        while t < 4_200_000_000_000 {
+            let at = SimTime(t);
+            let want = at
+                .utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            assert_eq!(rfc3339_millis(at), want, "{t}");
+            t += 7_919_999_937;
+        }
+        for t in [0, 951_782_400_000, 951_868_799_999, 4_102_444_799_999] {
+            let at = SimTime(t);
+            let want = at
+                .utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            assert_eq!(rfc3339_millis(at), want, "{t}");
+        }
     }
 }

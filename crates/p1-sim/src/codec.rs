@@ -5,7 +5,7 @@
 
 use std::io::{self, BufRead, Read, Write};
 
-use p1_wire::{DecodeError, Decoder, Frame, Line, Readout, Telegram};
+use p1_wire::{Checked, DecodeError, Decoder, Frame, Line, Readout, Telegram};
 use serde::{Deserialize, Serialize};
 
 use crate::error::CliError;
@@ -79,13 +79,14 @@ impl DecodedJson {
     }
 }
 
+/// What [`scan`] calls for each telegram found.
+pub(crate) type OnTelegram<'e> =
+    dyn FnMut(Result<Checked<'_>, DecodeError>) -> Result<(), CliError> + 'e;
+
 /// Feeds `input` through a decoder, calling `each` per telegram; returns bytes skipped.
-pub(crate) fn scan(
-    input: &mut Input,
-    each: &mut dyn FnMut(Result<Frame, DecodeError>) -> Result<(), CliError>,
-) -> Result<usize, CliError> {
+pub(crate) fn scan(input: &mut Input, each: &mut OnTelegram<'_>) -> Result<usize, CliError> {
     let mut decoder = Decoder::new();
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; 256 * 1024];
     let mut failure = None;
     loop {
         let n = match input.reader.read(&mut buf) {
@@ -94,7 +95,7 @@ pub(crate) fn scan(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(CliError::io(&input.name, e)),
         };
-        decoder.feed(&buf[..n], &mut |r| {
+        decoder.feed_checked(&buf[..n], &mut |r| {
             if failure.is_none() {
                 if let Err(e) = each(r) {
                     failure = Some(e);
@@ -105,7 +106,7 @@ pub(crate) fn scan(
             return Err(e);
         }
     }
-    decoder.finish(&mut |r| {
+    decoder.finish_checked(&mut |r| {
         if failure.is_none() {
             if let Err(e) = each(r) {
                 failure = Some(e);
@@ -135,10 +136,11 @@ pub fn verify(inputs: &[String], out: &mut dyn Write) -> Result<bool, CliError> 
         let skipped = scan(&mut input, &mut |r| {
             index += 1;
             found += 1;
-            let line = match &r {
+            match &r {
                 Ok(f) => {
                     let r = &f.readout;
-                    format!(
+                    writeln!(
+                        out,
                         "{shown}: telegram {index} at offset {}: OK {:?} {} {} CRC {:04X}",
                         f.offset,
                         r.model,
@@ -149,13 +151,14 @@ pub fn verify(inputs: &[String], out: &mut dyn Write) -> Result<bool, CliError> 
                 }
                 Err(e) => {
                     bad += 1;
-                    format!(
+                    writeln!(
+                        out,
                         "{shown}: telegram {index} at offset {}: {e}",
                         e.telegram_offset
                     )
                 }
-            };
-            writeln!(out, "{line}").map_err(CliError::stdout)
+            }
+            .map_err(CliError::stdout)
         })?;
         if index == 0 {
             writeln!(out, "{shown}: no telegram found ('/' ... '!' CRC)")
@@ -176,6 +179,7 @@ pub fn decode(input: &str, out: &mut dyn Write) -> Result<bool, CliError> {
     scan(&mut input, &mut |r| {
         found += 1;
         all_ok &= r.is_ok();
+        let r = r.map(Checked::into_frame);
         let json = serde_json::to_string(&DecodedJson::from_result(&r))
             .map_err(|e| CliError::Internal(e.to_string()))?;
         writeln!(out, "{json}").map_err(CliError::stdout)

@@ -1,10 +1,16 @@
 //! `p1sim fixtures`: turns the scenario catalogue (`scenarios/*.toml`) into golden files
 //! (`golden/<name>.p1`, the exact byte stream, and `golden/<name>.truth.jsonl`), or with
 //! `--check` regenerates them in memory and fails on the first byte that differs.
+//!
+//! The scenarios are independent, so they are rendered on every core; results are
+//! reported and written in catalogue order, so the output is the same as one thread's.
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::thread;
 
 use p1_scenario::{Scenario, Simulation, TruthRecord};
 
@@ -23,17 +29,79 @@ pub struct Rendered {
 
 /// Runs `scenario` to the end in memory.
 pub fn render(scenario: &Scenario) -> Result<Rendered, CliError> {
-    let sim = Simulation::new(scenario);
+    let mut sim = Simulation::new(scenario);
     let mut p1 = Vec::new();
     let mut truth = Vec::new();
     let mut summary = Summary::new(scenario.telegram_step_ms());
-    for frame in sim {
-        summary.observe(&frame);
+    while let Some(frame) = sim.next_frame() {
+        summary.observe(frame);
         p1.extend_from_slice(&frame.bytes);
-        truth.extend_from_slice(TruthRecord::from_frame(&frame).to_json_line().as_bytes());
-        truth.push(b'\n');
+        TruthRecord::from_frame(frame).write_json_line(&mut truth);
     }
     Ok(Rendered { p1, truth, summary })
+}
+
+/// Reads and renders the scenario at `path`.
+fn render_path(path: &Path) -> Result<Rendered, CliError> {
+    let scenario = Scenario::from_path(path)?;
+    render(&scenario)
+}
+
+/// What [`render_all`] calls with each scenario's result, in catalogue order.
+pub type OnRendered<'e> = dyn FnMut(&Path, Result<Rendered, CliError>) -> Result<(), CliError> + 'e;
+
+/// Renders every scenario of `paths` on up to `threads` threads, handing each result to
+/// `each` in the order of `paths` (as soon as it and all before it are done). An error
+/// from `each` stops the rendering of scenarios not yet started and is returned.
+pub fn render_all(
+    paths: &[PathBuf],
+    threads: usize,
+    each: &mut OnRendered<'_>,
+) -> Result<(), CliError> {
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = mpsc::channel();
+    thread::scope(|scope| {
+        for _ in 0..threads.clamp(1, paths.len().max(1)) {
+            let tx = tx.clone();
+            let (next, stop) = (&next, &stop);
+            scope.spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = paths.get(i) else { break };
+                    if tx.send((i, render_path(path))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        // Results arrive in any order; hand them on in catalogue order.
+        let mut done: Vec<Option<Result<Rendered, CliError>>> = Vec::new();
+        done.resize_with(paths.len(), || None);
+        let mut first = 0;
+        for (i, result) in rx {
+            done[i] = Some(result);
+            while let Some(result) = done.get_mut(first).and_then(Option::take) {
+                if let Err(e) = each(&paths[first], result) {
+                    stop.store(true, Ordering::Relaxed);
+                    return Err(e);
+                }
+                first += 1;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Threads `p1sim fixtures` uses: every core, or `P1SIM_THREADS` when set (`1` for a
+/// single-threaded run to compare with).
+pub fn threads() -> usize {
+    std::env::var("P1SIM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| thread::available_parallelism().map_or(1, usize::from))
 }
 
 /// The scenario files of the catalogue, sorted by name.
@@ -99,13 +167,12 @@ pub fn fixtures(
     }
     let mut differences = 0;
     let mut total = Summary::total(check);
-    for path in &paths {
-        let scenario = Scenario::from_path(path)?;
+    render_all(&paths, threads(), &mut |path, rendered| {
+        let mut r = rendered?;
         let stem = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let mut r = render(&scenario)?;
         for (ext, bytes, is_p1) in [("p1", &r.p1, true), ("truth.jsonl", &r.truth, false)] {
             let target = golden.join(format!("{stem}.{ext}"));
             let shown = target.display().to_string();
@@ -134,7 +201,8 @@ pub fn fixtures(
             }
         }
         total.absorb(&r.summary);
-    }
+        Ok(())
+    })?;
     total.report(quiet, &mut std::io::stderr());
     if differences > 0 {
         writeln!(

@@ -187,9 +187,10 @@ impl Truth {
 
 /// The truth record of `frame`, one JSON line.
 fn truth_line(frame: &SimFrame) -> String {
-    let mut line = TruthRecord::from_frame(frame).to_json_line();
-    line.push('\n');
-    line
+    let mut line = Vec::with_capacity(8192);
+    TruthRecord::from_frame(frame).write_json_line(&mut line);
+    // serde_json and the record's own string writer produce UTF-8.
+    String::from_utf8(line).unwrap_or_default()
 }
 
 /// A write to stdout failed. A reader that closes the pipe early (`| head`) is normally
@@ -267,7 +268,7 @@ pub fn play(
             .set_every(every)
             .map_err(|e| CliError::Usage(format!("--every: {e}")))?;
     }
-    let sim = Simulation::new(&scenario);
+    let mut sim = Simulation::new(&scenario);
     let live = matches!(opts.output.out, Output::Live(_));
     let mut truth = Truth::create(opts.output.truth.as_deref(), live)?;
     let mut summary = Summary::new(scenario.telegram_step_ms());
@@ -284,14 +285,14 @@ pub fn play(
         }
         Output::Stdout => {
             let mut sent = 0u64;
-            for frame in sim {
+            while let Some(frame) = sim.next_frame() {
                 stdout
                     .write_all(&frame.bytes)
                     .map_err(|e| stdout_failed(e, opts.output.truth.as_deref(), sent))?;
                 sent += u64::from(!frame.bytes.is_empty());
-                truth.record(&frame)?;
-                report_refusals(&frame, name);
-                summary.observe(&frame);
+                truth.record(frame)?;
+                report_refusals(frame, name);
+                summary.observe(frame);
                 bar.inc(1);
             }
             stdout
@@ -306,11 +307,11 @@ pub fn play(
                 )));
             }
             let mut file = StagedFile::create(path)?;
-            for frame in sim {
+            while let Some(frame) = sim.next_frame() {
                 file.write(&frame.bytes)?;
-                truth.record(&frame)?;
-                report_refusals(&frame, name);
-                summary.observe(&frame);
+                truth.record(frame)?;
+                report_refusals(frame, name);
+                summary.observe(frame);
                 bar.inc(1);
             }
             staged.push(file);
@@ -319,16 +320,18 @@ pub fn play(
         Output::Dir(dir) => {
             fs::create_dir_all(dir).map_err(|e| CliError::output(dir, e))?;
             let mut earlier = outdir::Earlier::scan(dir)?;
-            for (index, frame) in (1..).zip(sim) {
+            let mut index = 0;
+            while let Some(frame) = sim.next_frame() {
+                index += 1;
                 if !frame.bytes.is_empty() {
                     let mut file = StagedFile::create(&dir.join(outdir::file_name(index)))?;
                     file.write(&frame.bytes)?;
                     staged::commit_all(vec![file])?;
                     earlier.rewritten(index);
                 }
-                truth.record(&frame)?;
-                report_refusals(&frame, name);
-                summary.observe(&frame);
+                truth.record(frame)?;
+                report_refusals(frame, name);
+                summary.observe(frame);
                 bar.inc(1);
             }
             let stale = match earlier.remove_stale(dir)? {

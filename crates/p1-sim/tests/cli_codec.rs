@@ -89,3 +89,22 @@ fn encode_rejects_bad_json_with_its_position() {
     let out = p1sim(&["verify", "/nonexistent/file.p1"], b"");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_flood_of_slashes_gives_one_error_not_one_per_byte() {
+    // 1 MB of '/' then a real telegram: before, verify printed one error per byte.
+    let (_, capture) = common::valid_captures().remove(0);
+    let mut input = vec![b'/'; 1 << 20];
+    input.extend_from_slice(&capture);
+    let out = p1sim(&["verify"], &input);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(
+        text.contains("telegram 1 at offset 0: offset 0 (line 1, column 1): expected a telegram, found 1048576 byte(s) in which 1048576 '/' start none"),
+        "{text}"
+    );
+    assert!(text.contains("telegram 2 at offset 1048576: OK"), "{text}");
+    let decoded = p1sim(&["decode", "-"], &input);
+    assert_eq!(String::from_utf8_lossy(&decoded.stdout).lines().count(), 2);
+}

@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use crate::fields::Place;
+use crate::fields::{LineRef, Place};
 use crate::telegram::crc16;
 use crate::{Line, Obis, Readout, Telegram};
 
@@ -63,6 +63,15 @@ pub enum ErrorKind {
         /// CRC printed after `!`.
         found: u16,
     },
+    /// A run of bytes holding several `/` but no telegram: each `/` was followed by the
+    /// next before any line ended (a flood of `/`, noise). Reported once for the whole
+    /// run, so the report stays proportional to the telegrams found.
+    Unframed {
+        /// Length of the run, from its first `/` to the byte before the `/` that ended it.
+        len: usize,
+        /// How many `/` in it started a candidate telegram.
+        starts: usize,
+    },
     /// A known object has the wrong format, is missing, or is repeated.
     Object {
         /// The object concerned.
@@ -113,6 +122,11 @@ impl fmt::Display for DecodeError {
             ErrorKind::CrcMismatch { computed, found } => write!(
                 f,
                 "CRC mismatch: computed {computed:04X} over '/'..'!', telegram says {found:04X}"
+            ),
+            ErrorKind::Unframed { len, starts } => write!(
+                f,
+                "expected a telegram, found {len} byte(s) in which {starts} '/' start none \
+                 (each is followed by another '/' before a line ends)"
             ),
             ErrorKind::Object {
                 obis,
@@ -165,6 +179,60 @@ enum State {
 /// Longest CRC line accepted: `!` + 4 hex + CR + LF, plus slack to report bad ones.
 const MAX_TRAILER: usize = 8;
 
+/// A telegram that passed every check, borrowed from the decoder: what
+/// [`Decoder::feed_checked`] hands out without building the owned line list.
+#[derive(Debug)]
+pub struct Checked<'a> {
+    /// Offset of its `/` in the stream.
+    pub offset: usize,
+    /// The telegram's bytes, from `/` through the CRLF after the CRC.
+    pub bytes: &'a [u8],
+    /// The CRC it carries (and that matches).
+    pub crc: u16,
+    /// The typed content.
+    pub readout: Readout,
+}
+
+impl Checked<'_> {
+    /// The printed lines, owned.
+    pub fn telegram(&self) -> Telegram {
+        let bang = self.bytes.len().saturating_sub(7);
+        let mut spans = Spans::default();
+        let ident = match parse_body(&self.bytes[..bang], &mut spans) {
+            Ok(ident) => ident,
+            // `bytes` passed `parse_body` when the decoder checked it.
+            Err(_) => {
+                return Telegram {
+                    identification: String::new(),
+                    lines: Vec::new(),
+                };
+            }
+        };
+        spans.telegram(&self.bytes[..bang], ident)
+    }
+
+    /// The owned [`Frame`].
+    pub fn into_frame(self) -> Frame {
+        Frame {
+            offset: self.offset,
+            len: self.bytes.len(),
+            telegram: self.telegram(),
+            crc: self.crc,
+            readout: self.readout,
+        }
+    }
+}
+
+/// A run of failed candidates being coalesced (see [`ErrorKind::Unframed`]).
+#[derive(Debug)]
+struct Run {
+    /// The first candidate's error, reported as it is when the run has only it.
+    first: DecodeError,
+    /// Offset just after the last candidate's last byte.
+    end: usize,
+    starts: usize,
+}
+
 /// A push decoder: feed it bytes as they arrive, get telegrams and errors back.
 #[derive(Debug)]
 pub struct Decoder {
@@ -177,6 +245,10 @@ pub struct Decoder {
     /// Bytes skipped outside telegrams so far.
     skipped: usize,
     bang: usize,
+    /// Where the data lines and values of the telegram being checked are (reused).
+    spans: Spans,
+    /// Candidates interrupted before a line ended, not reported yet.
+    run: Option<Run>,
 }
 
 impl Default for Decoder {
@@ -184,6 +256,9 @@ impl Default for Decoder {
         Decoder::new()
     }
 }
+
+/// What the decoder hands to its caller's callback.
+type Emit<'e> = dyn FnMut(Result<Checked<'_>, DecodeError>) + 'e;
 
 impl Decoder {
     /// A decoder at offset 0.
@@ -195,6 +270,8 @@ impl Decoder {
             pos: 0,
             skipped: 0,
             bang: 0,
+            spans: Spans::default(),
+            run: None,
         }
     }
 
@@ -205,17 +282,75 @@ impl Decoder {
 
     /// Feeds `bytes`; calls `emit` for every telegram completed or abandoned.
     pub fn feed(&mut self, bytes: &[u8], emit: &mut dyn FnMut(Result<Frame, DecodeError>)) {
-        for &b in bytes {
-            self.step(b, emit);
-            self.pos += 1;
-        }
+        self.feed_checked(bytes, &mut |r| emit(r.map(Checked::into_frame)));
     }
 
     /// Ends the stream: a telegram still open is reported as truncated.
     pub fn finish(&mut self, emit: &mut dyn FnMut(Result<Frame, DecodeError>)) {
+        self.finish_checked(&mut |r| emit(r.map(Checked::into_frame)));
+    }
+
+    /// [`Decoder::feed`] without building each telegram's owned line list: the fast path
+    /// of `p1sim verify`. Every check is the same.
+    pub fn feed_checked(&mut self, bytes: &[u8], emit: &mut Emit<'_>) {
+        let mut rest = bytes;
+        // Whole spans of bytes are taken at once; `step` sees only the bytes that change
+        // the state (`/`, `!`, the trailer, a full buffer), with `pos` at their offset.
+        while !rest.is_empty() {
+            let used = match self.state {
+                State::Hunting => match memchr::memchr(b'/', rest) {
+                    Some(p) => {
+                        self.skipped += p;
+                        self.pos += p;
+                        self.step(b'/', emit);
+                        self.pos += 1;
+                        p + 1
+                    }
+                    None => {
+                        self.skipped += rest.len();
+                        self.pos += rest.len();
+                        rest.len()
+                    }
+                },
+                State::Body => {
+                    let room = MAX_TELEGRAM_LEN.saturating_sub(self.buf.len());
+                    let window = &rest[..rest.len().min(room)];
+                    match memchr::memchr2(b'/', b'!', window) {
+                        Some(p) => {
+                            self.buf.extend_from_slice(&window[..p]);
+                            self.pos += p;
+                            self.step(rest[p], emit);
+                            self.pos += 1;
+                            p + 1
+                        }
+                        None if window.is_empty() => {
+                            self.step(rest[0], emit);
+                            self.pos += 1;
+                            1
+                        }
+                        None => {
+                            self.buf.extend_from_slice(window);
+                            self.pos += window.len();
+                            window.len()
+                        }
+                    }
+                }
+                State::Trailer => {
+                    self.step(rest[0], emit);
+                    self.pos += 1;
+                    1
+                }
+            };
+            rest = &rest[used..];
+        }
+    }
+
+    /// [`Decoder::finish`] for [`Decoder::feed_checked`].
+    pub fn finish_checked(&mut self, emit: &mut Emit<'_>) {
         if self.state != State::Hunting {
             self.abandon(self.buf.len(), ErrorKind::Truncated, emit);
         }
+        self.flush_run(emit);
     }
 
     fn reset(&mut self) {
@@ -230,26 +365,64 @@ impl Decoder {
         self.start = self.pos;
     }
 
-    /// Reports the open telegram as failed at index `at` of the buffer (its length: the
-    /// byte being fed) and starts hunting again.
-    fn abandon(
-        &mut self,
-        at: usize,
-        kind: ErrorKind,
-        emit: &mut dyn FnMut(Result<Frame, DecodeError>),
-    ) {
-        let (line, column) = line_col(&self.buf, at);
+    /// Reports the run of unframed candidates, if any.
+    fn flush_run(&mut self, emit: &mut Emit<'_>) {
+        let Some(run) = self.run.take() else { return };
+        if run.starts == 1 {
+            emit(Err(run.first));
+            return;
+        }
+        let at = run.first.telegram_offset;
         emit(Err(DecodeError {
+            telegram_offset: at,
+            offset: at,
+            line: 1,
+            column: 1,
+            kind: ErrorKind::Unframed {
+                len: run.end - at,
+                starts: run.starts,
+            },
+        }));
+    }
+
+    /// Reports the open telegram as failed at index `at` of the buffer (its length: the
+    /// byte being fed) and starts hunting again. A candidate interrupted by the next `/`
+    /// before any line ended joins the run of such candidates instead (reported by
+    /// [`Decoder::flush_run`] as one error).
+    fn abandon(&mut self, at: usize, kind: ErrorKind, emit: &mut Emit<'_>) {
+        let (line, column) = line_col(&self.buf, at);
+        let error = DecodeError {
             telegram_offset: self.start,
             offset: self.start + at,
             line,
             column,
             kind,
-        }));
+        };
+        let end = self.start + self.buf.len();
+        let unframed = matches!(error.kind, ErrorKind::Interrupted | ErrorKind::Truncated)
+            && !self.buf.contains(&b'\n');
+        match &mut self.run {
+            Some(run) if unframed && run.end == self.start => {
+                run.end = end;
+                run.starts += 1;
+            }
+            _ => {
+                self.flush_run(emit);
+                if unframed {
+                    self.run = Some(Run {
+                        first: error,
+                        end,
+                        starts: 1,
+                    });
+                } else {
+                    emit(Err(error));
+                }
+            }
+        }
         self.reset();
     }
 
-    fn step(&mut self, b: u8, emit: &mut dyn FnMut(Result<Frame, DecodeError>)) {
+    fn step(&mut self, b: u8, emit: &mut Emit<'_>) {
         match self.state {
             State::Hunting => {
                 if b == b'/' {
@@ -286,7 +459,8 @@ impl Decoder {
                 }
                 self.buf.push(b);
                 if b == b'\n' {
-                    let result = check(&self.buf, self.start, self.bang);
+                    self.flush_run(emit);
+                    let result = check(&self.buf, self.start, self.bang, &mut self.spans);
                     emit(result);
                     self.reset();
                 } else if self.buf.len() - self.bang >= MAX_TRAILER {
@@ -319,9 +493,116 @@ fn line_col(buf: &[u8], at: usize) -> (usize, usize) {
     (line, at - col_start + 1)
 }
 
+/// Where the data lines and their values are in a telegram body.
+#[derive(Debug, Default)]
+struct Spans {
+    /// Per data line: its code, the index of its first value in `values`, how many
+    /// values it has, and the offset where the line starts.
+    lines: Vec<(Obis, usize, usize, usize)>,
+    /// Byte ranges of the values (inside the parentheses).
+    values: Vec<(usize, usize)>,
+}
+
+impl Spans {
+    /// The owned telegram of `body` (from `/` up to `!`), identification at `ident`.
+    fn telegram(&self, body: &[u8], ident: (usize, usize)) -> Telegram {
+        let text = |(a, b): (usize, usize)| String::from_utf8_lossy(&body[a..b]).into_owned();
+        Telegram {
+            identification: text(ident),
+            lines: self
+                .lines
+                .iter()
+                .map(|&(obis, first, n, _)| Line {
+                    obis,
+                    values: self.values[first..first + n]
+                        .iter()
+                        .map(|&r| text(r))
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Parses the generic layer of `body` (from `/` up to `!`) into `spans`; returns the
+/// identification's byte range, or where the grammar fails and what it expected there.
+fn parse_body(body: &[u8], spans: &mut Spans) -> Result<(usize, usize), (usize, &'static str)> {
+    spans.lines.clear();
+    spans.values.clear();
+    // Identification line.
+    let ident_end = body
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .ok_or((body.len(), "CR LF ending the identification line"))?;
+    let ident = &body[1..ident_end];
+    if let Some(i) = ident.iter().position(|b| !(0x21..=0x7E).contains(b)) {
+        return Err((1 + i, "printable identification characters"));
+    }
+    if ident.len() < 5 {
+        return Err((1, "an identification of at least 5 characters (XXX5...)"));
+    }
+    let mut at = ident_end;
+    for _ in 0..2 {
+        if !body[at..].starts_with(b"\r\n") {
+            return Err((
+                at,
+                if at == ident_end {
+                    "CR LF after the identification"
+                } else {
+                    "an empty line (CR LF) after the identification"
+                },
+            ));
+        }
+        at += 2;
+    }
+
+    // Data lines.
+    while at < body.len() {
+        let line_start = at;
+        let Some((obis, n)) = Obis::parse_prefix(&body[at..]) else {
+            return Err((at, "an OBIS code A-B:C.D.E"));
+        };
+        at += n;
+        let first = spans.values.len();
+        while body.get(at) == Some(&b'(') {
+            at += 1;
+            // The value runs to the next ')' (found with SIMD), and every byte before it
+            // must be printable and not '('; the first that is not is the error.
+            let close = memchr::memchr(b')', &body[at..]);
+            let scan = &body[at..at + close.unwrap_or(body.len() - at)];
+            let bad = |b: &u8| !(0x20..=0x7E).contains(b) || *b == b'(';
+            let len = match (scan.iter().any(bad), close) {
+                (false, Some(len)) => len,
+                (true, _) => scan.iter().position(bad).unwrap_or(scan.len()),
+                (false, None) => return Err((body.len(), "')' closing the value")),
+            };
+            if body[at + len] != b')' {
+                return Err((at + len, "')' closing the value"));
+            }
+            spans.values.push((at, at + len));
+            at += len + 1;
+        }
+        let n_values = spans.values.len() - first;
+        if n_values == 0 {
+            return Err((at, "'(' opening a value"));
+        }
+        if !body[at..].starts_with(b"\r\n") {
+            return Err((at, "')' or CR LF ending the line"));
+        }
+        at += 2;
+        spans.lines.push((obis, first, n_values, line_start));
+    }
+    Ok((1, ident_end))
+}
+
 /// Checks one framed candidate: `buf` runs from `/` through the LF ending the CRC line,
 /// `bang` is the index of `!`.
-fn check(buf: &[u8], start: usize, bang: usize) -> Result<Frame, DecodeError> {
+fn check<'b>(
+    buf: &'b [u8],
+    start: usize,
+    bang: usize,
+    spans: &mut Spans,
+) -> Result<Checked<'b>, DecodeError> {
     let err = |at: usize, kind: ErrorKind| {
         let (line, column) = line_col(buf, at);
         DecodeError {
@@ -342,70 +623,7 @@ fn check(buf: &[u8], start: usize, bang: usize) -> Result<Frame, DecodeError> {
         )
     };
     let body = &buf[..bang];
-
-    // Identification line.
-    let ident_end = body
-        .iter()
-        .position(|&b| b == b'\r' || b == b'\n')
-        .ok_or_else(|| syntax(body.len(), "CR LF ending the identification line"))?;
-    let ident = &body[1..ident_end];
-    if let Some(i) = ident.iter().position(|b| !(0x21..=0x7E).contains(b)) {
-        return Err(syntax(1 + i, "printable identification characters"));
-    }
-    if ident.len() < 5 {
-        return Err(syntax(
-            1,
-            "an identification of at least 5 characters (XXX5...)",
-        ));
-    }
-    let mut at = ident_end;
-    for _ in 0..2 {
-        if !body[at..].starts_with(b"\r\n") {
-            return Err(syntax(
-                at,
-                if at == ident_end {
-                    "CR LF after the identification"
-                } else {
-                    "an empty line (CR LF) after the identification"
-                },
-            ));
-        }
-        at += 2;
-    }
-
-    // Data lines.
-    let mut lines = Vec::new();
-    while at < body.len() {
-        let Some((obis, n)) = Obis::parse_prefix(&body[at..]) else {
-            return Err(syntax(at, "an OBIS code A-B:C.D.E"));
-        };
-        at += n;
-        let mut values = Vec::new();
-        loop {
-            if body.get(at) != Some(&b'(') {
-                break;
-            }
-            at += 1;
-            let len = body[at..]
-                .iter()
-                .position(|&b| b == b')' || !(0x20..=0x7E).contains(&b) || b == b'(')
-                .ok_or_else(|| syntax(body.len(), "')' closing the value"))?;
-            if body[at + len] != b')' {
-                return Err(syntax(at + len, "')' closing the value"));
-            }
-            // Every byte is printable ASCII, checked just above.
-            values.push(String::from_utf8_lossy(&body[at..at + len]).into_owned());
-            at += len + 1;
-        }
-        if values.is_empty() {
-            return Err(syntax(at, "'(' opening a value"));
-        }
-        if !body[at..].starts_with(b"\r\n") {
-            return Err(syntax(at, "')' or CR LF ending the line"));
-        }
-        at += 2;
-        lines.push(Line { obis, values });
-    }
+    let ident = parse_body(body, spans).map_err(|(at, expected)| syntax(at, expected))?;
 
     // CRC line.
     let trailer = &buf[bang + 1..];
@@ -430,14 +648,22 @@ fn check(buf: &[u8], start: usize, bang: usize) -> Result<Frame, DecodeError> {
         return Err(err(bang + 1, ErrorKind::CrcMismatch { computed, found }));
     }
 
-    let telegram = Telegram {
-        identification: String::from_utf8_lossy(ident).into_owned(),
-        lines,
-    };
-    let readout = crate::fields::readout(&telegram).map_err(|e| {
+    // Every byte of the body is ASCII now (the grammar above admits nothing else), so
+    // one UTF-8 check covers every value.
+    let text = std::str::from_utf8(body).map_err(|e| syntax(e.valid_up_to(), "ASCII"))?;
+    let values: Vec<&str> = spans.values.iter().map(|&(a, b)| &text[a..b]).collect();
+    let lines: Vec<LineRef<'_>> = spans
+        .lines
+        .iter()
+        .map(|&(obis, first, n, _)| LineRef {
+            obis,
+            values: &values[first..first + n],
+        })
+        .collect();
+    let readout = crate::fields::readout(&text[ident.0..ident.1], &lines).map_err(|e| {
         let at = match e.place {
             Place::Header => 1,
-            Place::Line(idx) => line_start(body, ident_end + 4, idx),
+            Place::Line(idx) => spans.lines.get(idx).map_or(body.len(), |l| l.3),
             Place::End => body.len(),
         };
         err(
@@ -449,23 +675,90 @@ fn check(buf: &[u8], start: usize, bang: usize) -> Result<Frame, DecodeError> {
             },
         )
     })?;
-    Ok(Frame {
+    Ok(Checked {
         offset: start,
-        len: buf.len(),
-        telegram,
+        bytes: buf,
         crc: found,
         readout,
     })
 }
 
-/// Index in `body` where data line number `idx` (0-based) starts.
-fn line_start(body: &[u8], first: usize, idx: usize) -> usize {
-    let mut at = first;
-    for _ in 0..idx {
-        match body[at..].iter().position(|&b| b == b'\n') {
-            Some(p) => at += p + 1,
-            None => return body.len(),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CAPTURE: &[u8] = include_bytes!("../tests/fixtures/fluvius-t211-arduinodsmrtest-1.txt");
+
+    /// Results as comparable text.
+    fn results(input: &[u8], chunk: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut d = Decoder::new();
+        for piece in input.chunks(chunk.max(1)) {
+            d.feed(piece, &mut |r| out.push(format!("{r:?}")));
         }
+        d.finish(&mut |r| out.push(format!("{r:?}")));
+        out.push(format!("skipped {}", d.skipped()));
+        out
     }
-    at.min(body.len())
+
+    #[test]
+    fn chunking_does_not_change_what_is_found() {
+        // Telegrams, noise, an interrupted one, an oversized one, a bad trailer.
+        let mut input = b"noise /".to_vec();
+        input.extend_from_slice(CAPTURE);
+        input.extend_from_slice(&CAPTURE[..300]);
+        input.extend_from_slice(CAPTURE);
+        input.push(b'/');
+        input.extend(std::iter::repeat_n(b'x', MAX_TELEGRAM_LEN + 10));
+        input.extend_from_slice(b"!12\r\n/");
+        input.extend_from_slice(CAPTURE);
+        input.extend_from_slice(b"/ab/cd//");
+        let whole = results(&input, input.len());
+        for chunk in [1, 2, 7, 64, 1000, 4096] {
+            assert_eq!(results(&input, chunk), whole, "chunk {chunk}");
+        }
+        assert_eq!(whole.iter().filter(|r| r.starts_with("Ok(")).count(), 3);
+    }
+
+    #[test]
+    fn a_flood_of_slashes_is_one_error_with_offset_and_length() {
+        let mut input = b"ab".to_vec();
+        input.extend(std::iter::repeat_n(b'/', 100_000));
+        input.extend_from_slice(CAPTURE);
+        let out = decode_all(&input);
+        assert_eq!(out.len(), 2, "{out:?}");
+        let err = out[0].as_ref().unwrap_err();
+        assert_eq!(err.telegram_offset, 2);
+        assert_eq!(
+            err.kind,
+            ErrorKind::Unframed {
+                len: 100_000,
+                starts: 100_000
+            }
+        );
+        assert!(err.to_string().contains("100000 byte(s)"), "{err}");
+        assert_eq!(out[1].as_ref().map(|f| f.offset).ok(), Some(100_002));
+        // At the end of the input the open candidate joins the run too.
+        let out = decode_all(&[b'/'; 5000]);
+        assert_eq!(out.len(), 1, "{out:?}");
+        // A single cut candidate is still reported as what it is.
+        let mut one = CAPTURE[..10].to_vec();
+        one.extend_from_slice(CAPTURE);
+        let out = decode_all(&one);
+        assert_eq!(out[0].as_ref().unwrap_err().kind, ErrorKind::Interrupted);
+        assert!(out[1].is_ok());
+    }
+
+    #[test]
+    fn checked_telegram_is_the_frames() {
+        let mut d = Decoder::new();
+        let mut seen = 0;
+        d.feed_checked(CAPTURE, &mut |r| {
+            let c = r.expect("capture is valid");
+            assert_eq!(c.bytes, CAPTURE);
+            assert_eq!(c.telegram().to_bytes(), CAPTURE);
+            seen += 1;
+        });
+        assert_eq!(seen, 1);
+    }
 }

@@ -77,45 +77,62 @@ impl Fixed {
 
     /// Prints `raw`, zero-padded, saturating at [`Fixed::max`].
     pub(crate) fn print(self, raw: u64) -> String {
-        let width = self.int + self.dec;
-        let digits = format!("{:0width$}", raw.min(self.max()));
-        let mut out = String::with_capacity(width + 6);
-        if self.dec == 0 {
-            out.push_str(&digits);
-        } else {
-            let (i, d) = digits.split_at(self.int);
-            out.push_str(i);
-            out.push('.');
-            out.push_str(d);
+        let mut out = Vec::with_capacity(self.int + self.dec + 6);
+        self.write(&mut out, raw);
+        // Digits, '.', '*' and the ASCII units only.
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// Appends `raw` as [`Fixed::print`] prints it, without `core::fmt` (built on the
+    /// stack, one copy). Always inlined: every call site has a constant format, which
+    /// then folds into straight-line code.
+    #[inline(always)]
+    pub(crate) fn write(self, out: &mut Vec<u8>, raw: u64) {
+        // At most 20 digits, the point, `*` and a unit of up to 5 bytes.
+        let mut text = [0u8; 32];
+        let width = (self.int + self.dec).min(20);
+        let mut digits = [b'0'; 20];
+        write_padded(&mut digits[..width], raw.min(self.max()));
+        let int = self.int.min(width);
+        text[..int].copy_from_slice(&digits[..int]);
+        let mut n = int;
+        if self.dec > 0 {
+            text[n] = b'.';
+            text[n + 1..n + 1 + width - int].copy_from_slice(&digits[int..width]);
+            n += 1 + width - int;
         }
         if let Some(unit) = self.unit {
-            out.push('*');
-            out.push_str(unit);
+            let unit = &unit.as_bytes()[..unit.len().min(32 - n - 1)];
+            text[n] = b'*';
+            text[n + 1..n + 1 + unit.len()].copy_from_slice(unit);
+            n += 1 + unit.len();
         }
-        out
+        out.extend_from_slice(&text[..n]);
     }
 
     /// Parses exactly this format; `None` for anything else (other width, sign, comma,
     /// missing or other unit).
     pub(crate) fn parse(self, text: &str) -> Option<u64> {
-        let (number, unit) = match text.split_once('*') {
-            Some((n, u)) => (n, Some(u)),
-            None => (text, None),
-        };
-        if unit != self.unit {
-            return None;
-        }
-        let b = number.as_bytes();
-        let want = if self.dec == 0 {
+        let b = text.as_bytes();
+        let number = if self.dec == 0 {
             self.int
         } else {
             self.int + 1 + self.dec
         };
-        if b.len() != want {
+        // The number, then `*unit` exactly when the format has a unit.
+        let well_formed = match self.unit {
+            Some(unit) => {
+                b.len() == number + 1 + unit.len()
+                    && b[number] == b'*'
+                    && &b[number + 1..] == unit.as_bytes()
+            }
+            None => b.len() == number,
+        };
+        if !well_formed {
             return None;
         }
         let mut v: u64 = 0;
-        for (i, &c) in b.iter().enumerate() {
+        for (i, &c) in b[..number].iter().enumerate() {
             if self.dec > 0 && i == self.int {
                 if c != b'.' {
                     return None;
@@ -145,6 +162,49 @@ impl Fixed {
     }
 }
 
+/// Two decimal digits of 0..=99, indexed by `2 * n`.
+const PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Fills `slot` with the low `slot.len()` decimal digits of `v`, zero-padded.
+#[inline(always)]
+pub(crate) fn write_padded(slot: &mut [u8], mut v: u64) {
+    let mut end = slot.len();
+    while end >= 2 {
+        let pair = (v % 100) as usize * 2;
+        slot[end - 2..end].copy_from_slice(&PAIRS[pair..pair + 2]);
+        v /= 100;
+        end -= 2;
+    }
+    if end == 1 {
+        slot[0] = b'0' + (v % 10) as u8;
+    }
+}
+
+/// Appends `v` in decimal without padding (what `{}` prints for an integer).
+#[inline]
+pub(crate) fn write_decimal(out: &mut Vec<u8>, v: u64) {
+    let mut digits = [0u8; 20];
+    let len = v.checked_ilog10().map_or(1, |l| l as usize + 1);
+    write_padded(&mut digits[..len], v);
+    out.extend_from_slice(&digits[..len]);
+}
+
+/// Appends `v` as at least two digits (what `{:02}` prints).
+#[inline]
+pub(crate) fn write_two(out: &mut Vec<u8>, v: u8) {
+    if v < 100 {
+        let pair = usize::from(v) * 2;
+        out.extend_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
+        write_decimal(out, u64::from(v));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,6 +220,34 @@ mod tests {
         assert_eq!(VOLUME_SILENT.print(0), "00000.000");
         assert_eq!(POWER.print(100_000), "99.999*kW");
         assert_eq!(TARIFF.print(2), "0002");
+    }
+
+    #[test]
+    fn digit_writers_agree_with_core_fmt() {
+        for v in [0u64, 1, 9, 10, 99, 100, 12_345, 999_999_999, u64::MAX] {
+            let mut out = Vec::new();
+            write_decimal(&mut out, v);
+            assert_eq!(out, v.to_string().as_bytes());
+            for width in 1..=20 {
+                let mut slot = vec![0u8; width];
+                write_padded(&mut slot, v);
+                let full = format!("{v:020}");
+                assert_eq!(slot, full.as_bytes()[20 - width..], "{v} in {width}");
+            }
+        }
+        for v in 0..=u8::MAX {
+            let mut out = Vec::new();
+            write_two(&mut out, v);
+            assert_eq!(out, format!("{v:02}").as_bytes());
+        }
+        for (fmt, raw) in [(ENERGY, 3_457_591), (POWER, 100_000), (VOLUME_SILENT, 0)] {
+            let width = fmt.int + fmt.dec;
+            let digits = format!("{:0width$}", raw.min(fmt.max()));
+            let (i, d) = digits.split_at(fmt.int);
+            let unit = fmt.unit.map(|u| format!("*{u}")).unwrap_or_default();
+            let point = if fmt.dec > 0 { "." } else { "" };
+            assert_eq!(fmt.print(raw), format!("{i}{point}{d}{unit}"));
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub mod strategies;
 pub mod telegram;
 pub mod tst;
 
-pub use decode::{DecodeError, Decoder, ErrorKind, Frame, MAX_TELEGRAM_LEN, decode_all};
+pub use decode::{Checked, DecodeError, Decoder, ErrorKind, Frame, MAX_TELEGRAM_LEN, decode_all};
 pub use encode::reading_obis;
 pub use obis::Obis;
 pub use readout::{

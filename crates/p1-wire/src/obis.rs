@@ -32,6 +32,12 @@ impl Obis {
         Obis { b, ..self }
     }
 
+    /// Appends `A-B:C.D.E` as `Display` prints it.
+    #[inline]
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(ObisText::of(*self).as_bytes());
+    }
+
     /// Parses the identifier at the start of `text`; returns it with its length in bytes.
     pub fn parse_prefix(text: &[u8]) -> Option<(Obis, usize)> {
         let mut pos = 0;
@@ -58,6 +64,52 @@ impl Obis {
         }
         let [a, b, c, d, e] = fields;
         Some((Obis { a, b, c, d, e }, pos))
+    }
+}
+
+/// The printed form of an [`Obis`], computed by a `const fn` so that the encoder's
+/// fixed codes are printed at compile time.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ObisText {
+    bytes: [u8; 19],
+    len: u8,
+}
+
+impl ObisText {
+    /// The text of `o`, `A-B:C.D.E` without leading zeros.
+    pub(crate) const fn of(o: Obis) -> ObisText {
+        let fields = [o.a, o.b, o.c, o.d, o.e];
+        let seps = [b'-', b':', b'.', b'.', 0];
+        let mut bytes = [0u8; 19];
+        let mut n = 0;
+        let mut i = 0;
+        while i < 5 {
+            let v = fields[i];
+            if v >= 100 {
+                bytes[n] = b'0' + v / 100;
+                n += 1;
+            }
+            if v >= 10 {
+                bytes[n] = b'0' + v / 10 % 10;
+                n += 1;
+            }
+            bytes[n] = b'0' + v % 10;
+            n += 1;
+            if seps[i] != 0 {
+                bytes[n] = seps[i];
+                n += 1;
+            }
+            i += 1;
+        }
+        ObisText {
+            bytes,
+            len: n as u8,
+        }
+    }
+
+    /// The printed bytes.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
     }
 }
 
@@ -95,7 +147,9 @@ impl FromStr for Obis {
 
 impl Serialize for Obis {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        let text = ObisText::of(*self);
+        // Digits and separators only.
+        s.serialize_str(std::str::from_utf8(text.as_bytes()).unwrap_or_default())
     }
 }
 
@@ -186,6 +240,9 @@ mod tests {
     fn parses_and_prints() {
         for text in ["1-0:1.8.1", "0-0:96.3.10", "0-4:24.2.3", "0-0:98.1.0"] {
             assert_eq!(text.parse::<Obis>().unwrap().to_string(), text);
+            let mut bytes = Vec::new();
+            text.parse::<Obis>().unwrap().write_to(&mut bytes);
+            assert_eq!(bytes, text.as_bytes());
         }
         for bad in [
             "1-0:1.8",

@@ -280,14 +280,22 @@ impl Readout {
     /// 999999.999 kWh, other values saturate at their field's largest value, and the
     /// text message is cut at [`Readout::MAX_MESSAGE_BYTES`].
     pub fn wire_form(&self) -> Readout {
+        let mut r = self.clone();
+        r.make_wire_form();
+        r
+    }
+
+    /// Turns this readout into its [`Readout::wire_form`] in place (no allocation but
+    /// for growing `phases` to the model's count).
+    pub fn make_wire_form(&mut self) {
         use crate::format;
         let sat = |v: u32, f: format::Fixed| v.min(u32::try_from(f.max()).unwrap_or(u32::MAX));
         let power = |w: u32| sat(w, format::POWER);
         let version = self.version;
         let current = format::current(version);
-        let mut phases = self.phases.clone();
-        phases.resize(self.model.phases(), PhaseReadout::default());
-        for p in &mut phases {
+        self.phases
+            .resize(self.model.phases(), PhaseReadout::default());
+        for p in &mut self.phases {
             if !version.has_phase_power() {
                 p.import_w = 0;
                 p.export_w = 0;
@@ -298,54 +306,28 @@ impl Readout {
             let unit = 10u32.pow(2 - current.dec as u32);
             p.current_ca = sat(p.current_ca / unit, current) * unit;
         }
-        let demand = self
-            .demand
-            .as_ref()
-            .filter(|_| version.has_demand())
-            .map(|d| Demand {
-                current_w: power(d.current_w),
-                peak: Peak {
-                    w: power(d.peak.w),
-                    ..d.peak
-                },
-                history: d
-                    .history
-                    .iter()
-                    .map(|e| HistoryEntry {
-                        w: power(e.w),
-                        ..*e
-                    })
-                    .collect(),
-            });
-        let mbus = self
-            .mbus
-            .iter()
-            .map(|m| MbusReadout {
-                capture: match m.capture {
-                    MbusCapture::Reading { at, dm3 } => MbusCapture::Reading {
-                        at,
-                        dm3: dm3.min(format::VOLUME.max()),
-                    },
-                    MbusCapture::Silent => MbusCapture::Silent,
-                },
-                ..m.clone()
-            })
-            .collect();
-        let mut message = self.message.clone();
-        message.truncate(Readout::MAX_MESSAGE_BYTES);
-        Readout {
-            import_wh: self.import_wh.map(|wh| wh % 1_000_000_000),
-            export_wh: self.export_wh.map(|wh| wh % 1_000_000_000),
-            demand,
-            import_w: power(self.import_w),
-            export_w: power(self.export_w),
-            phases,
-            limiter_hw: sat(self.limiter_hw, format::LIMITER),
-            fuse_a: sat(self.fuse_a, format::FUSE),
-            message,
-            mbus,
-            ..self.clone()
+        if !version.has_demand() {
+            self.demand = None;
         }
+        if let Some(d) = &mut self.demand {
+            d.current_w = power(d.current_w);
+            d.peak.w = power(d.peak.w);
+            for e in &mut d.history {
+                e.w = power(e.w);
+            }
+        }
+        for m in &mut self.mbus {
+            if let MbusCapture::Reading { dm3, .. } = &mut m.capture {
+                *dm3 = (*dm3).min(format::VOLUME.max());
+            }
+        }
+        self.message.truncate(Readout::MAX_MESSAGE_BYTES);
+        self.import_wh = self.import_wh.map(|wh| wh % 1_000_000_000);
+        self.export_wh = self.export_wh.map(|wh| wh % 1_000_000_000);
+        self.import_w = power(self.import_w);
+        self.export_w = power(self.export_w);
+        self.limiter_hw = sat(self.limiter_hw, format::LIMITER);
+        self.fuse_a = sat(self.fuse_a, format::FUSE);
     }
 }
 

@@ -8,8 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::Obis;
 
-/// CRC-16/ARC (poly 0x8005 reflected, init 0, no final XOR), as DSMR 5.0.2 §6.2 requires.
-pub const CRC: crc::Crc<u16> = crc::Crc::<u16>::new(&crc::CRC_16_ARC);
+/// CRC-16/ARC (poly 0x8005 reflected, init 0, no final XOR), as DSMR 5.0.2 §6.2 requires,
+/// with the `crc` crate's slice-by-16 table (8 KiB, 16 bytes a step: several times the
+/// byte-at-a-time table's speed, the same result).
+pub const CRC: crc::Crc<u16, crc::Table<16>> =
+    crc::Crc::<u16, crc::Table<16>>::new(&crc::CRC_16_ARC);
 
 /// CRC-16/ARC of `bytes` (for a telegram: from `/` through `!`, both included).
 pub fn crc16(bytes: &[u8]) -> u16 {
@@ -56,7 +59,7 @@ impl Telegram {
         out.extend_from_slice(self.identification.as_bytes());
         out.extend_from_slice(b"\r\n\r\n");
         for line in &self.lines {
-            out.extend_from_slice(line.obis.to_string().as_bytes());
+            line.obis.write_to(out);
             for v in &line.values {
                 out.push(b'(');
                 out.extend_from_slice(v.as_bytes());
@@ -100,6 +103,17 @@ mod tests {
     fn crc_is_arc() {
         // The published check value of CRC-16/ARC.
         assert_eq!(crc16(b"123456789"), 0xBB3D);
+        // The sliced table agrees with the byte-at-a-time one on every length and offset.
+        let bytes: Vec<u8> = (0..300u32).map(|i| (i * 7 + i / 13) as u8).collect();
+        let simple = crc::Crc::<u16>::new(&crc::CRC_16_ARC);
+        for start in 0..17 {
+            for end in start..bytes.len() {
+                assert_eq!(
+                    crc16(&bytes[start..end]),
+                    simple.checksum(&bytes[start..end])
+                );
+            }
+        }
     }
 
     #[test]

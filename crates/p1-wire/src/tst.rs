@@ -114,25 +114,74 @@ impl Tst {
     }
 }
 
-impl fmt::Display for Tst {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:02}{:02}{:02}{:02}{:02}{:02}{}",
+impl Tst {
+    /// Appends the 13 printed bytes (more if a field is over 99), as `Display` shows them.
+    #[inline]
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        let fields = [
             self.year,
             self.month,
             self.day,
             self.hour,
             self.minute,
             self.second,
-            if self.dst { 'S' } else { 'W' }
-        )
+        ];
+        let flag = if self.dst { b'S' } else { b'W' };
+        if fields.iter().all(|&v| v < 100) {
+            let mut text = [flag; 13];
+            for (i, v) in fields.into_iter().enumerate() {
+                text[2 * i] = b'0' + v / 10;
+                text[2 * i + 1] = b'0' + v % 10;
+            }
+            out.extend_from_slice(&text);
+        } else {
+            for v in fields {
+                crate::format::write_two(out, v);
+            }
+            out.push(flag);
+        }
+    }
+}
+
+impl Tst {
+    /// The printed text in a stack buffer (at most 6 x 3 digits and the flag).
+    fn text(&self) -> ([u8; 19], usize) {
+        let mut out = [0u8; 19];
+        let fields = [
+            self.year,
+            self.month,
+            self.day,
+            self.hour,
+            self.minute,
+            self.second,
+        ];
+        let mut n = 0;
+        for v in fields {
+            if v >= 100 {
+                out[n] = b'0' + v / 100;
+                n += 1;
+            }
+            out[n] = b'0' + v / 10 % 10;
+            out[n + 1] = b'0' + v % 10;
+            n += 2;
+        }
+        out[n] = if self.dst { b'S' } else { b'W' };
+        (out, n + 1)
+    }
+}
+
+impl fmt::Display for Tst {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (text, n) = self.text();
+        // Digits and S/W only.
+        f.write_str(std::str::from_utf8(&text[..n]).map_err(|_| fmt::Error)?)
     }
 }
 
 impl Serialize for Tst {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        let (text, n) = self.text();
+        s.serialize_str(std::str::from_utf8(&text[..n]).unwrap_or_default())
     }
 }
 
@@ -165,6 +214,11 @@ mod tests {
         assert!(!Tst::INVALID.is_valid());
         assert!(Tst::FACTORY_DEFAULT.is_valid());
         assert_eq!(Tst::INVALID.to_string(), "632525252525W");
+        let wide = Tst {
+            year: 255,
+            ..Tst::INVALID
+        };
+        assert_eq!(wide.to_string(), "2552525252525W");
     }
 
     #[test]
