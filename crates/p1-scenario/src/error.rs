@@ -7,16 +7,17 @@ use std::ops::Range;
 /// A scenario (or a file it refers to) that cannot be simulated.
 ///
 /// Displayed as `path:line:column: message`, the form editors and CI logs link, followed
-/// by `; did you mean `x`?` when there is a [`ScenarioError::suggestion`].
+/// by `; did you mean `x`?` when there is a [`ScenarioError::suggestion`]. A file that
+/// cannot be read at all has no position ([`ScenarioError::unreadable`]): `path: message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScenarioError {
     /// What kind of problem.
     pub kind: ErrorKind,
     /// The file at fault (the scenario, or a replay CSV it refers to).
     pub path: String,
-    /// 1-based line.
+    /// 1-based line; 0 when the error has no position (see [`ScenarioError::position`]).
     pub line: usize,
-    /// 1-based column, in characters.
+    /// 1-based column, in characters; 0 when the error has no position.
     pub column: usize,
     /// What is wrong and what was expected; lowercase, no final full stop.
     pub message: String,
@@ -47,6 +48,17 @@ impl ScenarioError {
             message,
             suggestion: None,
         }
+    }
+
+    /// A [`ErrorKind::Read`] error for a file that cannot be read at all (missing,
+    /// unreadable, a directory): there is no line or column to point at.
+    pub fn unreadable(path: &str, message: String) -> Self {
+        ScenarioError::new(path, 0, 0, message).with_kind(ErrorKind::Read)
+    }
+
+    /// Line and column, or `None` for an error about the whole file.
+    pub fn position(&self) -> Option<(usize, usize)> {
+        (self.line > 0).then_some((self.line, self.column))
     }
 
     /// An error at byte offset `offset` of `source`.
@@ -84,11 +96,11 @@ impl ScenarioError {
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.path, self.line, self.column, self.message
-        )?;
+        match self.position() {
+            Some((line, column)) => write!(f, "{}:{line}:{column}: ", self.path)?,
+            None => write!(f, "{}: ", self.path)?,
+        }
+        f.write_str(&self.message)?;
         if let Some(s) = &self.suggestion {
             write!(f, "; did you mean `{s}`?")?;
         }

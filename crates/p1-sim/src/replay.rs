@@ -15,7 +15,8 @@ use p1_scenario::Scenario;
 use p1_scenario::replay::{self, Gaps};
 
 use crate::error::CliError;
-use crate::run::{self, Output, RunOptions};
+use crate::run::{self, OutputArgs, RunOptions};
+use crate::staged;
 
 /// `p1sim replay`'s arguments.
 #[derive(Debug, clap::Args)]
@@ -64,27 +65,9 @@ pub struct ReplayArgs {
     /// playing; `p1sim run FILE` then plays the same bytes.
     #[arg(long, value_name = "FILE")]
     pub write_scenario: Option<PathBuf>,
-    /// Destination, as for `run`: `-`, FILE, DIR/, `pty`, `tcp:HOST:PORT`, `serial:DEVICE`.
-    #[arg(long, default_value = "-")]
-    pub out: Output,
-    /// Also write the truth file (docs/truth.md).
-    #[arg(long, value_name = "FILE")]
-    pub truth: Option<PathBuf>,
-    /// Live ports: send as fast as possible instead of in real time.
-    #[arg(long)]
-    pub fast: bool,
-    /// Live ports: simulated seconds per real second.
-    #[arg(long, default_value_t = 1.0, conflicts_with = "fast")]
-    pub speed: f64,
-    /// `--out pty`: keep a symlink to the device at PATH.
-    #[arg(long, value_name = "PATH")]
-    pub link: Option<PathBuf>,
-    /// Live ports: write each telegram at the 115200-baud line rate.
-    #[arg(long)]
-    pub baud_pacing: bool,
-    /// `--out tcp:`: start only once N clients are connected.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub wait_clients: usize,
+    /// Where and how the telegrams go, as for `run`.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Seed of the household shape [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
@@ -126,13 +109,7 @@ impl ReplayArgs {
                 scenario: None,
                 seed: self.seed,
                 every: self.every,
-                out: self.out,
-                truth: self.truth,
-                fast: self.fast,
-                speed: self.speed,
-                link: self.link,
-                baud_pacing: self.baud_pacing,
-                wait_clients: self.wait_clients,
+                output: self.output,
                 quiet: false,
             },
         }
@@ -201,7 +178,7 @@ pub fn replay(opts: &ReplayOptions, stdout: &mut dyn Write) -> Result<i32, CliEr
         Some(target) => {
             let dir = target.parent().unwrap_or(Path::new(""));
             let text = scenario_text(opts, &period, &ids, meter, dir)?;
-            fs::write(target, text).map_err(CliError::Write)?;
+            staged::write_whole(target, text.as_bytes())?;
             eprintln!(
                 "p1sim: wrote {}; play it with `p1sim run {}`",
                 target.display(),
@@ -336,9 +313,10 @@ fn load<T>(
 /// The `[meter]` table of the scenario at `path`.
 fn meter_table(path: &Path) -> Result<toml::Table, CliError> {
     let label = path.display().to_string();
-    let text = fs::read_to_string(path).map_err(|e| CliError::io(&label, e))?;
-    // Validating the whole scenario gives its errors their positions.
+    // Validating the whole scenario gives its errors their positions (or, for a file
+    // that cannot be read, the OS reason).
     Scenario::from_path(path)?;
+    let text = fs::read_to_string(path).map_err(|e| CliError::io(&label, e))?;
     let table: toml::Table = text
         .parse()
         .map_err(|e| CliError::Internal(format!("{label} validated but does not parse: {e}")))?;

@@ -47,11 +47,10 @@ impl std::str::FromStr for Output {
     }
 }
 
-/// Options of `p1sim run`, parsed once from the command line (clap) or built by a caller.
+/// Where and how a run's telegrams go: the output and pacing flags `p1sim run` and
+/// `p1sim replay` share (flattened into both, so names, help and checks are one).
 #[derive(Debug, Clone, clap::Args)]
-pub struct RunOptions {
-    /// Scenario file (TOML, see docs/scenarios.md); none plays the built-in quickstart.
-    pub scenario: Option<PathBuf>,
+pub struct OutputArgs {
     /// Destination: `-` (stdout), FILE, DIR/ (one file per telegram), `pty`,
     /// `tcp:HOST:PORT` (or `tcp:PORT` on 127.0.0.1), `serial:DEVICE`.
     #[arg(long, default_value = "-")]
@@ -71,16 +70,41 @@ pub struct RunOptions {
     /// Live ports: write each telegram at the 115200-baud line rate.
     #[arg(long)]
     pub baud_pacing: bool,
+    /// `--out tcp:`: start only once N clients are connected (with `--fast`, so the
+    /// run does not end before a reader connects).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub wait_clients: usize,
+}
+
+impl Default for OutputArgs {
+    /// The flags' defaults: standard output, real time, no truth file.
+    fn default() -> OutputArgs {
+        OutputArgs {
+            out: Output::Stdout,
+            truth: None,
+            fast: false,
+            speed: 1.0,
+            link: None,
+            baud_pacing: false,
+            wait_clients: 0,
+        }
+    }
+}
+
+/// Options of `p1sim run`, parsed once from the command line (clap) or built by a caller.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunOptions {
+    /// Scenario file (TOML, see docs/scenarios.md); none plays the built-in quickstart.
+    pub scenario: Option<PathBuf>,
+    /// Where and how the telegrams go.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Override the scenario's seed.
     #[arg(long)]
     pub seed: Option<u64>,
     /// Override the scenario's `every`: emit only every N-th telegram instant.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub every: Option<u64>,
-    /// `--out tcp:`: start only once N clients are connected (with `--fast`, so the
-    /// run does not end before a reader connects).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub wait_clients: usize,
     /// No summary line on stderr (set from the global `-q`).
     #[arg(skip)]
     pub quiet: bool,
@@ -90,8 +114,10 @@ pub struct RunOptions {
 pub fn load(path: Option<&Path>) -> Result<Scenario, CliError> {
     match path {
         None => Ok(Scenario::quickstart()),
-        // A file that is not there has no line and column to point at.
-        Some(p) if !p.exists() => Err(CliError::Usage(format!(
+        // A file that is not there has no line and column to point at. One that cannot
+        // be looked at (a directory we may not search) is not called missing: reading
+        // it reports the OS reason.
+        Some(p) if matches!(p.try_exists(), Ok(false)) => Err(CliError::Usage(format!(
             "{}: no such scenario file",
             p.display()
         ))),
@@ -243,8 +269,8 @@ pub fn play(
             .map_err(|e| CliError::Usage(format!("--every: {e}")))?;
     }
     let mut sim = Simulation::new(&scenario);
-    let live = matches!(opts.out, Output::Live(_));
-    let mut truth = Truth::create(opts.truth.as_deref(), live)?;
+    let live = matches!(opts.output.out, Output::Live(_));
+    let mut truth = Truth::create(opts.output.truth.as_deref(), live)?;
     let mut summary = Summary::new(scenario.telegram_step_ms());
 
     let bar = if live {
@@ -253,7 +279,7 @@ pub fn play(
         progress(telegram_count(&scenario))
     };
     let mut staged = Vec::new();
-    match &opts.out {
+    match &opts.output.out {
         Output::Live(spec) => {
             return run_live(opts, spec.clone(), sim, truth, name, stdout, summary);
         }
@@ -262,7 +288,7 @@ pub fn play(
             while let Some(frame) = sim.next_frame() {
                 stdout
                     .write_all(&frame.bytes)
-                    .map_err(|e| stdout_failed(e, opts.truth.as_deref(), sent))?;
+                    .map_err(|e| stdout_failed(e, opts.output.truth.as_deref(), sent))?;
                 sent += u64::from(!frame.bytes.is_empty());
                 truth.record(frame)?;
                 report_refusals(frame, name);
@@ -271,7 +297,7 @@ pub fn play(
             }
             stdout
                 .flush()
-                .map_err(|e| stdout_failed(e, opts.truth.as_deref(), sent))?;
+                .map_err(|e| stdout_failed(e, opts.output.truth.as_deref(), sent))?;
         }
         Output::File(path) => {
             if path.is_dir() {
@@ -319,7 +345,7 @@ pub fn play(
     // All outputs at once: a truth file that cannot be finished leaves `--out` untouched.
     staged.extend(truth.finish()?);
     staged::commit_all(staged)?;
-    if let Some(t) = &opts.truth {
+    if let Some(t) = &opts.output.truth {
         summary.file(t.display().to_string());
     }
     summary.report(opts.quiet, &mut io::stderr());
@@ -336,17 +362,17 @@ fn run_live(
     mut summary: Summary,
 ) -> Result<i32, CliError> {
     if let LiveSinkSpec::Pty { link } = &mut spec {
-        link.clone_from(&opts.link);
+        link.clone_from(&opts.output.link);
     }
     let live_opts = LiveOptions {
-        pacing: if opts.fast {
+        pacing: if opts.output.fast {
             Pacing::Fast
         } else {
-            Pacing::Speed(opts.speed)
+            Pacing::Speed(opts.output.speed)
         },
-        baud_pacing: opts.baud_pacing,
+        baud_pacing: opts.output.baud_pacing,
         handle_signals: true,
-        wait_clients: opts.wait_clients,
+        wait_clients: opts.output.wait_clients,
         ..LiveOptions::default()
     };
     // The truth (and the summary) must describe exactly what was sent, and `serve` may
@@ -398,7 +424,7 @@ fn run_live(
         truth.record(sent)?;
     }
     truth.finish()?;
-    if let Some(t) = &opts.truth {
+    if let Some(t) = &opts.output.truth {
         summary.file(t.display().to_string());
     }
     summary.report(opts.quiet, &mut io::stderr());

@@ -1,5 +1,5 @@
-//! Output files that appear whole or not at all: a run's `--out FILE` and `--truth FILE`
-//! are written to an unnamed file in the target's directory and published under the
+//! Output files that appear whole or not at all: a run's `--out FILE` and `--truth FILE`,
+//! `replay --write-scenario FILE` and `plot -o FILE` are written to an unnamed file in the target's directory and published under the
 //! user's name only once every output of the run is complete.
 //!
 //! The unnamed file is opened with `O_TMPFILE`, so no name exists while it is written:
@@ -216,6 +216,14 @@ pub(crate) fn commit_all(files: Vec<StagedFile>) -> Result<(), CliError> {
         l.publish()?;
     }
     Ok(())
+}
+
+/// Writes `bytes` as the whole of `target`, staged and published as one file (a
+/// scenario from `replay --write-scenario`, a picture from `plot -o`).
+pub(crate) fn write_whole(target: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    let mut file = StagedFile::create(target)?;
+    file.write(bytes)?;
+    commit_all(vec![file])
 }
 
 fn open_unnamed(dir: &Path) -> rustix::io::Result<OwnedFd> {

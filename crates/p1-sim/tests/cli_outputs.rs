@@ -2,7 +2,8 @@
 //! signals: every output of a run is published together or not at all; a reader closing
 //! stdout early fails a run that also writes `--truth`; SIGINT, SIGTERM and SIGKILL leave
 //! no temporary file; new files respect the umask and replaced ones keep their mode; a
-//! read-only destination exits 3 naming the user's path.
+//! read-only destination exits 3 naming the user's path. `replay --write-scenario` and
+//! `plot -o` write through the same staging.
 
 mod common;
 
@@ -34,24 +35,6 @@ fn p1sim_umask(umask: &str, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run p1sim under sh")
-}
-
-/// `p1sim ARGS` without the power to write where file permissions say no: as root (a
-/// container), drop the capabilities that override them.
-fn p1sim_unprivileged(args: &[&str]) -> Output {
-    let uid = Command::new("id").arg("-u").output().expect("id -u");
-    let mut cmd = if uid.stdout.trim_ascii() == b"0" {
-        let mut c = Command::new("setpriv");
-        c.args(["--bounding-set=-dac_override,-dac_read_search", "--"])
-            .arg(bin());
-        c
-    } else {
-        Command::new(bin())
-    };
-    cmd.current_dir(common::root())
-        .args(args)
-        .output()
-        .expect("run p1sim")
 }
 
 fn s(p: &Path) -> &str {
@@ -236,7 +219,7 @@ fn a_read_only_destination_exits_3_naming_the_users_path() {
     std::fs::create_dir(&ro).expect("mkdir");
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).expect("chmod");
     let out = ro.join("out.p1");
-    let o = p1sim_unprivileged(&["run", s(&sc), "--out", s(&out)]);
+    let o = common::p1sim_unprivileged(&["run", s(&sc), "--out", s(&out)]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "{err}");
     assert!(err.contains(&format!("{}:", out.display())), "{err}");
@@ -247,7 +230,7 @@ fn a_read_only_destination_exits_3_naming_the_users_path() {
     let file = dir.path().join("locked.p1");
     std::fs::write(&file, b"keep").expect("write");
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).expect("chmod");
-    let o = p1sim_unprivileged(&["run", s(&sc), "--out", s(&file)]);
+    let o = common::p1sim_unprivileged(&["run", s(&sc), "--out", s(&file)]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "{err}");
     assert!(err.contains(&format!("{}:", file.display())), "{err}");
@@ -273,4 +256,84 @@ fn a_symlink_to_a_file_stays_a_symlink_and_its_file_is_replaced() {
     assert_eq!(p1_wire::decode_all(&bytes).len(), 5);
     assert_eq!(mode(&real), 0o640);
     assert_eq!(names(&data), ["real.p1"]);
+}
+
+/// `p1sim ARGS` under `sh` with a 512-byte file-size limit (SIGXFSZ ignored, so a
+/// write past it fails with EFBIG instead of killing the process).
+fn p1sim_file_limited(args: &[&str]) -> Output {
+    Command::new("sh")
+        .current_dir(common::root())
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 1; exec \"$0\" \"$@\"")
+        .arg(bin())
+        .args(args)
+        .output()
+        .expect("run p1sim under sh")
+}
+
+const EXPORT: &str = "scenarios/data/fluvius-electricity-2023-10-26.csv";
+
+#[test]
+fn write_scenario_and_plot_into_a_read_only_directory_exit_3_naming_the_users_path() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ro = dir.path().join("ro");
+    std::fs::create_dir(&ro).expect("mkdir");
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).expect("chmod");
+    let scenario = ro.join("written.toml");
+    let picture = ro.join("plot.svg");
+    for (args, target) in [
+        (
+            vec!["replay", EXPORT, "--write-scenario", s(&scenario)],
+            &scenario,
+        ),
+        (vec!["plot", "-o", s(&picture)], &picture),
+    ] {
+        let o = common::p1sim_unprivileged(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {err}");
+        assert!(err.contains(&format!("{}:", target.display())), "{err}");
+        assert!(!err.contains(".p1sim-"), "{err}");
+        assert!(names(&ro).is_empty(), "{:?}", names(&ro));
+    }
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+#[test]
+fn a_written_scenario_cut_short_leaves_the_existing_file_untouched() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("written.toml");
+    std::fs::write(&target, b"# my edits\n").expect("write");
+    // The scenario (some 640 bytes) does not fit under the 512-byte limit.
+    let o = p1sim_file_limited(&["replay", EXPORT, "--write-scenario", s(&target)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains(&format!("{}:", target.display())), "{err}");
+    assert_eq!(std::fs::read(&target).expect("target"), b"# my edits\n");
+    assert_eq!(names(dir.path()), ["written.toml"]);
+    // Without the limit it is replaced whole.
+    let o = p1sim(&["replay", EXPORT, "--write-scenario", s(&target)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&target).expect("target");
+    assert!(text.contains("[[loads.replay]]"), "{text}");
+}
+
+#[test]
+fn a_replotted_picture_keeps_its_mode_and_a_new_one_respects_the_umask() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fresh = dir.path().join("fresh.svg");
+    let o = p1sim_umask("027", &["-q", "plot", "-o", s(&fresh)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(mode(&fresh), 0o640);
+    let private = dir.path().join("private.svg");
+    std::fs::write(&private, b"old").expect("write");
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let o = p1sim(&["-q", "plot", "-o", s(&private)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        std::fs::read(&private)
+            .expect("picture")
+            .starts_with(b"<svg")
+    );
+    assert_eq!(mode(&private), 0o600);
+    assert_eq!(names(dir.path()), ["fresh.svg", "private.svg"]);
 }

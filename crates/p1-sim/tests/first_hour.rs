@@ -2,7 +2,7 @@
 //! with `--wait-clients` waits for its readers (real sockets), `--out DIR/` replaces an
 //! earlier run's telegram files and leaves other files alone, `--out DIR` without the
 //! slash says how to get a directory, a missing scenario file is named without a fake
-//! position.
+//! position, and an unreadable one with the OS reason and no position either.
 
 mod common;
 
@@ -151,4 +151,48 @@ fn a_missing_scenario_is_named_without_a_position() {
             "{cmd}"
         );
     }
+}
+
+#[test]
+fn an_unreadable_scenario_is_named_with_the_os_reason_and_no_position() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let locked = dir.path().join("locked.toml");
+    std::fs::copy(common::root().join("scenarios/quickstart.toml"), &locked).expect("copy");
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+    // A scenario inside a directory we may not search is there, just out of reach.
+    let closed = dir.path().join("closed");
+    std::fs::create_dir(&closed).expect("mkdir");
+    let hidden = closed.join("s.toml");
+    std::fs::copy(common::root().join("scenarios/quickstart.toml"), &hidden).expect("copy");
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+    let picture = dir.path().join("never.svg");
+    let cases = [
+        (dir.path().to_path_buf(), "Is a directory"),
+        (locked, "Permission denied"),
+        (hidden, "Permission denied"),
+    ];
+    for (path, reason) in &cases {
+        let p = path.to_str().expect("utf-8");
+        for args in [
+            vec!["run", p],
+            vec!["panel", p, "--script", "press"],
+            vec!["plot", p, "-o", picture.to_str().expect("utf-8")],
+            vec![
+                "replay",
+                "scenarios/data/fluvius-electricity-2023-10-26.csv",
+                "--meter",
+                p,
+            ],
+        ] {
+            let o = common::p1sim_unprivileged(&args);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+            let expected = format!("p1sim: {p}: cannot read the scenario: {reason}");
+            assert!(err.trim().starts_with(&expected), "{args:?}: {err}");
+            assert!(!err.contains(":1:1"), "{args:?}: {err}");
+        }
+    }
+    assert!(!picture.exists());
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }

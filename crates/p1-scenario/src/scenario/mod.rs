@@ -31,7 +31,7 @@ use p1_wire::Model;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::error::{ErrorKind, ScenarioError};
+use crate::error::ScenarioError;
 use crate::loads::LoadSpec;
 use crate::units::{Duration, Instant, MAX_DURATION_MS, Weekday};
 
@@ -103,8 +103,7 @@ impl Scenario {
     pub fn from_path(path: &Path) -> Result<Scenario, ScenarioError> {
         let label = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| {
-            ScenarioError::new(&label, 1, 1, format!("cannot read the scenario: {e}"))
-                .with_kind(ErrorKind::Read)
+            ScenarioError::unreadable(&label, format!("cannot read the scenario: {e}"))
         })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut scenario = Scenario::parse_in(&label, &text, &base)?;

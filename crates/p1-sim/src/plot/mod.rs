@@ -331,7 +331,7 @@ fn event_label(action: &EventAction) -> String {
 /// refused, a household shape within each quarter, telegrams every second).
 fn replayed(export: &Path) -> Result<(Scenario, String), CliError> {
     use crate::replay::{Registers, ReplayOptions};
-    use crate::run::{Output, RunOptions};
+    use crate::run::{OutputArgs, RunOptions};
     crate::replay::scenario(&ReplayOptions {
         electricity: Some(export.to_path_buf()),
         gas: None,
@@ -345,15 +345,9 @@ fn replayed(export: &Path) -> Result<(Scenario, String), CliError> {
         write_scenario: None,
         run: RunOptions {
             scenario: None,
-            out: Output::Stdout,
-            truth: None,
-            fast: false,
-            speed: 1.0,
-            link: None,
-            baud_pacing: false,
+            output: OutputArgs::default(),
             seed: None,
             every: None,
-            wait_clients: 0,
             quiet: true,
         },
     })
@@ -500,7 +494,7 @@ pub fn plot(opts: &PlotOptions, stderr: &mut dyn Write) -> Result<i32, CliError>
         None => record_scenario(opts, w)?,
     };
     let bytes = draw::render(&rec, opts.phases, format, opts.size)?;
-    write_atomically(&opts.out, &bytes)?;
+    crate::staged::write_whole(&opts.out, &bytes)?;
     writeln!(
         stderr,
         "p1sim: plotted {} telegrams into {} ({} bytes)",
@@ -510,34 +504,6 @@ pub fn plot(opts: &PlotOptions, stderr: &mut dyn Write) -> Result<i32, CliError>
     )
     .map_err(CliError::Write)?;
     Ok(0)
-}
-
-/// Writes `bytes` to `path` under a temporary name renamed into place.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let shown = path.display().to_string();
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".p1sim-");
-    // A picture is an ordinary document: readable by others like any file the user
-    // creates (the umask still applies), not the temporary file's private 0600.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    // Output failures exit 3 and name the file.
-    let failed = |at: &str, e: std::io::Error| {
-        CliError::Write(std::io::Error::new(e.kind(), format!("{at}: {e}")))
-    };
-    let mut tmp = builder
-        .tempfile_in(&dir)
-        .map_err(|e| failed(&dir.display().to_string(), e))?;
-    tmp.write_all(bytes).map_err(|e| failed(&shown, e))?;
-    tmp.persist(path).map_err(|e| failed(&shown, e.error))?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -19,6 +19,24 @@ pub(crate) fn p1sim(args: &[&str]) -> Output {
         .expect("run p1sim")
 }
 
+/// [`p1sim`] without the power to read or write what file permissions forbid: as root
+/// (a container), with the capabilities that override them dropped.
+pub(crate) fn p1sim_unprivileged(args: &[&str]) -> Output {
+    let bin = env!("CARGO_BIN_EXE_p1sim");
+    let uid = Command::new("id").arg("-u").output().expect("id -u");
+    let mut cmd = if uid.stdout.trim_ascii() == b"0" {
+        let mut c = Command::new("setpriv");
+        c.args(["--bounding-set=-dac_override,-dac_read_search", "--", bin]);
+        c
+    } else {
+        Command::new(bin)
+    };
+    cmd.current_dir(root())
+        .args(args)
+        .output()
+        .expect("run p1sim")
+}
+
 /// [`p1sim`], which must succeed (its stderr shown if it does not).
 pub(crate) fn p1sim_ok(args: &[&str]) -> Output {
     let o = p1sim(args);
