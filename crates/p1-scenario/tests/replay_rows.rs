@@ -319,7 +319,7 @@ fn gas_gaps_follow_the_same_policies() {
 
 fn sample(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/fluvius")
+        .join("../../scenarios/data/fluvius-portal")
         .join(name)
 }
 

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 fn sample(name: &str) -> String {
     common::root()
-        .join("../shared/data/fluvius")
+        .join("scenarios/data/fluvius-portal")
         .join(name)
         .display()
         .to_string()
