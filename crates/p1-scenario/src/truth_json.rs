@@ -429,3 +429,367 @@ pub(crate) fn meter_state(out: &mut Vec<u8>, s: &MeterState) {
     load(out, &s.load);
     out.push(b'}');
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Any string, weighted towards what JSON must escape: quotes, backslashes, control
+    /// characters, DEL and non-ASCII.
+    fn text() -> BoxedStrategy<String> {
+        prop_oneof![
+            any::<String>(),
+            vec(
+                prop_oneof![
+                    proptest::char::range('\0', '\u{7F}'),
+                    Just('"'),
+                    Just('\\'),
+                    Just('é'),
+                    Just('\u{2028}'),
+                    Just('\u{1F600}'),
+                ],
+                0..24
+            )
+            .prop_map(|c| c.into_iter().collect()),
+        ]
+        .boxed()
+    }
+
+    /// Any timestamp, fields over 99 included (they print with three digits).
+    fn any_tst() -> BoxedStrategy<Tst> {
+        prop_oneof![
+            p1_wire::strategies::tst(),
+            any::<([u8; 6], bool)>().prop_map(|(f, dst)| Tst {
+                year: f[0],
+                month: f[1],
+                day: f[2],
+                hour: f[3],
+                minute: f[4],
+                second: f[5],
+                dst,
+            }),
+        ]
+        .boxed()
+    }
+
+    /// A 64-bit integer, often at or near an extreme.
+    fn i64x() -> BoxedStrategy<i64> {
+        prop_oneof![
+            any::<i64>(),
+            Just(i64::MIN),
+            Just(i64::MAX),
+            Just(0),
+            Just(-1),
+            -1000i64..1000
+        ]
+        .boxed()
+    }
+
+    fn u64x() -> BoxedStrategy<u64> {
+        prop_oneof![any::<u64>(), Just(u64::MAX), Just(0), 0u64..1000].boxed()
+    }
+
+    fn u32x() -> BoxedStrategy<u32> {
+        prop_oneof![any::<u32>(), Just(u32::MAX), Just(0), 0u32..1000].boxed()
+    }
+
+    fn i128x() -> BoxedStrategy<i128> {
+        prop_oneof![
+            any::<i128>(),
+            Just(i128::MIN),
+            Just(i128::MAX),
+            Just(i128::from(u64::MAX) + 1),
+            Just(-i128::from(u64::MAX) - 1),
+            -1000i128..1000
+        ]
+        .boxed()
+    }
+
+    fn breaker() -> BoxedStrategy<Breaker> {
+        prop_oneof![
+            Just(Breaker::Connected),
+            Just(Breaker::Disconnected),
+            Just(Breaker::ReadyForReconnection)
+        ]
+        .boxed()
+    }
+
+    fn phase() -> BoxedStrategy<PhaseReadout> {
+        (u32x(), u32x(), u32x(), u32x())
+            .prop_map(
+                |(import_w, export_w, voltage_dv, current_ca)| PhaseReadout {
+                    import_w,
+                    export_w,
+                    voltage_dv,
+                    current_ca,
+                },
+            )
+            .boxed()
+    }
+
+    fn history() -> BoxedStrategy<Vec<HistoryEntry>> {
+        vec(
+            (any_tst(), any_tst(), u32x()).prop_map(|(period, at, w)| HistoryEntry {
+                period,
+                at,
+                w,
+            }),
+            0..4,
+        )
+        .boxed()
+    }
+
+    /// A readout the meter prints, then pushed past the wire's ranges: any equipment ids,
+    /// any message bytes, extreme registers, odd timestamps.
+    fn any_readout() -> BoxedStrategy<Readout> {
+        (
+            p1_wire::strategies::readout(),
+            (
+                text(),
+                vec(text(), 4),
+                any_tst(),
+                [u64x(), u64x()],
+                any::<u8>(),
+            ),
+            (u32x(), u32x(), vec(any::<u8>(), 0..8), vec(phase(), 0..4)),
+        )
+            .prop_map(|(mut r, (id, mbus_ids, time, import_wh, tariff), rest)| {
+                let (import_w, fuse_a, message, phases) = rest;
+                r.equipment_id = id;
+                for (m, id) in r.mbus.iter_mut().zip(mbus_ids) {
+                    m.equipment_id = id;
+                }
+                r.time = time;
+                r.import_wh = import_wh;
+                r.tariff = tariff;
+                r.import_w = import_w;
+                r.fuse_a = fuse_a;
+                r.message = message;
+                if !phases.is_empty() {
+                    r.phases = phases;
+                }
+                r
+            })
+            .boxed()
+    }
+
+    fn capture() -> BoxedStrategy<Capture> {
+        (i64x(), any_tst(), u64x())
+            .prop_map(|(true_ms, at, dm3)| Capture { true_ms, at, dm3 })
+            .boxed()
+    }
+
+    fn mbus_state() -> BoxedStrategy<MbusState> {
+        let kind = prop_oneof![
+            Just(MbusKind::Gas),
+            Just(MbusKind::Water),
+            any::<u16>().prop_map(MbusKind::Other)
+        ];
+        let status = prop_oneof![
+            Just(ChannelStatus::Live),
+            Just(ChannelStatus::Decoupled),
+            Just(ChannelStatus::Stale)
+        ];
+        (
+            (any::<u8>(), kind, text(), status),
+            (
+                proptest::option::of(breaker()),
+                proptest::option::of(capture()),
+                u64x(),
+                u64x(),
+                proptest::option::of(i64x()),
+            ),
+        )
+            .prop_map(|((channel, kind, equipment_id, status), rest)| {
+                let (valve, last_capture, live_ml, live_dm3, next_capture_ms) = rest;
+                MbusState {
+                    channel,
+                    kind,
+                    equipment_id,
+                    status,
+                    valve,
+                    last_capture,
+                    live_ml,
+                    live_dm3,
+                    next_capture_ms,
+                }
+            })
+            .boxed()
+    }
+
+    fn demand() -> BoxedStrategy<DemandState> {
+        (
+            (i64x(), u64x(), u32x()),
+            proptest::option::of((any_tst(), u32x()).prop_map(|(at, w)| Peak { at, w })),
+            (any_tst(), i64x(), history()),
+        )
+            .prop_map(
+                |((start, mj, current_w), peak, (month_start, next, history))| DemandState {
+                    quarter_start_meter_ms: start,
+                    quarter_import_mj: mj,
+                    current_w,
+                    peak,
+                    month_start,
+                    next_month_meter_ms: next,
+                    history,
+                },
+            )
+            .boxed()
+    }
+
+    fn prepaid() -> BoxedStrategy<PrepaidState> {
+        (i64x(), i128x(), i64x(), proptest::option::of(i64x()))
+            .prop_map(
+                |(credit_ueur, exact, price_ueur_per_kwh, release_at_ms)| PrepaidState {
+                    credit_ueur,
+                    credit_ueur_mj_per_kwh: exact,
+                    price_ueur_per_kwh,
+                    release_at_ms,
+                },
+            )
+            .boxed()
+    }
+
+    fn load() -> BoxedStrategy<Load> {
+        let phase = || {
+            (i64x(), u32x(), u32x()).prop_map(|(power_w, voltage_dv, pf)| PhaseLoad {
+                power_w,
+                voltage_dv,
+                power_factor_permille: pf,
+            })
+        };
+        (
+            [phase(), phase(), phase()],
+            [u64x(), u64x(), u64x(), u64x()],
+        )
+            .prop_map(|(phases, mbus_ml_per_h)| Load {
+                phases,
+                mbus_ml_per_h,
+            })
+            .boxed()
+    }
+
+    /// Any meter state, values well outside what a meter reaches included.
+    fn any_meter_state() -> BoxedStrategy<MeterState> {
+        let cut = prop_oneof![
+            Just(CutReason::Remote),
+            Just(CutReason::Limiter),
+            Just(CutReason::Fuse),
+            Just(CutReason::Prepaid)
+        ];
+        (
+            (i64x(), i64x(), i64x(), any_tst()),
+            (
+                [u64x(), u64x()],
+                [u64x(), u64x()],
+                [u64x(), u64x()],
+                [u64x(), u64x()],
+            ),
+            (any::<u8>(), proptest::option::of(i64x()), u32x(), u32x()),
+            ([phase(), phase(), phase()], demand(), breaker()),
+            (
+                proptest::option::of(cut),
+                u32x(),
+                u32x(),
+                proptest::option::of(prepaid()),
+            ),
+            (
+                any::<(bool, bool)>(),
+                vec(any::<u8>(), 0..6),
+                vec(mbus_state(), 0..3),
+                load(),
+            ),
+        )
+            .prop_map(|(a, b, c, d, e, f)| {
+                let (true_ms, meter_ms, clock_offset_ms, meter_time) = a;
+                let (import_mj, export_mj, import_wh, export_wh) = b;
+                let (tariff, next_tariff_change_meter_ms, import_w, export_w) = c;
+                let (phases, demand, breaker) = d;
+                let (cut_reason, limiter_hw, fuse_a, prepaid) = e;
+                let ((port_enabled, powered), message, mbus, load) = f;
+                MeterState {
+                    true_ms,
+                    meter_ms,
+                    clock_offset_ms,
+                    meter_time,
+                    import_mj,
+                    export_mj,
+                    import_wh,
+                    export_wh,
+                    tariff,
+                    next_tariff_change_meter_ms,
+                    import_w,
+                    export_w,
+                    phases,
+                    demand,
+                    breaker,
+                    cut_reason,
+                    limiter_hw,
+                    fuse_a,
+                    prepaid,
+                    port_enabled,
+                    powered,
+                    message,
+                    mbus,
+                    load,
+                }
+            })
+            .boxed()
+    }
+
+    /// What `write` appends to a buffer that already holds something.
+    fn written(write: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut out = b"prefix".to_vec();
+        write(&mut out);
+        String::from_utf8(out.split_off(6)).unwrap_or_else(|e| format!("not UTF-8: {e}"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn readouts_are_written_as_serde_json_writes_them(r in any_readout()) {
+            prop_assert_eq!(written(|out| readout(out, &r)), serde_json::to_string(&r).unwrap());
+        }
+
+        #[test]
+        fn meter_states_are_written_as_serde_json_writes_them(s in any_meter_state()) {
+            prop_assert_eq!(
+                written(|out| meter_state(out, &s)),
+                serde_json::to_string(&s).unwrap()
+            );
+        }
+
+        #[test]
+        fn strings_are_written_as_serde_json_writes_them(s in text()) {
+            prop_assert_eq!(written(|out| string(out, &s)), serde_json::to_string(&s).unwrap());
+        }
+
+        #[test]
+        fn integers_are_written_as_serde_json_writes_them(v in i128x(), u in any::<u128>()) {
+            prop_assert_eq!(written(|out| int(out, v)), serde_json::to_string(&v).unwrap());
+            prop_assert_eq!(written(|out| uint(out, u)), serde_json::to_string(&u).unwrap());
+        }
+    }
+
+    #[test]
+    fn integer_edges_are_written_as_serde_json_writes_them() {
+        let mut edges: Vec<i128> = vec![i128::MIN, i128::MAX, i128::from(u64::MAX) + 1];
+        let mut p: i128 = 1;
+        for _ in 0..38 {
+            edges.extend([p - 1, p, p + 1, -p]);
+            p *= 10;
+        }
+        for v in edges {
+            assert_eq!(written(|out| int(out, v)), v.to_string());
+            assert_eq!(
+                written(|out| int(out, v)),
+                serde_json::to_string(&v).unwrap()
+            );
+        }
+        assert_eq!(written(|out| uint(out, u128::MAX)), u128::MAX.to_string());
+    }
+}
