@@ -84,7 +84,11 @@ impl<'a> TruthRecord<'a> {
         // The meter's own bytes, as produced once by the simulation (ASCII: a readout
         // encodes to printable text and CR LF only).
         let bytes = frame.telegram();
-        let telegram = (!bytes.is_empty()).then(|| String::from_utf8_lossy(bytes));
+        // `from_utf8` checks ASCII a word at a time; the lossy form only for the impossible.
+        let telegram = (!bytes.is_empty()).then(|| match std::str::from_utf8(bytes) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(bytes),
+        });
         let crc = bytes.iter().rposition(|&b| b == b'!').and_then(|bang| {
             let digits = bytes.get(bang + 1..bang + 5)?;
             std::str::from_utf8(digits).ok()

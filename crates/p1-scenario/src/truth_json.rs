@@ -70,7 +70,20 @@ pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut i = 0;
+    while i < bytes.len() {
+        // Eight bytes at a time while none needs an escape (text runs between the
+        // telegram's CR LF are 20 to 100 bytes long).
+        if let Some(word) = bytes.get(i..i + 8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(word);
+            if !needs_escape(u64::from_le_bytes(w)) {
+                i += 8;
+                continue;
+            }
+        }
+        let b = bytes[i];
+        i += 1;
         let short: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -82,7 +95,7 @@ pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
             0x00..=0x1F => b"",
             _ => continue,
         };
-        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(&bytes[start..i - 1]);
         if short.is_empty() {
             out.extend_from_slice(b"\\u00");
             out.push(HEX[usize::from(b >> 4)]);
@@ -90,10 +103,22 @@ pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
         } else {
             out.extend_from_slice(short);
         }
-        start = i + 1;
+        start = i;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// Whether any of the eight bytes of `w` is a control character (below 0x20), `"` or
+/// `\\`: the word tests "some byte is below n" (`(w - n·ONES) & !w & HIGH`, exact as to
+/// whether one exists for n up to 0x80) for 0x20 and for zero after XOR with `"` and `\\`.
+/// `false` is exact; `true` may flag a word only to have its first byte looked at.
+fn needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_in = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0;
+    below_space || zero_in(w ^ (ONES * b'"' as u64)) || zero_in(w ^ (ONES * b'\\' as u64))
 }
 
 /// Appends `s` as a JSON string, or `null`.
@@ -772,6 +797,20 @@ mod tests {
         fn integers_are_written_as_serde_json_writes_them(v in i128x(), u in any::<u128>()) {
             prop_assert_eq!(written(|out| int(out, v)), serde_json::to_string(&v).unwrap());
             prop_assert_eq!(written(|out| uint(out, u)), serde_json::to_string(&u).unwrap());
+        }
+    }
+
+    #[test]
+    fn a_word_needs_escaping_exactly_when_a_byte_does() {
+        for b in 0..=255u8 {
+            let wants = b < 0x20 || b == b'"' || b == b'\\';
+            for at in 0..8 {
+                for fill in [b'a', 0x7F, 0xFF, b'#', b']'] {
+                    let mut w = [fill; 8];
+                    w[at] = b;
+                    assert_eq!(needs_escape(u64::from_le_bytes(w)), wants, "{b:#x} at {at}");
+                }
+            }
         }
     }
 
