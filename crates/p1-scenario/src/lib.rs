@@ -33,6 +33,7 @@ mod schema;
 mod sim;
 mod sun;
 mod truth;
+mod truth_json;
 mod units;
 
 pub use error::{ErrorKind, ScenarioError};

@@ -11,6 +11,7 @@ use p1_wire::Readout;
 use serde::Serialize;
 
 use crate::sim::{Refusal, SimFrame};
+use crate::truth_json as json;
 
 /// The truth about one telegram instant.
 #[derive(Debug, Clone, Serialize)]
@@ -83,7 +84,11 @@ impl<'a> TruthRecord<'a> {
         // The meter's own bytes, as produced once by the simulation (ASCII: a readout
         // encodes to printable text and CR LF only).
         let bytes = frame.telegram();
-        let telegram = (!bytes.is_empty()).then(|| String::from_utf8_lossy(bytes));
+        // `from_utf8` checks ASCII a word at a time; the lossy form only for the impossible.
+        let telegram = (!bytes.is_empty()).then(|| match std::str::from_utf8(bytes) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(bytes),
+        });
         let crc = bytes.iter().rposition(|&b| b == b'!').and_then(|bang| {
             let digits = bytes.get(bang + 1..bang + 5)?;
             std::str::from_utf8(digits).ok()
@@ -127,100 +132,59 @@ impl<'a> TruthRecord<'a> {
         out.push(b'\n');
     }
 
-    /// The same bytes as `serde_json::to_writer(out, self)`, faster: the leading string
-    /// fields (the telegram above all, with its CR LF escapes) are escaped here in runs,
-    /// and serde writes the structured rest straight after them.
+    /// The same bytes as `serde_json::to_writer(out, self)`, without serde on the hot
+    /// path: the strings, the readout and the meter state are written by hand
+    /// ([`crate::truth_json`]); serde writes only the parts that are empty or absent
+    /// in ordinary runs (refusals, faults, panel).
     fn write_json(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"utc\":");
-        json_str(out, Some(&self.utc));
+        json::string(out, &self.utc);
         out.extend_from_slice(b",\"local\":");
-        json_str(out, Some(&self.local));
+        json::string(out, &self.local);
         out.extend_from_slice(b",\"meter_time\":");
-        json_str(out, self.meter_time.as_deref());
+        json::opt_string(out, self.meter_time.as_deref());
         out.extend_from_slice(b",\"telegram\":");
-        json_str(out, self.telegram.as_deref());
+        json::opt_string(out, self.telegram.as_deref());
         out.extend_from_slice(b",\"crc\":");
-        json_str(out, self.crc);
-        out.push(b',');
-        let rest = Rest {
-            readout: self.readout,
-            state: self.state,
-            refused: self.refused,
-            faults: self.faults.as_ref(),
-            panel: self.panel,
-        };
-        let mut ser = serde_json::Serializer::with_formatter(out, Continued { opened: false });
-        // Serializing plain data with string keys into a Vec cannot fail.
-        let _ = rest.serialize(&mut ser);
-    }
-}
-
-/// The fields of a [`TruthRecord`] after `crc`, in the same order and form.
-#[derive(Serialize)]
-struct Rest<'r, 'a> {
-    readout: Option<&'a Readout>,
-    state: &'a MeterState,
-    refused: &'a [Refusal],
-    #[serde(flatten)]
-    faults: Option<&'r FaultTruth<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    panel: Option<&'a PanelView>,
-}
-
-/// serde_json's compact format, continuing an object already opened: the outermost `{`
-/// is not written again.
-struct Continued {
-    opened: bool,
-}
-
-impl serde_json::ser::Formatter for Continued {
-    fn begin_object<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
-        if self.opened {
-            writer.write_all(b"{")
-        } else {
-            self.opened = true;
-            Ok(())
+        json::opt_string(out, self.crc);
+        out.extend_from_slice(b",\"readout\":");
+        match self.readout {
+            Some(r) => json::readout(out, r),
+            None => out.extend_from_slice(b"null"),
         }
+        out.extend_from_slice(b",\"state\":");
+        json::meter_state(out, self.state);
+        out.extend_from_slice(b",\"refused\":");
+        if self.refused.is_empty() {
+            out.extend_from_slice(b"[]");
+        } else {
+            serde_into(out, self.refused);
+        }
+        if let Some(f) = &self.faults {
+            out.extend_from_slice(b",\"sent\":");
+            json::opt_string(out, f.sent.as_deref());
+            out.extend_from_slice(b",\"faults\":");
+            serde_into(out, f.faults);
+            out.extend_from_slice(b",\"verdict\":");
+            serde_into(out, &f.verdict);
+            out.extend_from_slice(b",\"sent_readout\":");
+            match f.sent_readout {
+                Some(r) => json::readout(out, r),
+                None => out.extend_from_slice(b"null"),
+            }
+        }
+        if let Some(panel) = self.panel {
+            out.extend_from_slice(b",\"panel\":");
+            serde_into(out, panel);
+        }
+        out.push(b'}');
     }
 }
 
-/// Appends `s` as a JSON string exactly as serde_json writes it (`null` for `None`):
-/// `"` and `\\` escaped, control characters as `\n`, `\r`, `\t`, `\b`, `\f` or
-/// `\u00xx`, everything else (non-ASCII included) as it is.
-fn json_str(out: &mut Vec<u8>, s: Option<&str>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let Some(s) = s else {
-        out.extend_from_slice(b"null");
-        return;
-    };
-    let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let short: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0C => b"\\f",
-            0x00..=0x1F => b"",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        if short.is_empty() {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0xF)]);
-        } else {
-            out.extend_from_slice(short);
-        }
-        start = i + 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
+/// Appends `v` as serde_json's compact form.
+fn serde_into<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+    // Plain data with string keys into a Vec: serializing cannot fail.
+    let _ = serde_json::to_writer(out, v);
 }
 
 /// `t` as RFC 3339 UTC with milliseconds (`2026-03-29T00:30:00.000Z`), as chrono's
@@ -281,11 +245,11 @@ mod tests {
         all.push_str("é€\u{1F600}\\\"/FLU5\\253769484_A\r\n");
         for s in [all.as_str(), "", "plain", "\r\n!0F49\r\n"] {
             let mut out = Vec::new();
-            json_str(&mut out, Some(s));
+            json::opt_string(&mut out, Some(s));
             assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
         }
         let mut out = Vec::new();
-        json_str(&mut out, None);
+        json::opt_string(&mut out, None);
         assert_eq!(out, b"null");
     }
 
