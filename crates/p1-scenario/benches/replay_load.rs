@@ -20,8 +20,9 @@ const HEADER: &str = "\u{feff}From (date);From (time);Until (date);Until (time);
 
 /// (offtake, injection, label) cells of each quarter of the sample, in order.
 fn sample_quarters() -> Vec<(String, String, String)> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../scenarios/data/fluvius-portal/Consumption_history_electricity_15 minute totals.csv");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../../scenarios/data/fluvius-portal/Consumption_history_electricity_15 minute totals.csv",
+    );
     let text = std::fs::read_to_string(path).expect("the English sample export");
     let rows: Vec<Vec<String>> = text
         .lines()
