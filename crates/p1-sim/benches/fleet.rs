@@ -173,10 +173,10 @@ fn process_ticks() -> u64 {
 fn batch(meters: u64, interval: &str, duration: &str) {
     // P1SIM_BENCH_DIR (e.g. /dev/shm) takes the disk out of the figure.
     let tmp = match std::env::var_os("P1SIM_BENCH_DIR") {
-        Some(d) => tempfile::tempdir_in(d),
+        Some(d) => std::fs::create_dir_all(&d).and_then(|()| tempfile::tempdir_in(d)),
         None => tempfile::tempdir(),
     }
-    .expect("tmp");
+    .expect("a temporary directory (P1SIM_BENCH_DIR or the system's)");
     let file = tmp.path().join("bench.toml");
     std::fs::write(&file, scenario_text(interval, duration)).expect("write");
     // Yardstick: the single-meter fast path (what `p1sim run SCENARIO --out FILE` does:
