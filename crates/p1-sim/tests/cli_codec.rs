@@ -4,29 +4,14 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
-
-fn p1sim(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_p1sim"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn p1sim");
-    let mut input = child.stdin.take().expect("stdin");
-    input.write_all(stdin).expect("write stdin");
-    drop(input);
-    child.wait_with_output().expect("wait p1sim")
-}
+use common::p1sim_with_stdin;
 
 #[test]
 fn decode_then_encode_reproduces_every_valid_capture() {
     for (name, bytes) in common::valid_captures() {
-        let decoded = p1sim(&["decode", "-"], &bytes);
+        let decoded = p1sim_with_stdin(&["decode", "-"], &bytes);
         assert!(decoded.status.success(), "{name}: decode failed");
-        let encoded = p1sim(&["encode", "-"], &decoded.stdout);
+        let encoded = p1sim_with_stdin(&["encode", "-"], &decoded.stdout);
         assert!(encoded.status.success(), "{name}: encode failed");
         assert!(
             encoded.stdout == bytes,
@@ -42,7 +27,7 @@ fn a_stream_of_all_captures_with_garbage_verifies() {
     for (_, bytes) in &captures {
         stream.extend_from_slice(bytes);
     }
-    let out = p1sim(&["verify"], &stream);
+    let out = p1sim_with_stdin(&["verify"], &stream);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert_eq!(text.matches(": OK ").count(), captures.len());
@@ -56,7 +41,7 @@ fn a_stream_of_all_captures_with_garbage_verifies() {
 fn verify_reports_what_is_wrong_and_fails() {
     let dir = common::root().join("crates/p1-wire/tests/fixtures");
     let edited = dir.join("fluvius-s211-dsmrinjector-1.txt");
-    let out = p1sim(&["verify", edited.to_str().expect("path")], b"");
+    let out = p1sim_with_stdin(&["verify", edited.to_str().expect("path")], b"");
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
@@ -66,7 +51,7 @@ fn verify_reports_what_is_wrong_and_fails() {
 
     let (_, good) = &common::valid_captures()[0];
     let lf_only: Vec<u8> = good.iter().copied().filter(|&b| b != b'\r').collect();
-    let out = p1sim(&["verify", "-"], &lf_only);
+    let out = p1sim_with_stdin(&["verify", "-"], &lf_only);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
@@ -74,19 +59,19 @@ fn verify_reports_what_is_wrong_and_fails() {
         "{text}"
     );
 
-    let out = p1sim(&["verify", "-"], b"no telegram here");
+    let out = p1sim_with_stdin(&["verify", "-"], b"no telegram here");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("no telegram found"));
 }
 
 #[test]
 fn encode_rejects_bad_json_with_its_position() {
-    let out = p1sim(&["encode", "-"], b"\n{\"offset\": 0, \"lines\": [}\n");
+    let out = p1sim_with_stdin(&["encode", "-"], b"\n{\"offset\": 0, \"lines\": [}\n");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.starts_with("p1sim: <stdin>:2:"), "{err}");
 
-    let out = p1sim(&["verify", "/nonexistent/file.p1"], b"");
+    let out = p1sim_with_stdin(&["verify", "/nonexistent/file.p1"], b"");
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -96,7 +81,7 @@ fn a_flood_of_slashes_gives_one_error_not_one_per_byte() {
     let (_, capture) = common::valid_captures().remove(0);
     let mut input = vec![b'/'; 1 << 20];
     input.extend_from_slice(&capture);
-    let out = p1sim(&["verify"], &input);
+    let out = p1sim_with_stdin(&["verify"], &input);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert_eq!(text.lines().count(), 2, "{text}");
@@ -105,6 +90,6 @@ fn a_flood_of_slashes_gives_one_error_not_one_per_byte() {
         "{text}"
     );
     assert!(text.contains("telegram 2 at offset 1048576: OK"), "{text}");
-    let decoded = p1sim(&["decode", "-"], &input);
+    let decoded = p1sim_with_stdin(&["decode", "-"], &input);
     assert_eq!(String::from_utf8_lossy(&decoded.stdout).lines().count(), 2);
 }

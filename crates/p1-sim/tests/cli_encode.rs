@@ -6,24 +6,9 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use common::p1sim_with_stdin;
 
 use serde_json::{Value, json};
-
-fn p1sim(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_p1sim"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn p1sim");
-    let mut input = child.stdin.take().expect("stdin");
-    input.write_all(stdin).expect("write stdin");
-    drop(input);
-    child.wait_with_output().expect("wait")
-}
 
 /// `decode`'s JSON object for a real capture that has a demand history.
 fn decoded(name: &str) -> Value {
@@ -31,7 +16,7 @@ fn decoded(name: &str) -> Value {
         .into_iter()
         .find(|(n, _)| n == name)
         .expect("capture");
-    let o = p1sim(&["decode", "-"], &bytes);
+    let o = p1sim_with_stdin(&["decode", "-"], &bytes);
     assert!(o.status.success());
     serde_json::from_slice(&o.stdout).expect("one JSON object")
 }
@@ -55,7 +40,7 @@ fn assert_refused(objects: &[Value], bad: usize, field: &str) {
         input.extend_from_slice(o.to_string().as_bytes());
         input.push(b'\n');
     }
-    let o = p1sim(&["encode", "-"], &input);
+    let o = p1sim_with_stdin(&["encode", "-"], &input);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     let want = format!("p1sim: <stdin>:{}:1: field {field}", bad + 1);
@@ -140,10 +125,10 @@ fn readouts_the_wire_cannot_carry_are_refused() {
 #[test]
 fn every_capture_still_encodes_to_its_own_bytes_from_lines_and_from_readout() {
     for (name, bytes) in common::valid_captures() {
-        let o = p1sim(&["decode", "-"], &bytes);
+        let o = p1sim_with_stdin(&["decode", "-"], &bytes);
         let v: Value = serde_json::from_slice(&o.stdout).expect("json");
         for input in [lines_only(v.clone()), readout_only(&v)] {
-            let o = p1sim(&["encode", "-"], format!("{input}\n").as_bytes());
+            let o = p1sim_with_stdin(&["encode", "-"], format!("{input}\n").as_bytes());
             assert!(
                 o.status.success(),
                 "{name}: {}",
@@ -157,7 +142,7 @@ fn every_capture_still_encodes_to_its_own_bytes_from_lines_and_from_readout() {
 
 #[test]
 fn json_errors_give_their_position_once() {
-    let o = p1sim(&["encode", "-"], b"\n{\"offset\": x}\n");
+    let o = p1sim_with_stdin(&["encode", "-"], b"\n{\"offset\": x}\n");
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
@@ -166,7 +151,7 @@ fn json_errors_give_their_position_once() {
     );
     assert!(!err.contains(" at line "), "position repeated: {err}");
 
-    let o = p1sim(
+    let o = p1sim_with_stdin(
         &["encode", "-"],
         b"\n{\"offset\": 0, \"identification\": \"\xff\"}\n",
     );

@@ -328,7 +328,7 @@ impl FleetServer {
             stopped: why.unwrap_or(StopReason::Finished),
         };
         for m in &mut self.meters {
-            let mut s = empty_summary();
+            let mut s = LiveSummary::empty();
             m.sink.finish(&mut s)?;
             total.telegrams += m.telegrams;
             total.written += s.written;
@@ -337,22 +337,6 @@ impl FleetServer {
         }
         total.pacing = lateness.report();
         Ok(total)
-    }
-}
-
-fn empty_summary() -> LiveSummary {
-    LiveSummary {
-        frames: 0,
-        silent: 0,
-        telegrams: 0,
-        written: 0,
-        dropped: 0,
-        bytes: 0,
-        clients: 0,
-        client_reports: Vec::new(),
-        stopped: StopReason::Finished,
-        pacing: PacingReport::default(),
-        started_at: None,
     }
 }
 

@@ -330,6 +330,25 @@ pub struct LiveSummary {
     pub started_at: Option<Instant>,
 }
 
+impl LiveSummary {
+    /// Nothing served yet: every count zero, stopped at the scenario's end.
+    pub(crate) fn empty() -> LiveSummary {
+        LiveSummary {
+            frames: 0,
+            silent: 0,
+            telegrams: 0,
+            written: 0,
+            dropped: 0,
+            bytes: 0,
+            clients: 0,
+            client_reports: Vec::new(),
+            stopped: StopReason::Finished,
+            pacing: PacingReport::default(),
+            started_at: None,
+        }
+    }
+}
+
 impl fmt::Display for LiveSummary {
     /// One line for stderr.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -477,19 +496,7 @@ where
         signal: signal_flag,
         external: opts.stop.clone(),
     };
-    let mut summary = LiveSummary {
-        frames: 0,
-        silent: 0,
-        telegrams: 0,
-        written: 0,
-        dropped: 0,
-        bytes: 0,
-        clients: 0,
-        client_reports: Vec::new(),
-        stopped: StopReason::Finished,
-        pacing: PacingReport::default(),
-        started_at: None,
-    };
+    let mut summary = LiveSummary::empty();
     let mut lateness = pacer::LatenessStats::new(opts.record_lateness);
     // Accept clients that connected while `on_ready` ran, so they get frame 0 whole.
     out.wait(Duration::ZERO)?;

@@ -2,8 +2,9 @@
 //! outside parsers.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 /// The workspace root.
 pub(crate) fn root() -> PathBuf {
@@ -17,6 +18,21 @@ pub(crate) fn p1sim(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run p1sim")
+}
+
+/// Runs the real `p1sim` binary with `args`, feeding it `stdin` whole, to its end.
+pub(crate) fn p1sim_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_p1sim"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn p1sim");
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(stdin).expect("write stdin");
+    drop(input);
+    child.wait_with_output().expect("wait p1sim")
 }
 
 /// [`p1sim`] without the power to read or write what file permissions forbid: as root
