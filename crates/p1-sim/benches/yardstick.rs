@@ -224,12 +224,27 @@ fn main() {
         }
         d.finish_checked(&mut |_| {});
     };
+    // `--only PHASE` (bare, sim, truth or verify) runs that phase alone, for a profiler.
+    let only = std::env::args()
+        .skip_while(|a| a != "--only")
+        .nth(1);
     let mut best = [f64::INFINITY; 4];
     for _ in 0..rounds {
-        let phases: [&mut dyn FnMut(); 4] = [&mut bare, &mut sim, &mut truth, &mut verify];
-        for (b, f) in best.iter_mut().zip(phases) {
-            *b = b.min(time(f));
+        let phases: [(&str, &mut dyn FnMut()); 4] = [
+            ("bare", &mut bare),
+            ("sim", &mut sim),
+            ("truth", &mut truth),
+            ("verify", &mut verify),
+        ];
+        for (b, (name, f)) in best.iter_mut().zip(phases) {
+            if only.as_deref().is_none_or(|o| o == name) {
+                *b = b.min(time(f));
+            }
         }
+    }
+    if let Some(o) = only {
+        println!("{o} alone: {:.0} telegrams/s", n as f64 / best.iter().copied().fold(f64::INFINITY, f64::min));
+        return;
     }
     let [bare, sim, truth, verify] = best;
     assert_eq!(found as u64, n, "every simulated telegram verifies");
