@@ -61,6 +61,7 @@ pub(crate) trait Sink {
     }
 
     /// A line with one fixed-point value.
+    #[inline(always)]
     fn fixed(&mut self, obis: Code, fmt: Fixed, raw: u64) {
         self.begin(obis);
         self.value_fixed(fmt, raw);
@@ -68,6 +69,7 @@ pub(crate) trait Sink {
     }
 
     /// A line with one timestamp.
+    #[inline(always)]
     fn tst(&mut self, obis: Code, t: Tst) {
         self.begin(obis);
         self.value_tst(t);

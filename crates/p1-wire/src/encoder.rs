@@ -51,8 +51,8 @@ pub struct Encoder {
 /// One element of a telegram's layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Token {
-    /// A line starts with this object.
-    Line(Obis),
+    /// A line starts with this object (its [`obis_key`]).
+    Line(u64),
     /// A `(value)`: its text is `len` bytes from `at`, printed from `source`.
     Value {
         at: usize,
@@ -74,6 +74,12 @@ enum Source {
     /// Any other text (the history count, the history's object codes): compared as
     /// printed.
     Text,
+}
+
+/// The five fields of an object as one integer, compared in one instruction.
+#[inline(always)]
+const fn obis_key(o: Obis) -> u64 {
+    u64::from_le_bytes([o.a, o.b, o.c, o.d, o.e, 0, 0, 0])
 }
 
 /// A key that tells formats apart: integer digits, decimals, unit length and up to five
@@ -213,7 +219,7 @@ impl Record<'_> {
 
 impl Sink for Record<'_> {
     fn begin(&mut self, code: Code) {
-        self.layout.push(Token::Line(code.obis));
+        self.layout.push(Token::Line(obis_key(code.obis)));
         self.out.extend_from_slice(code.text.as_bytes());
     }
     fn value(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
@@ -257,6 +263,7 @@ struct Patch<'a> {
 
 impl Patch<'_> {
     /// The next layout element if it is a value; otherwise the walk stops fitting.
+    #[inline(always)]
     fn next_value(&mut self) -> Option<(usize, usize, &mut Source)> {
         if !self.fits {
             return None;
@@ -296,6 +303,7 @@ impl Patch<'_> {
     }
 
     /// A value printed from `source` by `write`, where `source` is not a [`Source::Hex`].
+    #[inline(always)]
     fn value_from(&mut self, source: Source, write: impl FnOnce(&mut Vec<u8>)) {
         let Some((at, len, old)) = self.next_value() else {
             return;
@@ -320,21 +328,25 @@ impl Patch<'_> {
 }
 
 impl Sink for Patch<'_> {
+    #[inline(always)]
     fn begin(&mut self, code: Code) {
         if !self.fits {
             return;
         }
         match self.layout.get(self.next) {
-            Some(Token::Line(obis)) if *obis == code.obis => self.next += 1,
+            Some(Token::Line(key)) if *key == obis_key(code.obis) => self.next += 1,
             _ => self.fits = false,
         }
     }
+    #[inline]
     fn value(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
         self.value_from(Source::Text, write);
     }
+    #[inline(always)]
     fn value_fixed(&mut self, fmt: Fixed, raw: u64) {
         self.value_from(Source::Fixed(tag(fmt), raw), |out| fmt.write(out, raw));
     }
+    #[inline(always)]
     fn value_tst(&mut self, t: Tst) {
         self.value_from(Source::Tst(t), |out| t.write_to(out));
     }
@@ -356,6 +368,7 @@ impl Sink for Patch<'_> {
         write_hex(self.scratch, bytes);
         self.rewrite(at, len);
     }
+    #[inline(always)]
     fn end(&mut self) {}
 }
 
