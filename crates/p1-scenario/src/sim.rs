@@ -615,7 +615,7 @@ impl Simulation {
         match (&mut self.faults, &frame.readout) {
             (Some(inj), Some(r)) => {
                 frame.meant.extend_from_slice(telegram);
-                let e = inj.apply(index, target.millis(), r);
+                let e = inj.apply_encoded(index, target.millis(), r, telegram);
                 frame.sent_readout = (!e.bytes.is_empty()).then_some(e.readout);
                 frame.bytes = e.bytes;
                 frame.pieces = e.pieces;

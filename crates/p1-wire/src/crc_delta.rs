@@ -22,7 +22,11 @@ const BYTE: [u16; 256] = {
         let mut r = i as u16;
         let mut bit = 0;
         while bit < 8 {
-            r = if r & 1 != 0 { (r >> 1) ^ 0xA001 } else { r >> 1 };
+            r = if r & 1 != 0 {
+                (r >> 1) ^ 0xA001
+            } else {
+                r >> 1
+            };
             bit += 1;
         }
         t[i] = r;

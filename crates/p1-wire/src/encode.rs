@@ -306,10 +306,18 @@ impl Readout {
         let phase = |i: usize| self.phases.get(i).copied().unwrap_or_default();
         if self.version.has_phase_power() {
             for i in 0..n {
-                s.fixed(printed::PHASE_IMPORT[i], format::POWER, kw(phase(i).import_w));
+                s.fixed(
+                    printed::PHASE_IMPORT[i],
+                    format::POWER,
+                    kw(phase(i).import_w),
+                );
             }
             for i in 0..n {
-                s.fixed(printed::PHASE_EXPORT[i], format::POWER, kw(phase(i).export_w));
+                s.fixed(
+                    printed::PHASE_EXPORT[i],
+                    format::POWER,
+                    kw(phase(i).export_w),
+                );
             }
         }
         for i in 0..n {

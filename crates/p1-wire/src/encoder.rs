@@ -70,7 +70,10 @@ enum Source {
     Tst(Tst),
     /// An octet string printed as hex (ids, the message): its bytes are
     /// `Encoder::octets[at..at + len]`.
-    Hex { at: usize, len: usize },
+    Hex {
+        at: usize,
+        len: usize,
+    },
     /// Any other text (the history count, the history's object codes): compared as
     /// printed.
     Text,
@@ -287,7 +290,11 @@ impl Patch<'_> {
             return;
         }
         let old = &mut self.bytes[at..at + len];
-        let Some(first) = old.iter().zip(self.scratch.iter()).position(|(o, n)| o != n) else {
+        let Some(first) = old
+            .iter()
+            .zip(self.scratch.iter())
+            .position(|(o, n)| o != n)
+        else {
             return;
         };
         let last = old
@@ -295,9 +302,10 @@ impl Patch<'_> {
             .zip(self.scratch.iter())
             .rposition(|(o, n)| o != n)
             .unwrap_or(first);
-        for i in first..=last {
-            self.crc.changed(at + i, old[i], self.scratch[i]);
-            old[i] = self.scratch[i];
+        let new = &self.scratch[first..=last];
+        for (i, (o, &n)) in old[first..=last].iter_mut().zip(new).enumerate() {
+            self.crc.changed(at + first + i, *o, n);
+            *o = n;
         }
         self.changes.push(at + first..at + last + 1);
     }
@@ -385,7 +393,11 @@ mod tests {
     fn check(enc: &mut Encoder, r: &Readout) -> Result<(), TestCaseError> {
         let before = enc.bytes().to_vec();
         let got = enc.encode(r).to_vec();
-        prop_assert_eq!(&got, &r.to_bytes(), "the encoder prints what write_to prints");
+        prop_assert_eq!(
+            &got,
+            &r.to_bytes(),
+            "the encoder prints what write_to prints"
+        );
         if let Some(changes) = enc.changes() {
             prop_assert_eq!(got.len(), before.len());
             let mut covered = vec![false; got.len()];
@@ -421,7 +433,10 @@ mod tests {
             STATE,
         ];
         for (i, a) in all.iter().enumerate() {
-            assert!(a.unit.is_none_or(|u| u.len() <= 5), "{a:?}: the tag holds 5 unit bytes");
+            assert!(
+                a.unit.is_none_or(|u| u.len() <= 5),
+                "{a:?}: the tag holds 5 unit bytes"
+            );
             for b in &all[..i] {
                 assert_eq!(tag(*a) == tag(*b), a == b, "{a:?} and {b:?}");
             }
