@@ -325,9 +325,53 @@ impl FaultInjector {
     /// since the epoch), whose meter-side content is `readout`: the faults that fire,
     /// layer by layer (content, lines, CRC and framing, byte cuts, the wire).
     pub fn apply(&mut self, index: u64, at_ms: i64, readout: &Readout) -> Emission {
-        let mut order: Vec<usize> = (0..self.specs.len())
+        self.apply_with(index, at_ms, readout, None)
+    }
+
+    /// [`FaultInjector::apply`] for a readout whose telegram the caller has already
+    /// encoded (`meant`, the bytes of `readout.write_to`): a telegram no fault hits is
+    /// sent as those bytes, not encoded a second time.
+    pub fn apply_encoded(
+        &mut self,
+        index: u64,
+        at_ms: i64,
+        readout: &Readout,
+        meant: &[u8],
+    ) -> Emission {
+        self.apply_with(index, at_ms, readout, Some(meant))
+    }
+
+    fn apply_with(
+        &mut self,
+        index: u64,
+        at_ms: i64,
+        readout: &Readout,
+        meant: Option<&[u8]>,
+    ) -> Emission {
+        let order: Vec<usize> = (0..self.specs.len())
             .filter(|&i| self.fires(i, index, at_ms))
             .collect();
+        if order.is_empty() {
+            // What the layers below print when none of them has work: the meter's own
+            // telegram (a test checks the two agree).
+            let bytes = meant.map_or_else(|| readout.to_bytes(), <[u8]>::to_vec);
+            return Emission {
+                verdict: Verdict {
+                    spec_valid: true,
+                    dsmr_parser: dsmr::parse(&bytes, Hints::default()),
+                    dsmr_reader: dsmr::read(&bytes, Hints::default()),
+                },
+                bytes,
+                pieces: Vec::new(),
+                applied: Vec::new(),
+                readout: readout.clone(),
+            };
+        }
+        self.layers(order, index, readout)
+    }
+
+    /// Every layer, for the faults of `order` (in firing order; sorted here).
+    fn layers(&self, mut order: Vec<usize>, index: u64, readout: &Readout) -> Emission {
         order.sort_by_key(|&i| (place(&self.specs[i].fault), i));
         let mut damage = Damage {
             valid: true,
@@ -849,5 +893,32 @@ fn line_fault(
             Some("no empty line after the identification".into())
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// The shortcut for a telegram no fault hits sends what the full layer walk
+        /// would, with or without the caller's bytes.
+        #[test]
+        fn a_telegram_no_fault_hits_is_sent_as_the_layers_would(
+            r in p1_wire::strategies::readout(),
+            index in 0u64..1000,
+        ) {
+            let spec = FaultSpec {
+                fault: FaultKind::WrongCrc { xor: 1 },
+                schedule: Schedule::AtIndex(u64::MAX),
+            };
+            let mut inj = FaultInjector::new(vec![spec], 7).expect("valid fault");
+            let walked = inj.layers(Vec::new(), index, &r);
+            prop_assert_eq!(&walked.bytes, &r.to_bytes());
+            prop_assert_eq!(&inj.apply(index, 0, &r), &walked);
+            prop_assert_eq!(&inj.apply_encoded(index, 0, &r, &r.to_bytes()), &walked);
+        }
     }
 }

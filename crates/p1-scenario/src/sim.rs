@@ -15,11 +15,12 @@
 //! each quarter's Day/Night label at the quarter's start ([`TariffControl`]).
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use p1_faults::{Applied, FaultInjector, Piece, Verdict};
 use p1_meter::{Command, CommandError, Load, Meter, MeterState, PhaseLoad, SimTime};
 use p1_panel::{Panel, PanelView};
-use p1_wire::Readout;
+use p1_wire::{Encoder, Readout};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -71,6 +72,11 @@ pub struct SimFrame {
     /// What the front panel shows at `at`; `Some` exactly when the simulation runs a panel
     /// ([`Scenario::panel`]).
     pub panel: Option<PanelView>,
+    /// The byte ranges of [`SimFrame::telegram`] that differ from the previous frame's;
+    /// meaningful only when `patched`.
+    changes: Vec<Range<usize>>,
+    /// Whether the telegram was written over the previous frame's (same length).
+    patched: bool,
 }
 
 impl SimFrame {
@@ -82,6 +88,16 @@ impl SimFrame {
         } else {
             &self.bytes
         }
+    }
+
+    /// What changed in [`SimFrame::telegram`] since the previous frame: `None` when it is
+    /// to be taken as new (the first frame, one after silence, a new layout); otherwise
+    /// the byte ranges that may differ, ascending and disjoint; the telegram has the
+    /// previous frame's length and equals it outside them. Frames cloned out of the
+    /// simulation (the [`Iterator`]) keep the list, but it relates them to the frame
+    /// before, not to whatever the caller kept.
+    pub fn telegram_changes(&self) -> Option<&[Range<usize>]> {
+        self.patched.then_some(&self.changes[..])
     }
 }
 
@@ -197,6 +213,8 @@ pub struct Simulation {
     tariff: TariffControl,
     /// The frame [`Simulation::next_frame`] lends, kept to reuse its allocations.
     frame: Option<SimFrame>,
+    /// The meter's telegrams, each written over the previous one.
+    encoder: Encoder,
 }
 
 impl Simulation {
@@ -248,6 +266,7 @@ impl Simulation {
             panel,
             tariff,
             frame: None,
+            encoder: Encoder::new(),
         };
         sim.apply_events(start);
         sim.update_load(start);
@@ -562,6 +581,8 @@ impl Simulation {
                 state,
                 refused: Vec::new(),
                 panel: None,
+                changes: Vec::new(),
+                patched: false,
             });
         }
         // Filled in place: the frame (a few hundred bytes of state) is never moved.
@@ -577,20 +598,32 @@ impl Simulation {
         self.index += 1;
         frame.bytes.clear();
         frame.meant.clear();
+        // The meter's telegram, written over the previous one (a silent line forgets it).
+        match &frame.readout {
+            Some(r) => {
+                self.encoder.encode(r);
+            }
+            None => self.encoder.reset(),
+        }
+        let telegram = self.encoder.bytes();
+        frame.changes.clear();
+        frame.patched = false;
+        if let Some(changes) = self.encoder.changes() {
+            frame.changes.extend_from_slice(changes);
+            frame.patched = true;
+        }
         match (&mut self.faults, &frame.readout) {
             (Some(inj), Some(r)) => {
-                r.write_to(&mut frame.meant);
-                let e = inj.apply(index, target.millis(), r);
+                frame.meant.extend_from_slice(telegram);
+                let e = inj.apply_encoded(index, target.millis(), r, telegram);
                 frame.sent_readout = (!e.bytes.is_empty()).then_some(e.readout);
                 frame.bytes = e.bytes;
                 frame.pieces = e.pieces;
                 frame.applied = e.applied;
                 frame.verdict = Some(e.verdict);
             }
-            (_, r) => {
-                if let Some(r) = r {
-                    r.write_to(&mut frame.bytes);
-                }
+            _ => {
+                frame.bytes.extend_from_slice(telegram);
                 frame.pieces.clear();
                 frame.applied.clear();
                 frame.verdict = None;

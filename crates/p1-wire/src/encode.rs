@@ -21,7 +21,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 /// Appends the upper-case hex of `bytes`.
 #[inline]
-fn write_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+pub(crate) fn write_hex(out: &mut Vec<u8>, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     out.reserve(bytes.len() * 2);
     for b in bytes {
@@ -31,9 +31,10 @@ fn write_hex(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// Where the encoder puts what it prints: straight into telegram bytes ([`Bytes`], the
-/// per-telegram path, no allocation) or into the generic [`Line`] list ([`Lines`]). One
-/// line order, [`Readout::emit`], serves both, so the two views cannot disagree.
-trait Sink {
+/// per-telegram path, no allocation), into the generic [`Line`] list ([`Lines`]), or over
+/// the previous telegram ([`crate::encoder`]). One line order, [`Readout::emit`], serves
+/// all, so the views cannot disagree.
+pub(crate) trait Sink {
     /// Starts the line of `obis`.
     fn begin(&mut self, obis: Code);
     /// Adds one `(value)`; `write` appends the text inside the parentheses.
@@ -41,24 +42,46 @@ trait Sink {
     /// Ends the line.
     fn end(&mut self);
 
-    /// A line with one value.
-    fn single(&mut self, obis: Code, write: impl FnOnce(&mut Vec<u8>)) {
-        self.begin(obis);
-        self.value(write);
-        self.end();
+    /// Adds one fixed-point `(value)`: what `fmt` prints for `raw`.
+    #[inline]
+    fn value_fixed(&mut self, fmt: Fixed, raw: u64) {
+        self.value(|out| fmt.write(out, raw));
+    }
+
+    /// Adds one timestamp `(value)`.
+    #[inline]
+    fn value_tst(&mut self, t: Tst) {
+        self.value(|out| t.write_to(out));
+    }
+
+    /// Adds one octet string `(value)`, printed as upper-case hex.
+    #[inline]
+    fn value_hex(&mut self, bytes: &[u8]) {
+        self.value(|out| write_hex(out, bytes));
     }
 
     /// A line with one fixed-point value.
+    #[inline(always)]
     fn fixed(&mut self, obis: Code, fmt: Fixed, raw: u64) {
-        self.single(obis, |out| fmt.write(out, raw));
+        self.begin(obis);
+        self.value_fixed(fmt, raw);
+        self.end();
+    }
+
+    /// A line with one timestamp.
+    #[inline(always)]
+    fn tst(&mut self, obis: Code, t: Tst) {
+        self.begin(obis);
+        self.value_tst(t);
+        self.end();
     }
 }
 
 /// An object with its printed form.
 #[derive(Clone, Copy)]
-struct Code {
-    obis: Obis,
-    text: ObisText,
+pub(crate) struct Code {
+    pub(crate) obis: Obis,
+    pub(crate) text: ObisText,
 }
 
 impl Code {
@@ -153,32 +176,71 @@ impl Sink for Lines {
     fn end(&mut self) {}
 }
 
+/// The codes of one M-Bus channel's lines.
+#[derive(Clone, Copy)]
+struct MbusCodes {
+    device_type: Code,
+    equipment_id: Code,
+    valve: Code,
+    gas: Code,
+    water: Code,
+}
+
+impl MbusCodes {
+    const fn of(ch: u8) -> MbusCodes {
+        MbusCodes {
+            device_type: Code::new(codes::MBUS_TYPE.on_channel(ch)),
+            equipment_id: Code::new(codes::EQUIPMENT_ID.on_channel(ch)),
+            valve: Code::new(codes::MBUS_VALVE.on_channel(ch)),
+            gas: Code::new(codes::MBUS_GAS.on_channel(ch)),
+            water: Code::new(codes::MBUS_WATER.on_channel(ch)),
+        }
+    }
+
+    /// The codes of channel `ch`: the real channels 1 to 4 from a table built at compile
+    /// time, any other (only a decoded foreign telegram has one) computed.
+    fn channel(ch: u8) -> MbusCodes {
+        const TABLE: [MbusCodes; 5] = [
+            MbusCodes::of(0),
+            MbusCodes::of(1),
+            MbusCodes::of(2),
+            MbusCodes::of(3),
+            MbusCodes::of(4),
+        ];
+        TABLE
+            .get(usize::from(ch))
+            .copied()
+            .unwrap_or_else(|| MbusCodes::of(ch))
+    }
+}
+
 fn mbus_lines(m: &MbusReadout, s: &mut impl Sink) {
-    let ch = m.channel;
+    let mbus = MbusCodes::channel(m.channel);
     s.fixed(
-        Code::new(codes::MBUS_TYPE.on_channel(ch)),
+        mbus.device_type,
         format::DEVICE_TYPE,
         u64::from(m.device_type),
     );
-    s.single(Code::new(codes::EQUIPMENT_ID.on_channel(ch)), |out| {
-        write_hex(out, m.equipment_id.as_bytes());
-    });
+    s.begin(mbus.equipment_id);
+    s.value_hex(m.equipment_id.as_bytes());
+    s.end();
     if let Some(valve) = m.valve {
-        s.fixed(
-            Code::new(codes::MBUS_VALVE.on_channel(ch)),
-            format::STATE,
-            u64::from(valve.code()),
-        );
+        s.fixed(mbus.valve, format::STATE, u64::from(valve.code()));
     }
-    s.begin(Code::new(reading_obis(m.device_type).on_channel(ch)));
+    // The one rule of which object carries the reading is `reading_obis`.
+    s.begin(if reading_obis(m.device_type) == codes::MBUS_GAS {
+        mbus.gas
+    } else {
+        mbus.water
+    });
     match m.capture {
         MbusCapture::Reading { at, dm3 } => {
-            s.value(|out| at.write_to(out));
-            s.value(|out| format::VOLUME.write(out, dm3));
+            s.value_tst(at);
+            s.value_fixed(format::VOLUME, dm3);
         }
         MbusCapture::Silent => {
-            s.value(|out| Tst::INVALID.write_to(out));
-            s.value(|out| format::VOLUME_SILENT.write(out, 0));
+            s.value_tst(Tst::INVALID);
+            s.value_fixed(format::VOLUME_SILENT, 0);
         }
     }
     s.end();
@@ -196,17 +258,17 @@ pub fn reading_obis(device_type: u16) -> Obis {
 
 impl Readout {
     /// Prints every line of this readout, in the order real meters print them.
-    fn emit(&self, s: &mut impl Sink) {
-        let kw = |w: u32| move |out: &mut Vec<u8>| format::POWER.write(out, u64::from(w));
+    pub(crate) fn emit(&self, s: &mut impl Sink) {
+        let kw = |w: u32| u64::from(w);
         s.fixed(
             printed::VERSION,
             format::VERSION,
             u64::from(self.version.code()),
         );
-        s.single(printed::EQUIPMENT_ID, |out| {
-            write_hex(out, self.equipment_id.as_bytes());
-        });
-        s.single(printed::TIME, |out| self.time.write_to(out));
+        s.begin(printed::EQUIPMENT_ID);
+        s.value_hex(self.equipment_id.as_bytes());
+        s.end();
+        s.tst(printed::TIME, self.time);
         let registers = [
             (printed::IMPORT_T1, self.import_wh[0]),
             (printed::IMPORT_T2, self.import_wh[1]),
@@ -218,10 +280,10 @@ impl Readout {
         }
         s.fixed(printed::TARIFF, format::TARIFF, u64::from(self.tariff));
         if let Some(demand) = self.demand.as_ref().filter(|_| self.version.has_demand()) {
-            s.single(printed::DEMAND, kw(demand.current_w));
+            s.fixed(printed::DEMAND, format::POWER, kw(demand.current_w));
             s.begin(printed::PEAK);
-            s.value(|out| demand.peak.at.write_to(out));
-            s.value(kw(demand.peak.w));
+            s.value_tst(demand.peak.at);
+            s.value_fixed(format::POWER, kw(demand.peak.w));
             s.end();
             s.begin(printed::HISTORY);
             s.value(|out| format::write_decimal(out, demand.history.len() as u64));
@@ -231,23 +293,31 @@ impl Readout {
                 s.value(|_| {});
             }
             for e in &demand.history {
-                s.value(|out| e.period.write_to(out));
-                s.value(|out| e.at.write_to(out));
-                s.value(kw(e.w));
+                s.value_tst(e.period);
+                s.value_tst(e.at);
+                s.value_fixed(format::POWER, kw(e.w));
             }
             s.end();
         }
-        s.single(printed::IMPORT_POWER, kw(self.import_w));
-        s.single(printed::EXPORT_POWER, kw(self.export_w));
+        s.fixed(printed::IMPORT_POWER, format::POWER, kw(self.import_w));
+        s.fixed(printed::EXPORT_POWER, format::POWER, kw(self.export_w));
         // Exactly the model's phases: missing ones print as zero, extra ones not at all.
         let n = self.model.phases();
         let phase = |i: usize| self.phases.get(i).copied().unwrap_or_default();
         if self.version.has_phase_power() {
             for i in 0..n {
-                s.single(printed::PHASE_IMPORT[i], kw(phase(i).import_w));
+                s.fixed(
+                    printed::PHASE_IMPORT[i],
+                    format::POWER,
+                    kw(phase(i).import_w),
+                );
             }
             for i in 0..n {
-                s.single(printed::PHASE_EXPORT[i], kw(phase(i).export_w));
+                s.fixed(
+                    printed::PHASE_EXPORT[i],
+                    format::POWER,
+                    kw(phase(i).export_w),
+                );
             }
         }
         for i in 0..n {
@@ -272,7 +342,9 @@ impl Readout {
         );
         s.fixed(printed::FUSE, format::FUSE, u64::from(self.fuse_a));
         let message = &self.message[..self.message.len().min(Readout::MAX_MESSAGE_BYTES)];
-        s.single(printed::MESSAGE, |out| write_hex(out, message));
+        s.begin(printed::MESSAGE);
+        s.value_hex(message);
+        s.end();
         for m in &self.mbus {
             mbus_lines(m, s);
         }

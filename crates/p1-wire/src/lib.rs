@@ -7,8 +7,10 @@
 //!
 //! This crate knows bytes only: no clock, time zone, randomness or I/O.
 
+mod crc_delta;
 pub mod decode;
 pub mod encode;
+pub mod encoder;
 mod fields;
 mod format;
 pub mod obis;
@@ -20,6 +22,7 @@ pub mod tst;
 
 pub use decode::{Checked, DecodeError, Decoder, ErrorKind, Frame, MAX_TELEGRAM_LEN, decode_all};
 pub use encode::reading_obis;
+pub use encoder::Encoder;
 pub use obis::Obis;
 pub use readout::{
     Breaker, Demand, HistoryEntry, MbusCapture, MbusReadout, Model, Peak, PhaseReadout, Readout,
