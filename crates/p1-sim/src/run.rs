@@ -128,46 +128,56 @@ pub fn load(path: Option<&Path>) -> Result<Scenario, CliError> {
 /// Writes the truth file as frames go by: staged and published together with `--out`
 /// at the end for a run to files, or line by line for a live run, so a test can read the
 /// truth of a telegram as soon as it is sent.
-enum Truth {
+struct Truth {
+    file: TruthFile,
+    /// The record being written, reused from frame to frame.
+    line: Vec<u8>,
+}
+
+/// Where [`Truth`] writes.
+enum TruthFile {
     None,
     Staged(StagedFile),
     /// A live run's truth file, created (truncating an old one) only once the port is
     /// open and the first frame is taken, so a port that fails to open loses nothing.
     LiveAt(PathBuf),
+    /// Flushed at the end of every line: a reader sees each record once it is sent.
     Live(io::LineWriter<fs::File>),
 }
 
 impl Truth {
     fn create(path: Option<&Path>, live: bool) -> Result<Truth, CliError> {
-        match path {
-            None => Ok(Truth::None),
-            Some(p) if live => Ok(Truth::LiveAt(p.to_path_buf())),
-            Some(p) => StagedFile::create(p).map(Truth::Staged),
-        }
+        let file = match path {
+            None => TruthFile::None,
+            Some(p) if live => TruthFile::LiveAt(p.to_path_buf()),
+            Some(p) => TruthFile::Staged(StagedFile::create(p)?),
+        };
+        Ok(Truth {
+            file,
+            line: Vec::new(),
+        })
     }
 
     fn record(&mut self, frame: &SimFrame) -> Result<(), CliError> {
-        match self {
-            Truth::None => Ok(()),
-            _ => self.write_line(&truth_line(frame)),
+        if matches!(self.file, TruthFile::None) {
+            return Ok(());
         }
-    }
-
-    fn write_line(&mut self, line: &str) -> Result<(), CliError> {
         self.open_live()?;
-        match self {
-            Truth::None => Ok(()),
-            Truth::Staged(file) => file.write(line.as_bytes()),
-            Truth::Live(file) => file.write_all(line.as_bytes()).map_err(CliError::Write),
-            Truth::LiveAt(_) => Err(CliError::Internal("live truth file not open".into())),
+        self.line.clear();
+        TruthRecord::from_frame(frame).write_json_line(&mut self.line);
+        match &mut self.file {
+            TruthFile::None => Ok(()),
+            TruthFile::Staged(file) => file.write(&self.line),
+            TruthFile::Live(file) => file.write_all(&self.line).map_err(CliError::Write),
+            TruthFile::LiveAt(_) => Err(CliError::Internal("live truth file not open".into())),
         }
     }
 
     /// Creates a live run's truth file if it is not open yet.
     fn open_live(&mut self) -> Result<(), CliError> {
-        if let Truth::LiveAt(p) = self {
-            let file = fs::File::create(&*p).map_err(|e| CliError::output(p, e))?;
-            *self = Truth::Live(io::LineWriter::new(file));
+        if let TruthFile::LiveAt(p) = &self.file {
+            let file = fs::File::create(p).map_err(|e| CliError::output(p, e))?;
+            self.file = TruthFile::Live(io::LineWriter::new(file));
         }
         Ok(())
     }
@@ -176,21 +186,12 @@ impl Truth {
     fn finish(mut self) -> Result<Option<StagedFile>, CliError> {
         // A live run that sent nothing still gets its (empty) truth file.
         self.open_live()?;
-        match self {
-            Truth::None => Ok(None),
-            Truth::Staged(file) => Ok(Some(file)),
-            Truth::Live(mut file) => file.flush().map(|()| None).map_err(CliError::Write),
-            Truth::LiveAt(_) => Ok(None),
+        match self.file {
+            TruthFile::None | TruthFile::LiveAt(_) => Ok(None),
+            TruthFile::Staged(file) => Ok(Some(file)),
+            TruthFile::Live(mut file) => file.flush().map(|()| None).map_err(CliError::Write),
         }
     }
-}
-
-/// The truth record of `frame`, one JSON line.
-fn truth_line(frame: &SimFrame) -> String {
-    let mut line = Vec::with_capacity(8192);
-    TruthRecord::from_frame(frame).write_json_line(&mut line);
-    // serde_json and the record's own string writer produce UTF-8.
-    String::from_utf8(line).unwrap_or_default()
 }
 
 /// A write to stdout failed. A reader that closes the pipe early (`| head`) is normally
@@ -219,18 +220,51 @@ fn telegram_count(s: &Scenario) -> u64 {
     u64::try_from(span.saturating_add(step - 1) / step).unwrap_or(0)
 }
 
-fn progress(total: u64) -> ProgressBar {
-    if !io::stderr().is_terminal() || total < 10_000 {
-        return ProgressBar::hidden();
+/// The progress bar of a batch run, advanced [`Progress::BATCH`] frames at a time:
+/// `ProgressBar::inc` reads the clock, a cost worth avoiding at every telegram of a run
+/// that writes a million a second.
+struct Progress {
+    bar: ProgressBar,
+    /// Frames not yet added to the bar.
+    pending: u64,
+}
+
+impl Progress {
+    /// Frames per bar update (a fraction of a millisecond at full speed).
+    const BATCH: u64 = 256;
+
+    /// A bar on a terminal for a run of `total` frames, hidden for a short run or when
+    /// stderr is not a terminal.
+    fn new(total: u64) -> Progress {
+        let bar = if !io::stderr().is_terminal() || total < 10_000 {
+            ProgressBar::hidden()
+        } else {
+            let bar = ProgressBar::new(total);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{elapsed_precise} [{wide_bar}] {pos}/{len} telegrams {per_sec}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar
+        };
+        Progress { bar, pending: 0 }
     }
-    let bar = ProgressBar::new(total);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{elapsed_precise} [{wide_bar}] {pos}/{len} telegrams {per_sec}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar
+
+    /// Counts one frame.
+    fn tick(&mut self) {
+        self.pending += 1;
+        if self.pending == Self::BATCH {
+            self.bar.inc(self.pending);
+            self.pending = 0;
+        }
+    }
+
+    /// Removes the bar.
+    fn finish(self) {
+        self.bar.inc(self.pending);
+        self.bar.finish_and_clear();
+    }
 }
 
 fn report_refusals(frame: &SimFrame, scenario: &str) {
@@ -273,17 +307,17 @@ pub fn play(
     let mut truth = Truth::create(opts.output.truth.as_deref(), live)?;
     let mut summary = Summary::new(scenario.telegram_step_ms());
 
-    let bar = if live {
-        ProgressBar::hidden()
-    } else {
-        progress(telegram_count(&scenario))
-    };
+    let mut bar = Progress::new(if live { 0 } else { telegram_count(&scenario) });
     let mut staged = Vec::new();
     match &opts.output.out {
         Output::Live(spec) => {
             return run_live(opts, spec.clone(), sim, truth, name, stdout, summary);
         }
         Output::Stdout => {
+            // Writes of whole buffers pass through the caller's (smaller) buffer and
+            // std's line buffering of stdout unchanged: they end with a telegram's
+            // `\r\n` (unless a fault cut it), so each is one write(2).
+            let mut stdout = io::BufWriter::with_capacity(staged::BUFFER, stdout);
             let mut sent = 0u64;
             while let Some(frame) = sim.next_frame() {
                 stdout
@@ -293,7 +327,7 @@ pub fn play(
                 truth.record(frame)?;
                 report_refusals(frame, name);
                 summary.observe(frame);
-                bar.inc(1);
+                bar.tick();
             }
             stdout
                 .flush()
@@ -312,7 +346,7 @@ pub fn play(
                 truth.record(frame)?;
                 report_refusals(frame, name);
                 summary.observe(frame);
-                bar.inc(1);
+                bar.tick();
             }
             staged.push(file);
             summary.file(path.display().to_string());
@@ -324,15 +358,13 @@ pub fn play(
             while let Some(frame) = sim.next_frame() {
                 index += 1;
                 if !frame.bytes.is_empty() {
-                    let mut file = StagedFile::create(&dir.join(outdir::file_name(index)))?;
-                    file.write(&frame.bytes)?;
-                    staged::commit_all(vec![file])?;
+                    staged::write_whole(&dir.join(outdir::file_name(index)), &frame.bytes)?;
                     earlier.rewritten(index);
                 }
                 truth.record(frame)?;
                 report_refusals(frame, name);
                 summary.observe(frame);
-                bar.inc(1);
+                bar.tick();
             }
             let stale = match earlier.remove_stale(dir)? {
                 0 => String::new(),
@@ -341,7 +373,7 @@ pub fn play(
             summary.file(format!("{} (one file per telegram{stale})", dir.display()));
         }
     }
-    bar.finish_and_clear();
+    bar.finish();
     // All outputs at once: a truth file that cannot be finished leaves `--out` untouched.
     staged.extend(truth.finish()?);
     staged::commit_all(staged)?;
@@ -432,4 +464,65 @@ fn run_live(
         return Err(CliError::Write(e));
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer that records every call it gets.
+    #[derive(Default)]
+    struct Calls {
+        bytes: Vec<u8>,
+        writes: Vec<usize>,
+    }
+
+    impl Write for Calls {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.writes.push(buf.len());
+            self.bytes.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn scenario(name: &str) -> (PathBuf, Scenario) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../scenarios/{name}"));
+        match Scenario::from_path(&path) {
+            Ok(s) => (path, s),
+            Err(e) => panic!("{name}: {e}"),
+        }
+    }
+
+    /// A batch run to stdout writes what the plain in-memory rendering (`fixtures`)
+    /// produces, in few writes of nearly a whole buffer each: also for a scenario whose
+    /// faults cut telegrams, so that writes do not all end at a line end.
+    #[test]
+    fn stdout_gets_the_rendered_bytes_in_buffer_sized_writes() {
+        for name in ["quickstart.toml", "faults.toml"] {
+            let (path, s) = scenario(name);
+            let plain = crate::fixtures::render(&s)
+                .map(|r| r.p1)
+                .unwrap_or_default();
+            let opts = RunOptions {
+                scenario: Some(path),
+                output: OutputArgs::default(),
+                seed: None,
+                every: None,
+                quiet: true,
+            };
+            let mut out = Calls::default();
+            assert!(matches!(play(&opts, s, name, &mut out), Ok(0)), "{name}");
+            assert!(out.bytes == plain, "{name}: the bytes differ");
+            let n = out.writes.len();
+            assert!(n <= plain.len() / staged::BUFFER + 1, "{name}: {n} writes");
+            let full = staged::BUFFER - p1_wire::MAX_TELEGRAM_LEN;
+            for (k, w) in out.writes.iter().enumerate() {
+                assert!(*w >= full || k + 1 == n, "{name}: write {k} of {w} bytes");
+            }
+        }
+    }
 }

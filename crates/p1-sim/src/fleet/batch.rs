@@ -44,8 +44,10 @@ fn simulate(
     Ok(telegrams)
 }
 
-/// Writes meter `k` alone to `out`.
+/// Writes meter `k` alone to `out`, through a buffer as large as a file's (as `run`
+/// writes standard output).
 pub(crate) fn write_one(fleet: &Fleet, k: u64, out: &mut dyn Write) -> Result<(), CliError> {
+    let mut out = std::io::BufWriter::with_capacity(crate::staged::BUFFER, out);
     let id = fleet.meter(k);
     simulate(
         fleet,
