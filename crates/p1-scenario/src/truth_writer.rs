@@ -180,7 +180,7 @@ mod tests {
         let mut out = Vec::new();
         t.write(&mut out, a, None);
         out.clear();
-        let change = [39..40];
+        let change = [Range { start: 39, end: 40 }];
         assert!(t.patch(&b, &change), "a digit changed after the escapes");
         t.write(&mut out, &b, Some(&change));
         assert_eq!(out, escaped(&b));
