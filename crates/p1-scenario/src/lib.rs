@@ -34,6 +34,7 @@ mod sim;
 mod sun;
 mod truth;
 mod truth_json;
+mod truth_writer;
 mod units;
 
 pub use error::{ErrorKind, ScenarioError};
@@ -41,4 +42,5 @@ pub use fleet::{Fleet, MeterIdentity};
 pub use scenario::{DEFAULT_PRESS_MS, Event, EventAction, PanelAction, Scenario, Supply};
 pub use sim::{INJECTED_LINE, Refusal, SimFrame, Simulation};
 pub use truth::{FaultTruth, TruthRecord, TruthVerdict};
+pub use truth_writer::TruthWriter;
 pub use units::At;

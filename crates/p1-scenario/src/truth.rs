@@ -137,6 +137,16 @@ impl<'a> TruthRecord<'a> {
     /// ([`crate::truth_json`]); serde writes only the parts that are empty or absent
     /// in ordinary runs (refusals, faults, panel).
     fn write_json(&self, out: &mut Vec<u8>) {
+        self.write_json_with(out, &mut |out, text| json::string(out, text));
+    }
+
+    /// [`TruthRecord::write_json`] with `telegram` writing the telegram's JSON string
+    /// (the [`crate::TruthWriter`] patches it from the previous one).
+    pub(crate) fn write_json_with(
+        &self,
+        out: &mut Vec<u8>,
+        telegram: &mut dyn FnMut(&mut Vec<u8>, &str),
+    ) {
         out.extend_from_slice(b"{\"utc\":");
         json::string(out, &self.utc);
         out.extend_from_slice(b",\"local\":");
@@ -144,7 +154,10 @@ impl<'a> TruthRecord<'a> {
         out.extend_from_slice(b",\"meter_time\":");
         json::opt_string(out, self.meter_time.as_deref());
         out.extend_from_slice(b",\"telegram\":");
-        json::opt_string(out, self.telegram.as_deref());
+        match self.telegram.as_deref() {
+            Some(text) => telegram(out, text),
+            None => out.extend_from_slice(b"null"),
+        }
         out.extend_from_slice(b",\"crc\":");
         json::opt_string(out, self.crc);
         out.extend_from_slice(b",\"readout\":");

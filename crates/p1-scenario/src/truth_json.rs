@@ -109,6 +109,17 @@ pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// How many bytes longer [`string`] prints `b` than the byte itself: 1 for `"`, `\\`
+/// and the control characters with a short escape, 5 for the other control characters
+/// (`\u00xx`), 0 for everything else.
+pub(crate) fn escape_extra(b: u8) -> usize {
+    match b {
+        b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0C => 1,
+        0x00..=0x1F => 5,
+        _ => 0,
+    }
+}
+
 /// Whether any of the eight bytes of `w` is a control character (below 0x20), `"` or
 /// `\\`: the word tests "some byte is below n" (`(w - n·ONES) & !w & HIGH`, exact as to
 /// whether one exists for n up to 0x80) for 0x20 and for zero after XOR with `"` and `\\`.

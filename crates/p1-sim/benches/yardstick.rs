@@ -21,7 +21,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use p1_scenario::{Scenario, Simulation, TruthRecord};
+use p1_scenario::{Scenario, Simulation, TruthWriter};
 use p1_wire::Decoder;
 
 /// CRC-16/ARC with a 16-slice table, as the bare loop's "best case".
@@ -207,10 +207,11 @@ fn main() {
     let mut truth_bytes = 0usize;
     let mut truth = || {
         let mut sim = Simulation::new(&scenario(n));
+        let mut writer = TruthWriter::new();
         truth_bytes = 0;
         while let Some(frame) = sim.next_frame() {
             line.clear();
-            TruthRecord::from_frame(frame).write_json_line(&mut line);
+            writer.write_line(frame, &mut line);
             truth_bytes += black_box(&line).len() + frame.bytes.len();
         }
     };

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, mpsc};
 use std::thread;
 
-use p1_scenario::{Scenario, Simulation, TruthRecord};
+use p1_scenario::{Scenario, Simulation, TruthWriter};
 
 use crate::error::CliError;
 use crate::summary::Summary;
@@ -35,11 +35,12 @@ pub fn render(scenario: &Scenario) -> Result<Rendered, CliError> {
     let mut sim = Simulation::new(scenario);
     let mut p1 = Vec::new();
     let mut truth = Vec::new();
+    let mut writer = TruthWriter::new();
     let mut summary = Summary::new(scenario.telegram_step_ms());
     while let Some(frame) = sim.next_frame() {
         summary.observe(frame);
         p1.extend_from_slice(&frame.bytes);
-        TruthRecord::from_frame(frame).write_json_line(&mut truth);
+        writer.write_line(frame, &mut truth);
     }
     Ok(Rendered { p1, truth, summary })
 }

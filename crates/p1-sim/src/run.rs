@@ -9,7 +9,7 @@ use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use p1_scenario::{Scenario, SimFrame, Simulation, TruthRecord};
+use p1_scenario::{Scenario, SimFrame, Simulation, TruthWriter};
 
 use crate::error::CliError;
 use crate::live::{self, LiveFrame, LiveOptions, LiveSinkSpec, Pacing};
@@ -132,6 +132,7 @@ struct Truth {
     file: TruthFile,
     /// The record being written, reused from frame to frame.
     line: Vec<u8>,
+    writer: TruthWriter,
 }
 
 /// Where [`Truth`] writes.
@@ -155,6 +156,7 @@ impl Truth {
         Ok(Truth {
             file,
             line: Vec::new(),
+            writer: TruthWriter::new(),
         })
     }
 
@@ -164,7 +166,7 @@ impl Truth {
         }
         self.open_live()?;
         self.line.clear();
-        TruthRecord::from_frame(frame).write_json_line(&mut self.line);
+        self.writer.write_line(frame, &mut self.line);
         match &mut self.file {
             TruthFile::None => Ok(()),
             TruthFile::Staged(file) => file.write(&self.line),

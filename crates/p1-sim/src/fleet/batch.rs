@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use p1_scenario::{Fleet, MeterIdentity, Simulation, TruthRecord};
+use p1_scenario::{Fleet, MeterIdentity, Simulation, TruthWriter};
 
 use super::Selection;
 use super::index;
@@ -31,13 +31,14 @@ fn simulate(
     // The fast path of `p1sim run`: one lent frame, reused, and one truth buffer.
     let mut sim = Simulation::new(&scenario);
     let mut line = Vec::new();
+    let mut writer = TruthWriter::new();
     let mut telegrams = 0;
     while let Some(frame) = sim.next_frame() {
         telegrams += u64::from(!frame.bytes.is_empty());
         sink(&frame.bytes)?;
         if let Some(t) = truth.as_deref_mut() {
             line.clear();
-            TruthRecord::from_frame(frame).write_json_line(&mut line);
+            writer.write_line(frame, &mut line);
             t.write(&line)?;
         }
     }

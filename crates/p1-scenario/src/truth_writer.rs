@@ -1,0 +1,188 @@
+//! [`TruthWriter`]: the truth lines of consecutive frames, with the JSON string of each
+//! telegram patched from the previous one instead of escaped afresh.
+//!
+//! A telegram's JSON string is its bytes with CR, LF and the header's backslash escaped.
+//! Between two frames the simulation's encoder rewrites only a few values
+//! ([`SimFrame::telegram_changes`]), and value bytes (digits, `.`, `*`, units, hex, `S`/`W`)
+//! never need an escape, so the new string is the old one with the same bytes replaced at
+//! positions shifted by the escapes before them. The writer keeps the telegram it last
+//! escaped and patches only when the new one equals it outside the change list (checked,
+//! not assumed: a caller may skip frames), no escaped byte lies inside a change, and no
+//! changed byte needs one; anything else is escaped in full. The result is the bytes of
+//! [`TruthRecord::write_json_line`] either way (tested over whole scenarios).
+
+use std::ops::Range;
+
+use crate::sim::SimFrame;
+use crate::truth::TruthRecord;
+use crate::truth_json as json;
+
+/// Writes truth lines for a sequence of frames; one per stream of frames.
+#[derive(Debug, Clone, Default)]
+pub struct TruthWriter {
+    telegram: EscapedTelegram,
+}
+
+impl TruthWriter {
+    /// A writer with no previous telegram.
+    pub fn new() -> TruthWriter {
+        TruthWriter::default()
+    }
+
+    /// Appends `frame`'s truth line and its newline to `out`: the bytes of
+    /// `TruthRecord::from_frame(frame).write_json_line(out)`.
+    pub fn write_line(&mut self, frame: &SimFrame, out: &mut Vec<u8>) {
+        let record = TruthRecord::from_frame(frame);
+        let raw = frame.telegram();
+        let changes = frame.telegram_changes();
+        record.write_json_with(out, &mut |out, text| {
+            // Only the meter's bytes as they are (not a lossy repair) can be patched.
+            if text.as_bytes() == raw {
+                self.telegram.write(out, raw, changes);
+            } else {
+                self.telegram.forget();
+                json::string(out, text);
+            }
+        });
+        out.push(b'\n');
+    }
+}
+
+/// The last telegram and its JSON string.
+#[derive(Debug, Clone, Default)]
+struct EscapedTelegram {
+    raw: Vec<u8>,
+    /// `raw` as a JSON string, quotes included.
+    json: Vec<u8>,
+    /// For each byte of `raw` that was escaped: its position and the bytes the escapes
+    /// up to and including it added.
+    escapes: Vec<(usize, usize)>,
+}
+
+impl EscapedTelegram {
+    fn forget(&mut self) {
+        self.raw.clear();
+        self.json.clear();
+        self.escapes.clear();
+    }
+
+    /// Appends `raw` as a JSON string; `changes` says where it may differ from the
+    /// previous one.
+    fn write(&mut self, out: &mut Vec<u8>, raw: &[u8], changes: Option<&[Range<usize>]>) {
+        if !changes.is_some_and(|c| self.patch(raw, c)) {
+            self.rebuild(raw);
+        }
+        out.extend_from_slice(&self.json);
+    }
+
+    /// Escapes `raw` in full. `raw` is valid UTF-8 (the caller checked).
+    fn rebuild(&mut self, raw: &[u8]) {
+        self.forget();
+        self.raw.extend_from_slice(raw);
+        json::string(&mut self.json, std::str::from_utf8(raw).unwrap_or_default());
+        let mut added = 0;
+        for (at, &b) in raw.iter().enumerate() {
+            let extra = json::escape_extra(b);
+            if extra > 0 {
+                added += extra;
+                self.escapes.push((at, added));
+            }
+        }
+    }
+
+    /// Patches the string for `raw`; false (nothing changed) when that is not sound.
+    fn patch(&mut self, raw: &[u8], changes: &[Range<usize>]) -> bool {
+        if self.json.is_empty() || raw.len() != self.raw.len() {
+            return false;
+        }
+        let mut end = 0;
+        for c in changes {
+            if c.start < end || c.end < c.start || c.end > raw.len() {
+                return false;
+            }
+            if raw[end..c.start] != self.raw[end..c.start] {
+                return false;
+            }
+            let first = self.escapes.partition_point(|&(at, _)| at < c.start);
+            let escaped_inside = self.escapes.get(first).is_some_and(|&(at, _)| at < c.end);
+            if escaped_inside || raw[c.clone()].iter().any(|&b| json::escape_extra(b) > 0) {
+                return false;
+            }
+            end = c.end;
+        }
+        if raw[end..] != self.raw[end..] {
+            return false;
+        }
+        for c in changes {
+            let first = self.escapes.partition_point(|&(at, _)| at < c.start);
+            let shift = first.checked_sub(1).map_or(0, |i| self.escapes[i].1);
+            // One for the opening quote.
+            let at = 1 + c.start + shift;
+            self.json[at..at + c.len()].copy_from_slice(&raw[c.clone()]);
+            self.raw[c.clone()].copy_from_slice(&raw[c.clone()]);
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn escaped(raw: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        json::string(&mut out, std::str::from_utf8(raw).unwrap());
+        out
+    }
+
+    proptest! {
+        /// Whatever the change list claims, true or false, the string is the full escape.
+        #[test]
+        fn a_patched_string_is_the_full_escape(
+            first in "[ -~\r\n]{0,200}",
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), "[ -~\r\n\"\\\\]"), 0..8),
+            claims in proptest::collection::vec((any::<prop::sample::Index>(), 0usize..6), 0..6),
+        ) {
+            let mut t = EscapedTelegram::default();
+            let mut out = Vec::new();
+            t.write(&mut out, first.as_bytes(), None);
+            prop_assert_eq!(&out, &escaped(first.as_bytes()));
+            let mut next = first.clone().into_bytes();
+            for (i, s) in &edits {
+                if !next.is_empty() {
+                    let at = i.index(next.len());
+                    next[at] = s.as_bytes()[0];
+                }
+            }
+            let mut ranges: Vec<Range<usize>> = claims
+                .iter()
+                .filter(|_| !next.is_empty())
+                .map(|(i, len)| {
+                    let start = i.index(next.len());
+                    start..(start + len).min(next.len())
+                })
+                .collect();
+            ranges.sort_by_key(|r| r.start);
+            out.clear();
+            t.write(&mut out, &next, Some(&ranges));
+            prop_assert_eq!(&out, &escaped(&next));
+        }
+    }
+
+    #[test]
+    fn a_true_change_list_patches() {
+        let a = b"/FLU5\\253769484_A\r\n\r\n0-0:1.0.0(260615120000S)\r\n!0F49\r\n";
+        let mut b = a.to_vec();
+        b[39] = b'7';
+        let mut t = EscapedTelegram::default();
+        let mut out = Vec::new();
+        t.write(&mut out, a, None);
+        out.clear();
+        let change = [Range { start: 39, end: 40 }];
+        assert!(t.patch(&b, &change), "a digit changed after the escapes");
+        t.write(&mut out, &b, Some(&change));
+        assert_eq!(out, escaped(&b));
+    }
+}
