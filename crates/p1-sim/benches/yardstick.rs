@@ -225,9 +225,7 @@ fn main() {
         d.finish_checked(&mut |_| {});
     };
     // `--only PHASE` (bare, sim, truth or verify) runs that phase alone, for a profiler.
-    let only = std::env::args()
-        .skip_while(|a| a != "--only")
-        .nth(1);
+    let only = std::env::args().skip_while(|a| a != "--only").nth(1);
     let mut best = [f64::INFINITY; 4];
     for _ in 0..rounds {
         let phases: [(&str, &mut dyn FnMut()); 4] = [
@@ -243,7 +241,10 @@ fn main() {
         }
     }
     if let Some(o) = only {
-        println!("{o} alone: {:.0} telegrams/s", n as f64 / best.iter().copied().fold(f64::INFINITY, f64::min));
+        println!(
+            "{o} alone: {:.0} telegrams/s",
+            n as f64 / best.iter().copied().fold(f64::INFINITY, f64::min)
+        );
         return;
     }
     let [bare, sim, truth, verify] = best;

@@ -6,12 +6,19 @@
 //! where (byte offset, line, column) and what was expected.
 //!
 //! It never panics and buffers at most [`MAX_TELEGRAM_LEN`] bytes, whatever the input.
+//!
+//! Each framed telegram whose CRC matches goes through the fast lane ([`fast`]) first,
+//! which reads a telegram printed as meters print it in one pass and allocates nothing;
+//! whenever it declines, the full checks here and in [`crate::fields`] decide, and they
+//! alone write errors.
+
+mod fast;
 
 use std::fmt;
 
 use crate::fields::{LineRef, Place};
 use crate::telegram::crc16;
-use crate::{Line, Obis, Readout, Telegram};
+use crate::{Breaker, Line, Model, Obis, Readout, Telegram, Tst, Version};
 
 /// Largest telegram body the decoder accepts, in bytes from `/` through `!`; the CRC line
 /// after it adds at most 7 more before the decoder gives up on it.
@@ -180,7 +187,8 @@ enum State {
 const MAX_TRAILER: usize = 8;
 
 /// A telegram that passed every check, borrowed from the decoder: what
-/// [`Decoder::feed_checked`] hands out without building the owned line list.
+/// [`Decoder::feed_checked`] hands out without building the owned line list or
+/// allocating a readout.
 #[derive(Debug)]
 pub struct Checked<'a> {
     /// Offset of its `/` in the stream.
@@ -189,8 +197,8 @@ pub struct Checked<'a> {
     pub bytes: &'a [u8],
     /// The CRC it carries (and that matches).
     pub crc: u16,
-    /// The typed content.
-    pub readout: Readout,
+    /// The typed content (the decoder's, reused for the next telegram).
+    pub readout: &'a Readout,
 }
 
 impl Checked<'_> {
@@ -218,7 +226,7 @@ impl Checked<'_> {
             len: self.bytes.len(),
             telegram: self.telegram(),
             crc: self.crc,
-            readout: self.readout,
+            readout: self.readout.clone(),
         }
     }
 }
@@ -247,6 +255,9 @@ pub struct Decoder {
     bang: usize,
     /// Where the data lines and values of the telegram being checked are (reused).
     spans: Spans,
+    /// The last valid telegram's content, which [`Checked`] lends; the fast lane reads
+    /// into it in place, so its strings and vectors are reused.
+    readout: Readout,
     /// Candidates interrupted before a line ended, not reported yet.
     run: Option<Run>,
 }
@@ -271,6 +282,7 @@ impl Decoder {
             skipped: 0,
             bang: 0,
             spans: Spans::default(),
+            readout: placeholder(),
             run: None,
         }
     }
@@ -422,6 +434,25 @@ impl Decoder {
         self.reset();
     }
 
+    /// Checks the candidate framed in `buf`: the fast lane first, then, if it declines,
+    /// the full checks, which give the same result on everything the fast lane accepts.
+    fn verdict(&mut self) -> Result<Checked<'_>, DecodeError> {
+        let crc = match check_fast(&self.buf, self.bang, &mut self.readout) {
+            Some(crc) => crc,
+            None => {
+                let (crc, readout) = check(&self.buf, self.start, self.bang, &mut self.spans)?;
+                self.readout = readout;
+                crc
+            }
+        };
+        Ok(Checked {
+            offset: self.start,
+            bytes: &self.buf,
+            crc,
+            readout: &self.readout,
+        })
+    }
+
     fn step(&mut self, b: u8, emit: &mut Emit<'_>) {
         match self.state {
             State::Hunting => {
@@ -460,8 +491,7 @@ impl Decoder {
                 self.buf.push(b);
                 if b == b'\n' {
                     self.flush_run(emit);
-                    let result = check(&self.buf, self.start, self.bang, &mut self.spans);
-                    emit(result);
+                    emit(self.verdict());
                     self.reset();
                 } else if self.buf.len() - self.bang >= MAX_TRAILER {
                     let found = show(&self.buf[self.bang + 1..]);
@@ -469,6 +499,28 @@ impl Decoder {
                 }
             }
         }
+    }
+}
+
+/// The decoder's readout before its first telegram (never lent).
+fn placeholder() -> Readout {
+    Readout {
+        model: Model::T211,
+        version: Version::V50217,
+        equipment_id: String::new(),
+        time: Tst::INVALID,
+        import_wh: [0; 2],
+        export_wh: [0; 2],
+        tariff: 1,
+        demand: None,
+        import_w: 0,
+        export_w: 0,
+        phases: Vec::new(),
+        breaker: Breaker::Connected,
+        limiter_hw: 0,
+        fuse_a: 0,
+        message: Vec::new(),
+        mbus: Vec::new(),
     }
 }
 
@@ -595,14 +647,42 @@ fn parse_body(body: &[u8], spans: &mut Spans) -> Result<(usize, usize), (usize, 
     Ok((1, ident_end))
 }
 
+/// The CRC printed in a trailer: four upper-case hex digits, then CR LF, nothing else.
+fn printed_crc(trailer: &[u8]) -> Option<u16> {
+    let [digits @ .., b'\r', b'\n'] = trailer else {
+        return None;
+    };
+    let [a, b, c, d] = *digits else { return None };
+    let hex = |x: u8| match x {
+        b'0'..=b'9' => Some(u16::from(x - b'0')),
+        b'A'..=b'F' => Some(u16::from(x - b'A' + 10)),
+        _ => None,
+    };
+    Some(hex(a)? << 12 | hex(b)? << 8 | hex(c)? << 4 | hex(d)?)
+}
+
+/// The fast lane over one framed candidate (as [`check`] takes it): its CRC when the
+/// trailer is right, the CRC matches and [`fast::read`] accepts the body into `out`;
+/// `None` sends the candidate to [`check`].
+fn check_fast(buf: &[u8], bang: usize, out: &mut Readout) -> Option<u16> {
+    let crc = printed_crc(buf.get(bang + 1..)?)?;
+    let covered = buf.get(..=bang)?;
+    if crc16(covered) != crc {
+        return None;
+    }
+    fast::read(covered.get(..bang)?, out)?;
+    Some(crc)
+}
+
 /// Checks one framed candidate: `buf` runs from `/` through the LF ending the CRC line,
-/// `bang` is the index of `!`.
-fn check<'b>(
-    buf: &'b [u8],
+/// `bang` is the index of `!`. Gives the CRC and the typed content, or the first
+/// problem, where it is and what was expected there.
+fn check(
+    buf: &[u8],
     start: usize,
     bang: usize,
     spans: &mut Spans,
-) -> Result<Checked<'b>, DecodeError> {
+) -> Result<(u16, Readout), DecodeError> {
     let err = |at: usize, kind: ErrorKind| {
         let (line, column) = line_col(buf, at);
         DecodeError {
@@ -627,22 +707,14 @@ fn check<'b>(
 
     // CRC line.
     let trailer = &buf[bang + 1..];
-    let crc_ok = trailer.len() == 6
-        && trailer[..4]
-            .iter()
-            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(b))
-        && &trailer[4..] == b"\r\n";
-    if !crc_ok {
-        return Err(err(
+    let found = printed_crc(trailer).ok_or_else(|| {
+        err(
             bang + 1,
             ErrorKind::CrcFormat {
                 found: show(trailer),
             },
-        ));
-    }
-    let found = trailer[..4].iter().fold(0u16, |acc, &b| {
-        (acc << 4) | u16::from((b as char).to_digit(16).unwrap_or(0) as u8)
-    });
+        )
+    })?;
     let computed = crc16(&buf[..=bang]);
     if computed != found {
         return Err(err(bang + 1, ErrorKind::CrcMismatch { computed, found }));
@@ -675,12 +747,7 @@ fn check<'b>(
             },
         )
     })?;
-    Ok(Checked {
-        offset: start,
-        bytes: buf,
-        crc: found,
-        readout,
-    })
+    Ok((found, readout))
 }
 
 #[cfg(test)]
