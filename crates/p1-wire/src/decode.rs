@@ -186,6 +186,9 @@ enum State {
 /// Longest CRC line accepted: `!` + 4 hex + CR + LF, plus slack to report bad ones.
 const MAX_TRAILER: usize = 8;
 
+/// The CRC line after `!` as meters print it: four hex digits, CR, LF.
+const CRC_LINE: usize = 6;
+
 /// A telegram that passed every check, borrowed from the decoder: what
 /// [`Decoder::feed_checked`] hands out without building the owned line list or
 /// allocating a readout.
@@ -314,9 +317,15 @@ impl Decoder {
                     Some(p) => {
                         self.skipped += p;
                         self.pos += p;
-                        self.step(b'/', emit);
-                        self.pos += 1;
-                        p + 1
+                        let len = match self.whole(&rest[p..], emit) {
+                            Some(len) => len,
+                            None => {
+                                self.step(b'/', emit);
+                                1
+                            }
+                        };
+                        self.pos += len;
+                        p + len
                     }
                     None => {
                         self.skipped += rest.len();
@@ -434,23 +443,34 @@ impl Decoder {
         self.reset();
     }
 
-    /// Checks the candidate framed in `buf`: the fast lane first, then, if it declines,
-    /// the full checks, which give the same result on everything the fast lane accepts.
-    fn verdict(&mut self) -> Result<Checked<'_>, DecodeError> {
-        let crc = match check_fast(&self.buf, self.bang, &mut self.readout) {
-            Some(crc) => crc,
-            None => {
-                let (crc, readout) = check(&self.buf, self.start, self.bang, &mut self.spans)?;
-                self.readout = readout;
-                crc
-            }
+    /// Frames and checks a telegram that lies whole in `bytes` (which start at its `/`)
+    /// where it is, without copying it into the buffer, and returns its length; `None`,
+    /// having done nothing, for anything but what the byte-by-byte path would frame as
+    /// `/`, no `/` before the `!` within [`MAX_TELEGRAM_LEN`] bytes, and a CRC line of
+    /// [`CRC_LINE`] bytes with neither `/` nor LF before its final LF.
+    fn whole(&mut self, bytes: &[u8], emit: &mut Emit<'_>) -> Option<usize> {
+        let window = bytes.get(1..bytes.len().min(MAX_TELEGRAM_LEN))?;
+        let bang = 1 + memchr::memchr2(b'/', b'!', window)?;
+        let [b'!', trailer @ ..] = bytes.get(bang..bang + 1 + CRC_LINE)? else {
+            return None;
         };
-        Ok(Checked {
-            offset: self.start,
-            bytes: &self.buf,
-            crc,
-            readout: &self.readout,
-        })
+        let [crc_digits @ .., b'\n'] = trailer else {
+            return None;
+        };
+        if crc_digits.iter().any(|&b| b == b'/' || b == b'\n') {
+            return None;
+        }
+        let len = bang + 1 + CRC_LINE;
+        self.flush_run(emit);
+        self.start = self.pos;
+        emit(verdict(
+            &bytes[..len],
+            self.start,
+            bang,
+            &mut self.spans,
+            &mut self.readout,
+        ));
+        Some(len)
     }
 
     fn step(&mut self, b: u8, emit: &mut Emit<'_>) {
@@ -491,7 +511,13 @@ impl Decoder {
                 self.buf.push(b);
                 if b == b'\n' {
                     self.flush_run(emit);
-                    emit(self.verdict());
+                    emit(verdict(
+                        &self.buf,
+                        self.start,
+                        self.bang,
+                        &mut self.spans,
+                        &mut self.readout,
+                    ));
                     self.reset();
                 } else if self.buf.len() - self.bang >= MAX_TRAILER {
                     let found = show(&self.buf[self.bang + 1..]);
@@ -500,6 +526,32 @@ impl Decoder {
             }
         }
     }
+}
+
+/// Checks a framed candidate (as [`check`] takes it) with the fast lane first, then, if
+/// it declines, with the full checks, which give the same result on everything the fast
+/// lane accepts. The readout is read into `slot` and lent from there.
+fn verdict<'a>(
+    buf: &'a [u8],
+    start: usize,
+    bang: usize,
+    spans: &mut Spans,
+    slot: &'a mut Readout,
+) -> Result<Checked<'a>, DecodeError> {
+    let crc = match check_fast(buf, bang, slot) {
+        Some(crc) => crc,
+        None => {
+            let (crc, readout) = check(buf, start, bang, spans)?;
+            *slot = readout;
+            crc
+        }
+    };
+    Ok(Checked {
+        offset: start,
+        bytes: buf,
+        crc,
+        readout: slot,
+    })
 }
 
 /// The decoder's readout before its first telegram (never lent).

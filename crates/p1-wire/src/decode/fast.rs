@@ -39,37 +39,66 @@ pub(super) fn read(body: &[u8], out: &mut Readout) -> Option<()> {
     reader.finish()
 }
 
-/// A line's code as printed, up to its `(`: the bytes of a little-endian `u128`, zero
-/// above the code. An M-Bus object has `n` in place of its channel digit.
-type Key = u128;
-
 /// The printed length of a timestamp `YYMMDDhhmmssX`.
 const TST_LEN: usize = 13;
 
-/// The key of `text`, at most 15 bytes.
-const fn key(text: &[u8]) -> Key {
-    let mut k = 0;
-    let mut i = 0;
-    while i < text.len() {
-        k |= (text[i] as Key) << (8 * i);
-        i += 1;
+/// The first 16 bytes of a line as a little-endian word, which is how lines are
+/// recognised: every known code and its `(` fit (`0-0:96.13.0(` is 12 bytes).
+type Word = u128;
+
+/// Which byte of a [`Word`] holds the channel digit of `0-n:`.
+const CHANNEL_BYTE: u32 = 2;
+
+/// How the lines of one object start, and what the object is.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    /// The code as printed, then `(`: the low bytes of a word (zero above).
+    start: Word,
+    /// The bytes of a word that `start` fixes: all of its bytes, but for an M-Bus
+    /// object the channel digit, which [`Entry::channel`] reads.
+    mask: Word,
+    /// Length of the code, without the `(`.
+    len: usize,
+    object: Object,
+}
+
+impl Entry {
+    /// The entry of `obis` (an M-Bus object given on any channel 1 to 9).
+    const fn new(obis: Obis, object: Object) -> Entry {
+        let text = ObisText::of(obis);
+        let code = text.as_bytes();
+        let len = code.len();
+        let mut start = (b'(' as Word) << (8 * len);
+        let mut i = 0;
+        while i < len {
+            start |= (code[i] as Word) << (8 * i);
+            i += 1;
+        }
+        let mut mask = Word::MAX >> (8 * (15 - len));
+        if let Object::Mbus(_) = object {
+            mask &= !(0xFF << (8 * CHANNEL_BYTE));
+        }
+        Entry {
+            start: start & mask,
+            mask,
+            len,
+            object,
+        }
     }
-    k
-}
 
-/// The key of an electricity object.
-const fn key_of(obis: Obis) -> Key {
-    key(ObisText::of(obis).as_bytes())
-}
-
-/// Byte 2 of a key: the channel digit of `0-n:`.
-const CHANNEL_SHIFT: u32 = 16;
-
-/// The key of an M-Bus object (given on channel 0): its text on channel 1, the digit
-/// replaced by `n`.
-const fn mbus_key(obis: Obis) -> Key {
-    let on_one = key_of(obis.on_channel(1));
-    (on_one & !(0xFF << CHANNEL_SHIFT)) | ((b'n' as Key) << CHANNEL_SHIFT)
+    /// Whether a line whose first bytes are `word` is of this object, and its M-Bus
+    /// channel (1 to 4) if the object is on one, else 0.
+    #[inline(always)]
+    fn channel(&self, word: Word) -> Option<u8> {
+        if word & self.mask != self.start {
+            return None;
+        }
+        if !matches!(self.object, Object::Mbus(_)) {
+            return Some(0);
+        }
+        let digit = (word >> (8 * CHANNEL_BYTE)) as u8;
+        (b'1'..=b'4').contains(&digit).then(|| digit - b'0')
+    }
 }
 
 /// The objects of the [`TABLE`].
@@ -120,7 +149,7 @@ impl MbusObject {
 
 /// Every object the fast lane reads, in the order meters print them (§3.1), so that
 /// the entry after a line's is usually the next line's.
-const TABLE: [(Key, Object); 34] = {
+const TABLE: [Entry; 34] = {
     use MbusObject as M;
     use Object as O;
     let [i1, i2, i3] = codes::PHASE_IMPORT;
@@ -128,40 +157,40 @@ const TABLE: [(Key, Object); 34] = {
     let [v1, v2, v3] = codes::VOLTAGE;
     let [c1, c2, c3] = codes::CURRENT;
     [
-        (key_of(codes::VERSION), O::Version),
-        (key_of(codes::EQUIPMENT_ID), O::EquipmentId),
-        (key_of(codes::TIME), O::Time),
-        (key_of(codes::IMPORT_T1), O::Import(0)),
-        (key_of(codes::IMPORT_T2), O::Import(1)),
-        (key_of(codes::EXPORT_T1), O::Export(0)),
-        (key_of(codes::EXPORT_T2), O::Export(1)),
-        (key_of(codes::TARIFF), O::Tariff),
-        (key_of(codes::DEMAND), O::Demand),
-        (key_of(codes::PEAK), O::Peak),
-        (key_of(codes::HISTORY), O::History),
-        (key_of(codes::IMPORT_POWER), O::ImportPower),
-        (key_of(codes::EXPORT_POWER), O::ExportPower),
-        (key_of(i1), O::PhaseImport(0)),
-        (key_of(i2), O::PhaseImport(1)),
-        (key_of(i3), O::PhaseImport(2)),
-        (key_of(e1), O::PhaseExport(0)),
-        (key_of(e2), O::PhaseExport(1)),
-        (key_of(e3), O::PhaseExport(2)),
-        (key_of(v1), O::Voltage(0)),
-        (key_of(v2), O::Voltage(1)),
-        (key_of(v3), O::Voltage(2)),
-        (key_of(c1), O::Current(0)),
-        (key_of(c2), O::Current(1)),
-        (key_of(c3), O::Current(2)),
-        (key_of(codes::BREAKER), O::Breaker),
-        (key_of(codes::LIMITER), O::Limiter),
-        (key_of(codes::FUSE), O::Fuse),
-        (key_of(codes::MESSAGE), O::Message),
-        (mbus_key(codes::MBUS_TYPE), O::Mbus(M::DeviceType)),
-        (mbus_key(codes::EQUIPMENT_ID), O::Mbus(M::EquipmentId)),
-        (mbus_key(codes::MBUS_VALVE), O::Mbus(M::Valve)),
-        (mbus_key(codes::MBUS_GAS), O::Mbus(M::Gas)),
-        (mbus_key(codes::MBUS_WATER), O::Mbus(M::Water)),
+        Entry::new(codes::VERSION, O::Version),
+        Entry::new(codes::EQUIPMENT_ID, O::EquipmentId),
+        Entry::new(codes::TIME, O::Time),
+        Entry::new(codes::IMPORT_T1, O::Import(0)),
+        Entry::new(codes::IMPORT_T2, O::Import(1)),
+        Entry::new(codes::EXPORT_T1, O::Export(0)),
+        Entry::new(codes::EXPORT_T2, O::Export(1)),
+        Entry::new(codes::TARIFF, O::Tariff),
+        Entry::new(codes::DEMAND, O::Demand),
+        Entry::new(codes::PEAK, O::Peak),
+        Entry::new(codes::HISTORY, O::History),
+        Entry::new(codes::IMPORT_POWER, O::ImportPower),
+        Entry::new(codes::EXPORT_POWER, O::ExportPower),
+        Entry::new(i1, O::PhaseImport(0)),
+        Entry::new(i2, O::PhaseImport(1)),
+        Entry::new(i3, O::PhaseImport(2)),
+        Entry::new(e1, O::PhaseExport(0)),
+        Entry::new(e2, O::PhaseExport(1)),
+        Entry::new(e3, O::PhaseExport(2)),
+        Entry::new(v1, O::Voltage(0)),
+        Entry::new(v2, O::Voltage(1)),
+        Entry::new(v3, O::Voltage(2)),
+        Entry::new(c1, O::Current(0)),
+        Entry::new(c2, O::Current(1)),
+        Entry::new(c3, O::Current(2)),
+        Entry::new(codes::BREAKER, O::Breaker),
+        Entry::new(codes::LIMITER, O::Limiter),
+        Entry::new(codes::FUSE, O::Fuse),
+        Entry::new(codes::MESSAGE, O::Message),
+        Entry::new(codes::MBUS_TYPE.on_channel(1), O::Mbus(M::DeviceType)),
+        Entry::new(codes::EQUIPMENT_ID.on_channel(1), O::Mbus(M::EquipmentId)),
+        Entry::new(codes::MBUS_VALVE.on_channel(1), O::Mbus(M::Valve)),
+        Entry::new(codes::MBUS_GAS.on_channel(1), O::Mbus(M::Gas)),
+        Entry::new(codes::MBUS_WATER.on_channel(1), O::Mbus(M::Water)),
     ]
 };
 
@@ -191,7 +220,7 @@ const EXPECTED: [[u64; 5]; 2] = {
         while v < Version::ALL.len() {
             let mut i = 0;
             while i < TABLE.len() {
-                if printed(TABLE[i].1, models[m], Version::ALL[v]) {
+                if printed(TABLE[i].object, models[m], Version::ALL[v]) {
                     out[m][v] |= 1 << i;
                 }
                 i += 1;
@@ -211,17 +240,6 @@ fn expected(model: Model, version: Version) -> u64 {
         .position(|&x| x == version)
         .unwrap_or_default();
     EXPECTED[m][v]
-}
-
-/// Index of the first byte equal to `b` in `word` (little-endian), if any: the
-/// lowest zero byte of `word ^ b…b`, found with the borrow trick (a borrow can only
-/// mark bytes above a real zero, so the lowest mark is exact).
-fn first_byte(word: u128, b: u8) -> Option<usize> {
-    const ONES: u128 = u128::MAX / 0xFF;
-    const HIGHS: u128 = ONES << 7;
-    let x = word ^ (ONES * u128::from(b));
-    let zero = x.wrapping_sub(ONES) & !x & HIGHS;
-    (zero != 0).then(|| zero.trailing_zeros() as usize / 8)
 }
 
 /// A reading position in a telegram body. Every method consumes what it checked and
@@ -253,27 +271,16 @@ impl<'b> Cursor<'b> {
         Some(model)
     }
 
-    /// The code that starts a line, up to its `(`, as a [`Key`], with the channel it
-    /// names if it is `0-n:` with `n` 1 to 4 (the key then has `n` there), else 0.
-    fn code(&mut self) -> Option<(Key, u8)> {
-        let rest = self.body.get(self.at..)?;
+    /// The 16 bytes from the cursor on as a [`Word`] (zeros past the end).
+    fn word(&self) -> Word {
+        let rest = self.body.get(self.at..).unwrap_or_default();
         let mut window = [0u8; 16];
         match rest.first_chunk::<16>() {
             Some(first) => window = *first,
-            // Near the end (`0-0:96.13.0()` may be the last line): zeros past it.
+            // The last line may be shorter (`0-0:96.13.0()` is 13 bytes and CR LF).
             None => window[..rest.len()].copy_from_slice(rest),
         }
-        let word = u128::from_le_bytes(window);
-        let len = first_byte(word, b'(').filter(|&n| n > 0)?;
-        let mut key = word & ((1 << (8 * len)) - 1);
-        let mut channel = 0;
-        let [zero, dash, digit, colon, ..] = window;
-        if [zero, dash, colon] == *b"0-:" && (b'1'..=b'4').contains(&digit) {
-            channel = digit - b'0';
-            key = (key & !(0xFF << CHANNEL_SHIFT)) | (Key::from(b'n') << CHANNEL_SHIFT);
-        }
-        self.at += len;
-        Some((key, channel))
+        Word::from_le_bytes(window)
     }
 
     /// CR LF ending a line.
@@ -419,7 +426,7 @@ struct Reader<'b, 'r> {
     seen: u64,
     /// The entries this model and version print.
     expected: u64,
-    /// Where the next line's code is looked up first.
+    /// The entry looked at first for the next line: the one after the last line's.
     next: usize,
     /// The M-Bus blocks in the order their channels first appear (the order of
     /// `out.mbus`).
@@ -433,11 +440,9 @@ impl<'b, 'r> Reader<'b, 'r> {
     fn start(body: &'b [u8], out: &'r mut Readout) -> Option<Reader<'b, 'r>> {
         let mut cursor = Cursor { body, at: 0 };
         let model = cursor.header()?;
-        let (key, _) = cursor.code()?;
-        let (version_key, _) = TABLE[0];
-        if key != version_key {
-            return None;
-        }
+        let first = TABLE[0];
+        first.channel(cursor.word())?;
+        cursor.at += first.len;
         let version = Version::from_code(cursor.fixed(format::VERSION)? as u32)?;
         cursor.line_end()?;
 
@@ -468,23 +473,26 @@ impl<'b, 'r> Reader<'b, 'r> {
         })
     }
 
-    /// The index of the entry with `key`, searched from [`Reader::next`] on.
-    fn lookup(&mut self, key: Key) -> Option<usize> {
-        let from = self.next.min(TABLE.len());
-        let is = |e: &(Key, Object)| e.0 == key;
-        let i = match TABLE[from..].iter().position(is) {
-            Some(i) => from + i,
-            None => TABLE[..from].iter().position(is)?,
+    /// The index of the entry whose lines start as `word` does, and the M-Bus
+    /// channel it names (0 for none): [`Reader::next`] first, then every entry.
+    fn lookup(&mut self, word: Word) -> Option<(usize, u8)> {
+        let (i, channel) = match TABLE.get(self.next).and_then(|e| e.channel(word)) {
+            Some(channel) => (self.next, channel),
+            None => TABLE
+                .iter()
+                .enumerate()
+                .find_map(|(i, e)| Some((i, e.channel(word)?)))?,
         };
         self.next = i + 1;
-        Some(i)
+        Some((i, channel))
     }
 
     /// One data line.
     fn line(&mut self) -> Option<()> {
-        let (key, channel) = self.cursor.code()?;
-        let entry = self.lookup(key)?;
-        match TABLE[entry].1 {
+        let (entry, channel) = self.lookup(self.cursor.word())?;
+        let Entry { len, object, .. } = TABLE[entry];
+        self.cursor.at += len;
+        match object {
             Object::Mbus(obj) => self.mbus(channel, obj)?,
             obj => {
                 let bit = 1 << entry;
@@ -607,7 +615,6 @@ mod tests {
     use proptest::sample::Index;
 
     use super::super::{Spans, check, check_fast, placeholder};
-    use super::first_byte;
     use crate::{DecodeError, Decoder, Readout, crc16, strategies};
 
     /// The fast lane (reading into `slot`) and the full checks over one telegram framed
@@ -763,26 +770,6 @@ mod tests {
             .collect();
         out.sort();
         out
-    }
-
-    #[test]
-    fn first_byte_finds_the_lowest_match() {
-        let word = |bytes: &[u8]| {
-            let mut w = [0u8; 16];
-            w[..bytes.len()].copy_from_slice(bytes);
-            u128::from_le_bytes(w)
-        };
-        for (text, at) in [
-            (&b"1-0:1.8.1(0"[..], Some(9)),
-            (b"((", Some(0)),
-            (b"0-0:96.13.0()", Some(11)),
-            (b"0123456789ABCDE(", Some(15)),
-            (b"0123456789ABCDEF", None),
-            (b"\x29\x27\x28", Some(2)),
-            (b"", None),
-        ] {
-            assert_eq!(first_byte(word(text), b'('), at, "{text:?}");
-        }
     }
 
     #[test]
