@@ -448,7 +448,21 @@ impl Decoder {
     /// having done nothing, for anything but what the byte-by-byte path would frame as
     /// `/`, no `/` before the `!` within [`MAX_TELEGRAM_LEN`] bytes, and a CRC line of
     /// [`CRC_LINE`] bytes with neither `/` nor LF before its final LF.
+    ///
+    /// A valid telegram is framed by the fast lane as it reads it ([`fast_frame`]),
+    /// without a search for its `!` first.
     fn whole(&mut self, bytes: &[u8], emit: &mut Emit<'_>) -> Option<usize> {
+        if let Some((len, crc)) = fast_frame(bytes, &mut self.readout) {
+            self.flush_run(emit);
+            self.start = self.pos;
+            emit(Ok(Checked {
+                offset: self.start,
+                bytes: &bytes[..len],
+                crc,
+                readout: &self.readout,
+            }));
+            return Some(len);
+        }
         let window = bytes.get(1..bytes.len().min(MAX_TELEGRAM_LEN))?;
         let bang = 1 + memchr::memchr2(b'/', b'!', window)?;
         let [b'!', trailer @ ..] = bytes.get(bang..bang + 1 + CRC_LINE)? else {
@@ -713,17 +727,25 @@ fn printed_crc(trailer: &[u8]) -> Option<u16> {
     Some(hex(a)? << 12 | hex(b)? << 8 | hex(c)? << 4 | hex(d)?)
 }
 
-/// The fast lane over one framed candidate (as [`check`] takes it): its CRC when the
-/// trailer is right, the CRC matches and [`fast::read`] accepts the body into `out`;
-/// `None` sends the candidate to [`check`].
+/// The fast lane over the telegram at the start of `bytes` (from its `/`): its length
+/// and CRC when [`fast::read`] reads it into `out` up to a `!` within
+/// [`MAX_TELEGRAM_LEN`] bytes, the CRC line after it is as meters print it, and the CRC
+/// matches. The byte-by-byte framing would end the telegram at the same byte, since
+/// the fast lane reads neither `/` nor `!` before its `!` and the CRC line has no `/`
+/// and one LF, its last byte.
+fn fast_frame(bytes: &[u8], out: &mut Readout) -> Option<(usize, u16)> {
+    let window = &bytes[..bytes.len().min(MAX_TELEGRAM_LEN)];
+    let bang = fast::read(window, out)?;
+    let len = bang + 1 + CRC_LINE;
+    let crc = printed_crc(bytes.get(bang + 1..len)?)?;
+    (crc16(&bytes[..=bang]) == crc).then_some((len, crc))
+}
+
+/// The fast lane over one framed candidate (as [`check`] takes it): its CRC when
+/// [`fast_frame`] takes all of it; `None` sends the candidate to [`check`].
 fn check_fast(buf: &[u8], bang: usize, out: &mut Readout) -> Option<u16> {
-    let crc = printed_crc(buf.get(bang + 1..)?)?;
-    let covered = buf.get(..=bang)?;
-    if crc16(covered) != crc {
-        return None;
-    }
-    fast::read(covered.get(..bang)?, out)?;
-    Some(crc)
+    let (len, crc) = fast_frame(buf, out)?;
+    (len == buf.len() && len == bang + 1 + CRC_LINE).then_some(crc)
 }
 
 /// Checks one framed candidate: `buf` runs from `/` through the LF ending the CRC line,

@@ -29,14 +29,20 @@ use crate::{
     Readout, Tst, Version,
 };
 
-/// Reads `body` (from `/` up to, not including, `!`) into `out`. `None` when the full
+/// Reads the telegram at the start of `bytes`, from its `/` through its last data line,
+/// into `out`, and returns the index of the `!` that follows. `None` when the full
 /// checks must decide; `out` then holds a partial reading that means nothing.
-pub(super) fn read(body: &[u8], out: &mut Readout) -> Option<()> {
-    let mut reader = Reader::start(body, out)?;
-    while !reader.cursor.at_end() {
+///
+/// No value format admits `/` or `!`, so that `!` is the first of either after the `/`:
+/// where the decoder's framing ends the body too.
+pub(super) fn read(bytes: &[u8], out: &mut Readout) -> Option<usize> {
+    let mut reader = Reader::start(bytes, out)?;
+    while reader.cursor.peek()? != b'!' {
         reader.line()?;
     }
-    reader.finish()
+    let bang = reader.cursor.at;
+    reader.finish()?;
+    Some(bang)
 }
 
 /// The printed length of a timestamp `YYMMDDhhmmssX`.
@@ -250,8 +256,9 @@ struct Cursor<'b> {
 }
 
 impl<'b> Cursor<'b> {
-    fn at_end(&self) -> bool {
-        self.at >= self.body.len()
+    /// The byte at the cursor.
+    fn peek(&self) -> Option<u8> {
+        self.body.get(self.at).copied()
     }
 
     /// Consumes `lit`, which must be next.
@@ -940,13 +947,24 @@ mod tests {
             }
             let mut d = Decoder::new();
             let mut lent = Vec::new();
+            let mut results = Vec::new();
             for piece in stream.chunks(chunk) {
                 d.feed_checked(piece, &mut |r| {
+                    results.push(format!("{r:?}"));
                     if let Ok(c) = r {
                         lent.push((c.bytes.to_vec(), c.crc, c.readout.clone()));
                     }
                 });
             }
+            d.finish_checked(&mut |r| results.push(format!("{r:?}")));
+            // Byte by byte, no telegram lies whole in what is fed: the same results.
+            let mut bytewise = Vec::new();
+            let mut d = Decoder::new();
+            for piece in stream.chunks(1) {
+                d.feed_checked(piece, &mut |r| bytewise.push(format!("{r:?}")));
+            }
+            d.finish_checked(&mut |r| bytewise.push(format!("{r:?}")));
+            prop_assert_eq!(results, bytewise);
             for (bytes, crc, readout) in lent {
                 let bang = bytes.iter().position(|&b| b == b'!').unwrap_or(0);
                 match check(&bytes, 0, bang, &mut Spans::default()) {
