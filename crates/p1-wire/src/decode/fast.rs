@@ -357,16 +357,17 @@ impl<'b> Cursor<'b> {
         if text.len() > fields::MAX_ID_HEX || text.len() % 2 != 0 {
             return None;
         }
-        out.clear();
-        for pair in text.chunks_exact(2) {
+        let mut id = [0u8; fields::MAX_ID_HEX / 2];
+        for (octet, pair) in id.iter_mut().zip(text.chunks_exact(2)) {
+            *octet = fields::hex_octet([pair[0], pair[1]])?;
             // Octets above 0x7F become non-ASCII chars here, which are not printable
             // ids, as in the full checks (where they fail UTF-8 or the same test).
-            let c = char::from(fields::hex_octet([pair[0], pair[1]])?);
-            if !fields::is_printable_id(c) {
+            if !fields::is_printable_id(char::from(*octet)) {
                 return None;
             }
-            out.push(c);
         }
+        out.clear();
+        out.push_str(std::str::from_utf8(&id[..text.len() / 2]).ok()?);
         Some(())
     }
 
