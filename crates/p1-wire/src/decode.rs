@@ -6,12 +6,19 @@
 //! where (byte offset, line, column) and what was expected.
 //!
 //! It never panics and buffers at most [`MAX_TELEGRAM_LEN`] bytes, whatever the input.
+//!
+//! Each framed telegram whose CRC matches goes through the fast lane ([`fast`]) first,
+//! which reads a telegram printed as meters print it in one pass and allocates nothing;
+//! whenever it declines, the full checks here and in [`crate::fields`] decide, and they
+//! alone write errors.
+
+mod fast;
 
 use std::fmt;
 
 use crate::fields::{LineRef, Place};
 use crate::telegram::crc16;
-use crate::{Line, Obis, Readout, Telegram};
+use crate::{Breaker, Line, Model, Obis, Readout, Telegram, Tst, Version};
 
 /// Largest telegram body the decoder accepts, in bytes from `/` through `!`; the CRC line
 /// after it adds at most 7 more before the decoder gives up on it.
@@ -179,8 +186,12 @@ enum State {
 /// Longest CRC line accepted: `!` + 4 hex + CR + LF, plus slack to report bad ones.
 const MAX_TRAILER: usize = 8;
 
+/// The CRC line after `!` as meters print it: four hex digits, CR, LF.
+const CRC_LINE: usize = 6;
+
 /// A telegram that passed every check, borrowed from the decoder: what
-/// [`Decoder::feed_checked`] hands out without building the owned line list.
+/// [`Decoder::feed_checked`] hands out without building the owned line list or
+/// allocating a readout.
 #[derive(Debug)]
 pub struct Checked<'a> {
     /// Offset of its `/` in the stream.
@@ -189,8 +200,8 @@ pub struct Checked<'a> {
     pub bytes: &'a [u8],
     /// The CRC it carries (and that matches).
     pub crc: u16,
-    /// The typed content.
-    pub readout: Readout,
+    /// The typed content (the decoder's, reused for the next telegram).
+    pub readout: &'a Readout,
 }
 
 impl Checked<'_> {
@@ -218,7 +229,7 @@ impl Checked<'_> {
             len: self.bytes.len(),
             telegram: self.telegram(),
             crc: self.crc,
-            readout: self.readout,
+            readout: self.readout.clone(),
         }
     }
 }
@@ -247,6 +258,9 @@ pub struct Decoder {
     bang: usize,
     /// Where the data lines and values of the telegram being checked are (reused).
     spans: Spans,
+    /// The last valid telegram's content, which [`Checked`] lends; the fast lane reads
+    /// into it in place, so its strings and vectors are reused.
+    readout: Readout,
     /// Candidates interrupted before a line ended, not reported yet.
     run: Option<Run>,
 }
@@ -271,6 +285,7 @@ impl Decoder {
             skipped: 0,
             bang: 0,
             spans: Spans::default(),
+            readout: placeholder(),
             run: None,
         }
     }
@@ -302,9 +317,15 @@ impl Decoder {
                     Some(p) => {
                         self.skipped += p;
                         self.pos += p;
-                        self.step(b'/', emit);
-                        self.pos += 1;
-                        p + 1
+                        let len = match self.whole(&rest[p..], emit) {
+                            Some(len) => len,
+                            None => {
+                                self.step(b'/', emit);
+                                1
+                            }
+                        };
+                        self.pos += len;
+                        p + len
                     }
                     None => {
                         self.skipped += rest.len();
@@ -422,6 +443,50 @@ impl Decoder {
         self.reset();
     }
 
+    /// Frames and checks a telegram that lies whole in `bytes` (which start at its `/`)
+    /// where it is, without copying it into the buffer, and returns its length; `None`,
+    /// having done nothing, for anything but what the byte-by-byte path would frame as
+    /// `/`, no `/` before the `!` within [`MAX_TELEGRAM_LEN`] bytes, and a CRC line of
+    /// [`CRC_LINE`] bytes with neither `/` nor LF before its final LF.
+    ///
+    /// A valid telegram is framed by the fast lane as it reads it ([`fast_frame`]),
+    /// without a search for its `!` first.
+    fn whole(&mut self, bytes: &[u8], emit: &mut Emit<'_>) -> Option<usize> {
+        if let Some((len, crc)) = fast_frame(bytes, &mut self.readout) {
+            self.flush_run(emit);
+            self.start = self.pos;
+            emit(Ok(Checked {
+                offset: self.start,
+                bytes: &bytes[..len],
+                crc,
+                readout: &self.readout,
+            }));
+            return Some(len);
+        }
+        let window = bytes.get(1..bytes.len().min(MAX_TELEGRAM_LEN))?;
+        let bang = 1 + memchr::memchr2(b'/', b'!', window)?;
+        let [b'!', trailer @ ..] = bytes.get(bang..bang + 1 + CRC_LINE)? else {
+            return None;
+        };
+        let [crc_digits @ .., b'\n'] = trailer else {
+            return None;
+        };
+        if crc_digits.iter().any(|&b| b == b'/' || b == b'\n') {
+            return None;
+        }
+        let len = bang + 1 + CRC_LINE;
+        self.flush_run(emit);
+        self.start = self.pos;
+        emit(verdict(
+            &bytes[..len],
+            self.start,
+            bang,
+            &mut self.spans,
+            &mut self.readout,
+        ));
+        Some(len)
+    }
+
     fn step(&mut self, b: u8, emit: &mut Emit<'_>) {
         match self.state {
             State::Hunting => {
@@ -460,8 +525,13 @@ impl Decoder {
                 self.buf.push(b);
                 if b == b'\n' {
                     self.flush_run(emit);
-                    let result = check(&self.buf, self.start, self.bang, &mut self.spans);
-                    emit(result);
+                    emit(verdict(
+                        &self.buf,
+                        self.start,
+                        self.bang,
+                        &mut self.spans,
+                        &mut self.readout,
+                    ));
                     self.reset();
                 } else if self.buf.len() - self.bang >= MAX_TRAILER {
                     let found = show(&self.buf[self.bang + 1..]);
@@ -469,6 +539,54 @@ impl Decoder {
                 }
             }
         }
+    }
+}
+
+/// Checks a framed candidate (as [`check`] takes it) with the fast lane first, then, if
+/// it declines, with the full checks, which give the same result on everything the fast
+/// lane accepts. The readout is read into `slot` and lent from there.
+fn verdict<'a>(
+    buf: &'a [u8],
+    start: usize,
+    bang: usize,
+    spans: &mut Spans,
+    slot: &'a mut Readout,
+) -> Result<Checked<'a>, DecodeError> {
+    let crc = match check_fast(buf, bang, slot) {
+        Some(crc) => crc,
+        None => {
+            let (crc, readout) = check(buf, start, bang, spans)?;
+            *slot = readout;
+            crc
+        }
+    };
+    Ok(Checked {
+        offset: start,
+        bytes: buf,
+        crc,
+        readout: slot,
+    })
+}
+
+/// The decoder's readout before its first telegram (never lent).
+fn placeholder() -> Readout {
+    Readout {
+        model: Model::T211,
+        version: Version::V50217,
+        equipment_id: String::new(),
+        time: Tst::INVALID,
+        import_wh: [0; 2],
+        export_wh: [0; 2],
+        tariff: 1,
+        demand: None,
+        import_w: 0,
+        export_w: 0,
+        phases: Vec::new(),
+        breaker: Breaker::Connected,
+        limiter_hw: 0,
+        fuse_a: 0,
+        message: Vec::new(),
+        mbus: Vec::new(),
     }
 }
 
@@ -595,14 +713,50 @@ fn parse_body(body: &[u8], spans: &mut Spans) -> Result<(usize, usize), (usize, 
     Ok((1, ident_end))
 }
 
+/// The CRC printed in a trailer: four upper-case hex digits, then CR LF, nothing else.
+fn printed_crc(trailer: &[u8]) -> Option<u16> {
+    let [digits @ .., b'\r', b'\n'] = trailer else {
+        return None;
+    };
+    let [a, b, c, d] = *digits else { return None };
+    let hex = |x: u8| match x {
+        b'0'..=b'9' => Some(u16::from(x - b'0')),
+        b'A'..=b'F' => Some(u16::from(x - b'A' + 10)),
+        _ => None,
+    };
+    Some(hex(a)? << 12 | hex(b)? << 8 | hex(c)? << 4 | hex(d)?)
+}
+
+/// The fast lane over the telegram at the start of `bytes` (from its `/`): its length
+/// and CRC when [`fast::read`] reads it into `out` up to a `!` within
+/// [`MAX_TELEGRAM_LEN`] bytes, the CRC line after it is as meters print it, and the CRC
+/// matches. The byte-by-byte framing would end the telegram at the same byte, since
+/// the fast lane reads neither `/` nor `!` before its `!` and the CRC line has no `/`
+/// and one LF, its last byte.
+fn fast_frame(bytes: &[u8], out: &mut Readout) -> Option<(usize, u16)> {
+    let window = &bytes[..bytes.len().min(MAX_TELEGRAM_LEN)];
+    let bang = fast::read(window, out)?;
+    let len = bang + 1 + CRC_LINE;
+    let crc = printed_crc(bytes.get(bang + 1..len)?)?;
+    (crc16(&bytes[..=bang]) == crc).then_some((len, crc))
+}
+
+/// The fast lane over one framed candidate (as [`check`] takes it): its CRC when
+/// [`fast_frame`] takes all of it; `None` sends the candidate to [`check`].
+fn check_fast(buf: &[u8], bang: usize, out: &mut Readout) -> Option<u16> {
+    let (len, crc) = fast_frame(buf, out)?;
+    (len == buf.len() && len == bang + 1 + CRC_LINE).then_some(crc)
+}
+
 /// Checks one framed candidate: `buf` runs from `/` through the LF ending the CRC line,
-/// `bang` is the index of `!`.
-fn check<'b>(
-    buf: &'b [u8],
+/// `bang` is the index of `!`. Gives the CRC and the typed content, or the first
+/// problem, where it is and what was expected there.
+fn check(
+    buf: &[u8],
     start: usize,
     bang: usize,
     spans: &mut Spans,
-) -> Result<Checked<'b>, DecodeError> {
+) -> Result<(u16, Readout), DecodeError> {
     let err = |at: usize, kind: ErrorKind| {
         let (line, column) = line_col(buf, at);
         DecodeError {
@@ -627,22 +781,14 @@ fn check<'b>(
 
     // CRC line.
     let trailer = &buf[bang + 1..];
-    let crc_ok = trailer.len() == 6
-        && trailer[..4]
-            .iter()
-            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(b))
-        && &trailer[4..] == b"\r\n";
-    if !crc_ok {
-        return Err(err(
+    let found = printed_crc(trailer).ok_or_else(|| {
+        err(
             bang + 1,
             ErrorKind::CrcFormat {
                 found: show(trailer),
             },
-        ));
-    }
-    let found = trailer[..4].iter().fold(0u16, |acc, &b| {
-        (acc << 4) | u16::from((b as char).to_digit(16).unwrap_or(0) as u8)
-    });
+        )
+    })?;
     let computed = crc16(&buf[..=bang]);
     if computed != found {
         return Err(err(bang + 1, ErrorKind::CrcMismatch { computed, found }));
@@ -675,12 +821,7 @@ fn check<'b>(
             },
         )
     })?;
-    Ok(Checked {
-        offset: start,
-        bytes: buf,
-        crc: found,
-        readout,
-    })
+    Ok((found, readout))
 }
 
 #[cfg(test)]

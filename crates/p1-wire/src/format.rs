@@ -113,7 +113,14 @@ impl Fixed {
     /// Parses exactly this format; `None` for anything else (other width, sign, comma,
     /// missing or other unit).
     pub(crate) fn parse(self, text: &str) -> Option<u64> {
-        let b = text.as_bytes();
+        self.parse_bytes(text.as_bytes())
+    }
+
+    /// [`Fixed::parse`] of bytes (the decoder's fast lane reads its buffer directly).
+    /// Inlined: every call site has a constant format, which folds the checks into a
+    /// straight run of compares.
+    #[inline(always)]
+    pub(crate) fn parse_bytes(self, b: &[u8]) -> Option<u64> {
         let number = if self.dec == 0 {
             self.int
         } else {
@@ -145,6 +152,17 @@ impl Fixed {
             v = v * 10 + u64::from(c - b'0');
         }
         Some(v)
+    }
+
+    /// Length of the printed value: the digits, the point when there are decimals, and
+    /// `*unit` when there is a unit (`000000.000*kWh` is 14).
+    pub(crate) const fn len(self) -> usize {
+        let point = if self.dec > 0 { 1 } else { 0 };
+        let unit = match self.unit {
+            Some(unit) => 1 + unit.len(),
+            None => 0,
+        };
+        self.int + point + self.dec + unit
     }
 
     /// How the field looks, for error messages: `F9(3,3) like (000000.000*kWh)`.

@@ -93,25 +93,51 @@ impl Tst {
 
     /// Parses exactly 13 bytes `YYMMDDhhmmssX`.
     pub fn parse(text: &[u8]) -> Option<Tst> {
-        if text.len() != 13 || !text[..12].iter().all(u8::is_ascii_digit) {
+        let [digits @ .., flag] = text else {
             return None;
-        }
-        let two = |i: usize| (text[i] - b'0') * 10 + (text[i + 1] - b'0');
-        let dst = match text[12] {
+        };
+        let dst = match flag {
             b'S' => true,
             b'W' => false,
             _ => return None,
         };
+        let digits: &[u8; 12] = digits.try_into().ok()?;
+        // Two words of eight digits, the second padded with `0000`.
+        let (date, time) = digits.split_at(8);
+        let date = u64::from_le_bytes(date.try_into().ok()?);
+        let time = u64::from_le_bytes([time[0], time[1], time[2], time[3], b'0', b'0', b'0', b'0']);
+        let (date, time) = (digit_pairs(date)?, digit_pairs(time)?);
+        let field = |word: u64, pair: u32| (word >> (16 * pair)) as u8;
         Some(Tst {
-            year: two(0),
-            month: two(2),
-            day: two(4),
-            hour: two(6),
-            minute: two(8),
-            second: two(10),
+            year: field(date, 0),
+            month: field(date, 1),
+            day: field(date, 2),
+            hour: field(date, 3),
+            minute: field(time, 0),
+            second: field(time, 1),
             dst,
         })
     }
+}
+
+/// Eight ASCII digits, the first in the low byte of `word`, read as four two-digit
+/// numbers: the one of digits `2i` and `2i + 1` in byte `2i` of the result. `None`
+/// unless all eight bytes are digits. Eight bytes at a time (SWAR), as every telegram
+/// carries several timestamps.
+fn digit_pairs(word: u64) -> Option<u64> {
+    const ZEROS: u64 = u64::from_le_bytes([b'0'; 8]);
+    const HIGH_NIBBLES: u64 = u64::from_le_bytes([0xF0; 8]);
+    const SIXES: u64 = u64::from_le_bytes([6; 8]);
+    // A digit is 0x30..=0x39: high nibble 3, and still 3 after adding 6 to the low one
+    // (no byte carries into the next once every high nibble is 3).
+    let digits = word & HIGH_NIBBLES == ZEROS && word.wrapping_add(SIXES) & HIGH_NIBBLES == ZEROS;
+    if !digits {
+        return None;
+    }
+    // Each byte 0..=9 now; byte 2i becomes 10 x digit 2i + digit 2i + 1 (at most 99,
+    // so no byte overflows into the next).
+    let values = word - ZEROS;
+    Some(values * 10 + (values >> 8))
 }
 
 impl Tst {
@@ -233,5 +259,38 @@ mod tests {
         }
         assert!(!Tst::parse(b"230229000000W").unwrap().is_valid());
         assert!(Tst::parse(b"240229000000W").unwrap().is_valid());
+    }
+
+    /// What [`Tst::parse`] means, a byte at a time.
+    fn parse_plainly(text: &[u8]) -> Option<Tst> {
+        if text.len() != 13 || !text[..12].iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let two = |i: usize| (text[i] - b'0') * 10 + (text[i + 1] - b'0');
+        let dst = match text[12] {
+            b'S' => true,
+            b'W' => false,
+            _ => return None,
+        };
+        Tst::new(two(0), two(2), two(4), two(6), two(8), two(10), dst)
+    }
+
+    #[test]
+    fn parse_is_the_plain_reading_for_every_byte_anywhere() {
+        for base in [&b"632525252525W"[..], b"000101010000S", b"991231235959W"] {
+            assert_eq!(Tst::parse(base), parse_plainly(base));
+            for at in 0..base.len() {
+                for b in 0..=u8::MAX {
+                    let mut text = base.to_vec();
+                    text[at] = b;
+                    assert_eq!(Tst::parse(&text), parse_plainly(&text), "{text:?}");
+                    text.insert(at, b);
+                    assert_eq!(Tst::parse(&text), parse_plainly(&text), "{text:?}");
+                    text.remove(at);
+                    text.remove(at);
+                    assert_eq!(Tst::parse(&text), parse_plainly(&text), "{text:?}");
+                }
+            }
+        }
     }
 }

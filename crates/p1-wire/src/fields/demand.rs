@@ -60,7 +60,21 @@ impl Reading {
 }
 
 /// The printed code of the peak object, which 98.1.0 repeats twice.
-const PEAK_TEXT: &str = "1-0:1.6.0";
+pub(crate) const PEAK_TEXT: &str = "1-0:1.6.0";
+
+/// Most entries 98.1.0 holds (13 months).
+const MAX_HISTORY: usize = 13;
+
+/// The entry count that opens 98.1.0: one or two digits, at most 13.
+pub(crate) fn history_count(text: &[u8]) -> Option<usize> {
+    let digit = |b: u8| b.is_ascii_digit().then(|| usize::from(b - b'0'));
+    let n = match *text {
+        [d] => digit(d)?,
+        [tens, units] => digit(tens)? * 10 + digit(units)?,
+        _ => return None,
+    };
+    (n <= MAX_HISTORY).then_some(n)
+}
 
 fn read_history(o: &Obj) -> Res<Vec<HistoryEntry>> {
     let shape =
@@ -68,10 +82,7 @@ fn read_history(o: &Obj) -> Res<Vec<HistoryEntry>> {
     if o.values.len() < 3 {
         return Err(o.fail(shape));
     }
-    let n: usize = (o.values[0].len() <= 2 && o.values[0].bytes().all(|b| b.is_ascii_digit()))
-        .then(|| o.values[0].parse().ok())
-        .flatten()
-        .filter(|n| *n <= 13)
+    let n = history_count(o.values[0].as_bytes())
         .ok_or_else(|| o.fail("an entry count 0..13 without padding"))?;
     if o.values[1] != PEAK_TEXT || o.values[2] != PEAK_TEXT {
         return Err(o.fail(shape));
@@ -101,8 +112,24 @@ fn read_history(o: &Obj) -> Res<Vec<HistoryEntry>> {
 
 #[cfg(test)]
 mod tests {
+    use super::history_count;
+
     #[test]
     fn peak_text_is_the_peak_code() {
         assert_eq!(super::PEAK_TEXT, crate::obis::codes::PEAK.to_string());
+    }
+
+    #[test]
+    fn history_count_is_one_or_two_digits_up_to_13() {
+        // What `str::parse` of at most two ASCII digits gives, capped at 13.
+        for text in [
+            "", "0", "7", "00", "09", "13", "14", "99", "100", "+1", " 1", "1a",
+        ] {
+            let by_parse = (text.len() <= 2 && text.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| text.parse::<usize>().ok())
+                .flatten()
+                .filter(|n| *n <= 13);
+            assert_eq!(history_count(text.as_bytes()), by_parse, "{text:?}");
+        }
     }
 }

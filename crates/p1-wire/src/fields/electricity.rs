@@ -102,7 +102,7 @@ impl Reading {
         } else if obis == codes::FUSE {
             self.fuse = Some(o.fixed(format::FUSE)? as u32);
         } else if obis == codes::MESSAGE {
-            self.message = Some(o.hex(2048)?);
+            self.message = Some(o.hex(super::MAX_MESSAGE_HEX)?);
         } else {
             return Ok(false);
         }

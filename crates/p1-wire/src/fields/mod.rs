@@ -15,6 +15,8 @@ mod demand;
 mod electricity;
 mod mbus;
 
+pub(crate) use demand::{PEAK_TEXT, history_count};
+
 use crate::format::{self, Fixed};
 use crate::obis::codes;
 use crate::{Breaker, Model, Obis, Readout, Tst, Version};
@@ -58,20 +60,40 @@ fn quoted(values: &[&str]) -> String {
     format!("{s:?}")
 }
 
+/// The value of an upper-case hex digit.
+#[inline]
+pub(crate) const fn nibble(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// The octet printed as two upper-case hex digits.
+#[inline]
+pub(crate) fn hex_octet(pair: [u8; 2]) -> Option<u8> {
+    Some(nibble(pair[0])? << 4 | nibble(pair[1])?)
+}
+
 /// Decodes upper-case hex octets (`None` for odd length, lower case or non-hex).
 pub(crate) fn hex_decode(text: &str) -> Option<Vec<u8>> {
     let b = text.as_bytes();
     if b.len() % 2 != 0 {
         return None;
     }
-    let nibble = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    };
-    b.chunks_exact(2)
-        .map(|p| Some(nibble(p[0])? << 4 | nibble(p[1])?))
-        .collect()
+    b.chunks_exact(2).map(|p| hex_octet([p[0], p[1]])).collect()
+}
+
+/// Longest equipment id `96.1.1`, in hex characters (48 octets).
+pub(crate) const MAX_ID_HEX: usize = 96;
+/// Longest text message `96.13.0`, in hex characters.
+pub(crate) const MAX_MESSAGE_HEX: usize = 2 * Readout::MAX_MESSAGE_BYTES;
+
+/// Whether a decoded equipment id is printable ASCII: graphic characters and spaces.
+#[inline]
+pub(crate) fn is_printable_id(c: char) -> bool {
+    c.is_ascii_graphic() || c == ' '
 }
 
 /// A line being read: its index and values, with error constructors. Descriptions of
@@ -126,10 +148,10 @@ impl Obj<'_> {
     }
 
     pub(super) fn ascii_id(&self) -> Res<String> {
-        let bytes = self.hex(96)?;
+        let bytes = self.hex(MAX_ID_HEX)?;
         String::from_utf8(bytes)
             .ok()
-            .filter(|s| s.chars().all(|c| c.is_ascii_graphic() || c == ' '))
+            .filter(|s| s.chars().all(is_printable_id))
             .ok_or_else(|| self.fail("hex of a printable ASCII equipment id"))
     }
 
