@@ -604,6 +604,26 @@ impl Simulation {
     }
 }
 
+impl Simulation {
+    /// Passes the next telegram instant without making its frame: the meter, loads,
+    /// events and panel are taken there exactly as [`Simulation::next_frame`] takes them,
+    /// and the telegram counts in the fault schedule's index, but no snapshot is taken,
+    /// nothing is encoded and the faults never see it (a fault scheduled at an instant
+    /// fires at the first telegram made at or after it). Commands refused meanwhile are
+    /// reported with the next frame made. Returns the instant passed, `None` at the end.
+    /// For fast-forwarding, and for timing the step without the encoder.
+    pub fn skip_frame(&mut self) -> Option<SimTime> {
+        let target = self.telegram_at;
+        if target >= self.end {
+            return None;
+        }
+        self.run_until(target);
+        self.index += 1;
+        self.telegram_at = target.plus_ms(self.telegram_step_ms);
+        Some(target)
+    }
+}
+
 impl Iterator for Simulation {
     type Item = SimFrame;
 
