@@ -70,6 +70,12 @@ pub(crate) struct Channel {
     acc: u128,
     /// Hash of the equipment id, seed of the jitter.
     seed: u64,
+    /// `cfg.capture_phase()`, worked out once (a channel's configuration never changes).
+    phase: i64,
+    /// `(from, at)`: the first capture strictly after any instant of `from..at` is `at`
+    /// (captures depend on the configuration only), so [`Channel::next_capture_at`]
+    /// answers without recomputing the schedule between two captures.
+    next: (i64, i64),
 }
 
 /// SplitMix64 finaliser: a fixed, well-mixed function of its input (Steele et al., 2014).
@@ -209,6 +215,7 @@ impl Channel {
     pub(crate) fn new(cfg: MbusConfig, now: i64, offset: i64, backdate: bool) -> Channel {
         let seed = fnv1a(cfg.equipment_id.as_bytes());
         let acc = u128::from(cfg.initial_dm3) * ACC_PER_DM3;
+        let phase = cfg.capture_phase();
         let mut ch = Channel {
             cfg,
             status: ChannelStatus::Live,
@@ -216,7 +223,10 @@ impl Channel {
             last: None,
             acc,
             seed,
+            phase,
+            next: (0, 0),
         };
+        ch.sync_next_capture(now);
         if backdate {
             let t = ch.latest_capture_at_or_before(now);
             ch.last = Some(Capture {
@@ -238,16 +248,34 @@ impl Channel {
     /// increasing in `k` because the jitter is smaller than the period.
     fn capture_time(&self, k: i64) -> i64 {
         let period = self.cfg.capture_period_ms.max(1);
-        let phase = self.cfg.capture_phase();
         k.saturating_mul(period)
-            .saturating_add(phase)
+            .saturating_add(self.phase)
             .saturating_add(self.jitter(k))
     }
 
     fn index_near(&self, t: i64) -> i64 {
         let period = self.cfg.capture_period_ms.max(1);
-        let phase = self.cfg.capture_phase();
-        t.saturating_sub(phase).div_euclid(period)
+        t.saturating_sub(self.phase).div_euclid(period)
+    }
+
+    /// [`Channel::next_capture_after`] `t`, from the cached next capture when `t` lies
+    /// before it and no earlier than the instant it was found for.
+    pub(crate) fn next_capture_at(&self, t: i64) -> i64 {
+        let (from, at) = self.next;
+        if from <= t && t < at {
+            at
+        } else {
+            self.next_capture_after(t)
+        }
+    }
+
+    /// Makes the cache of [`Channel::next_capture_at`] answer for `t` and the instants
+    /// after it, up to the capture: called where the meter's time moves.
+    pub(crate) fn sync_next_capture(&mut self, t: i64) {
+        let (from, at) = self.next;
+        if !(from <= t && t < at) {
+            self.next = (t, self.next_capture_after(t));
+        }
     }
 
     /// The first capture instant strictly after `t`.
@@ -318,7 +346,7 @@ impl Channel {
             last_capture: self.last,
             live_ml: self.live_ml(),
             live_dm3: self.live_dm3(),
-            next_capture_ms: (self.captures() && powered).then(|| self.next_capture_after(now)),
+            next_capture_ms: (self.captures() && powered).then(|| self.next_capture_at(now)),
         }
     }
 
@@ -349,6 +377,67 @@ impl Channel {
             equipment_id: id,
             valve,
             capture,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The first capture strictly after `t`, by brute force over the capture numbers
+    /// around `t` (each capture lies in `[k·period + phase, (k+1)·period + phase)`).
+    fn first_capture_after(ch: &Channel, t: i64) -> i64 {
+        let period = ch.cfg.capture_period_ms;
+        let k0 = (t - ch.cfg.capture_phase()).div_euclid(period);
+        (k0 - 3..=k0 + 3)
+            .map(|k| k * period + ch.cfg.capture_phase() + ch.jitter(k))
+            .filter(|&c| c > t)
+            .min()
+            .expect("a capture within three periods")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// The cached next capture equals the schedule's at every instant the meter moves
+        /// to, whether it steps a little, lands on a capture or just before it, jumps
+        /// periods ahead, or (through a clock it does not own) goes back.
+        #[test]
+        fn cached_next_capture_equals_the_schedule(
+            period in 1000i64..=3_600_000,
+            jitter_frac in 0.0f64..1.0,
+            phase in proptest::option::of(-10_000_000i64..10_000_000),
+            id in "7[0-9A-Z]{13}",
+            start in 0i64..4_000_000_000_000,
+            moves in prop::collection::vec((0u8..6, 0i64..10_000_000), 1..60),
+        ) {
+            let mut cfg = MbusConfig::new(1, crate::MbusKind::Gas, &id, 0);
+            cfg.capture_period_ms = period;
+            cfg.capture_jitter_ms = ((period - 1) as f64 * jitter_frac) as i64;
+            cfg.capture_phase_ms = phase;
+            let mut ch = Channel::new(cfg, start, 0, false);
+            let mut t = start;
+            for (kind, d) in moves {
+                prop_assert_eq!(ch.next_capture_at(t), first_capture_after(&ch, t));
+                let next = ch.next_capture_at(t);
+                t = match kind {
+                    0 => t + d % 5000,
+                    1 => next,
+                    2 => next - 1,
+                    3 => next + 1,
+                    4 => t + d * 10,
+                    _ => t - d,
+                };
+                // Before the meter syncs, the cache must not answer for `t` wrongly...
+                prop_assert_eq!(ch.next_capture_at(t), first_capture_after(&ch, t));
+                ch.sync_next_capture(t);
+                // ...nor after.
+                prop_assert_eq!(ch.next_capture_at(t), first_capture_after(&ch, t));
+                prop_assert_eq!(ch.next_capture_after(t), first_capture_after(&ch, t));
+            }
         }
     }
 }

@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::demand::{self, DemandState, QUARTER_MS};
 use crate::mbus::{self, Channel, ChannelStatus, MbusState};
 use crate::tariff;
-use crate::time::{month_start_after, month_start_containing};
+use crate::time::{LocalDay, month_start_after, month_start_containing};
 use crate::{Grid, MbusConfig, MbusKind, MeterConfig, SimTime};
 
 /// mJ (W·ms) per Wh.
@@ -361,12 +361,64 @@ struct PrepaidRt {
     release_at: Option<i64>,
 }
 
-/// Allocations of an old [`MeterState`] that [`Meter::snapshot_into`] fills again.
-#[derive(Default)]
-struct Reuse {
-    history: Vec<p1_wire::HistoryEntry>,
-    message: Vec<u8>,
-    mbus: Vec<MbusState>,
+/// A readout that [`Meter::readout_into`] fills entirely: the values are placeholders.
+fn blank_readout() -> Readout {
+    Readout {
+        model: Model::S211,
+        version: p1_wire::Version::V50217,
+        equipment_id: String::new(),
+        time: p1_wire::Tst::INVALID,
+        import_wh: [0; 2],
+        export_wh: [0; 2],
+        tariff: 0,
+        demand: None,
+        import_w: 0,
+        export_w: 0,
+        phases: Vec::new(),
+        breaker: Breaker::Connected,
+        limiter_hw: 0,
+        fuse_a: 0,
+        message: Vec::new(),
+        mbus: Vec::new(),
+    }
+}
+
+/// A state that [`Meter::state_into`] fills entirely: the values are placeholders.
+fn blank_state() -> MeterState {
+    MeterState {
+        true_ms: 0,
+        meter_ms: 0,
+        clock_offset_ms: 0,
+        meter_time: p1_wire::Tst::INVALID,
+        import_mj: [0; 2],
+        export_mj: [0; 2],
+        import_wh: [0; 2],
+        export_wh: [0; 2],
+        tariff: 0,
+        next_tariff_change_meter_ms: None,
+        import_w: 0,
+        export_w: 0,
+        phases: [PhaseReadout::default(); 3],
+        demand: DemandState {
+            quarter_start_meter_ms: 0,
+            quarter_import_mj: 0,
+            current_w: 0,
+            peak: None,
+            month_start: p1_wire::Tst::INVALID,
+            next_month_meter_ms: 0,
+            history: Vec::new(),
+        },
+        breaker: Breaker::Connected,
+        cut_reason: None,
+        limiter_hw: 0,
+        fuse_a: 0,
+        prepaid: None,
+        port_enabled: false,
+        powered: false,
+        message: Vec::new(),
+        mbus: Vec::new(),
+        load: Load::default(),
+    }
 }
 
 /// The simulated meter.
@@ -394,6 +446,9 @@ pub struct Meter {
     message: Vec<u8>,
     /// Sorted by channel number.
     channels: Vec<Channel>,
+    /// The meter clock's local day, kept covering the meter instant wherever time moves
+    /// (a cache: [`LocalDay::tst_or_zone`] falls back to the zone outside it).
+    clock: LocalDay,
 }
 
 /// The boundaries ahead of an instant, all in true ms.
@@ -410,18 +465,20 @@ struct Due {
 }
 
 impl Due {
-    fn min(&self) -> Option<i64> {
-        [
-            Some(self.quarter),
-            Some(self.month),
-            self.tariff,
-            self.release,
-            self.exhaustion,
-        ]
-        .into_iter()
-        .chain(self.captures.iter().copied())
-        .flatten()
-        .min()
+    /// The earliest boundary (there always is one: the quarter's end). An absent boundary
+    /// counts as `i64::MAX`, which never lowers a minimum that includes the quarter.
+    fn min(&self) -> i64 {
+        let or_max = |t: Option<i64>| t.unwrap_or(i64::MAX);
+        let mut min = self
+            .quarter
+            .min(self.month)
+            .min(or_max(self.tariff))
+            .min(or_max(self.release))
+            .min(or_max(self.exhaustion));
+        for &c in &self.captures {
+            min = min.min(or_max(c));
+        }
+        min
     }
 }
 
@@ -515,8 +572,14 @@ fn current_ca(p: i64, v_dv: u32, pf_permille: u32) -> u32 {
     if v_dv == 0 {
         return 0;
     }
-    let pf = i128::from(pf_permille.clamp(1, 1000));
-    let ca = i128::from(p).abs() * 1_000_000 / (i128::from(v_dv) * pf);
+    let pf = pf_permille.clamp(1, 1000);
+    // Both divisions are floors of the same non-negative fraction: the 64-bit one, taken
+    // whenever its numerator fits, spares the 128-bit division on the per-telegram path.
+    if let Some(n) = p.unsigned_abs().checked_mul(1_000_000) {
+        let ca = n / (u64::from(v_dv) * u64::from(pf));
+        return u32::try_from(ca).unwrap_or(u32::MAX);
+    }
+    let ca = i128::from(p).abs() * 1_000_000 / (i128::from(v_dv) * i128::from(pf));
     u32::try_from(ca).unwrap_or(u32::MAX)
 }
 
@@ -623,6 +686,7 @@ impl Meter {
             now,
             offset,
             cfg: config,
+            clock: LocalDay::containing(m),
         };
         meter.check_protection();
         Ok(meter)
@@ -647,13 +711,25 @@ impl Meter {
         let target = now.0.min(limit);
         while self.now < target {
             let due = self.due();
-            let next = due.min().map_or(target, |d| d.min(target));
+            let next = due.min().min(target);
             // Every deadline lies after `self.now` by construction; the guard keeps a
             // broken invariant from looping forever.
             let next = next.max(self.now.saturating_add(1));
             self.integrate(next - self.now);
             self.now = next;
             self.fire(&due, next);
+            for ch in &mut self.channels {
+                ch.sync_next_capture(next);
+            }
+        }
+        self.sync_clock();
+    }
+
+    /// Keeps [`Meter::clock`] covering the meter instant (after time or the offset moved).
+    fn sync_clock(&mut self) {
+        let m = self.now.saturating_add(self.offset);
+        if !self.clock.covers(m) {
+            self.clock = LocalDay::containing(m);
         }
     }
 
@@ -694,12 +770,13 @@ impl Meter {
         }
         self.execute(cmd)?;
         self.check_protection();
+        self.sync_clock();
         Ok(())
     }
 
     /// The next instant after [`Meter::now`] at which the meter changes on its own.
     pub fn next_deadline(&self) -> Option<SimTime> {
-        self.due().min().map(SimTime)
+        Some(SimTime(self.due().min()))
     }
 
     /// The telegram content at [`Meter::now`], or `None` while the line is silent
@@ -708,98 +785,115 @@ impl Meter {
     /// print read 0 or `None` (per-phase power before 50215, demand before 50217) and
     /// 50213 currents are whole amperes. [`Meter::state`] keeps the exact values.
     pub fn readout(&self) -> Option<Readout> {
-        self.readout_of(&self.measure(), None)
+        let mut readout = None;
+        self.readout_into(&self.measure(), &mut readout);
+        readout
     }
 
     /// [`Meter::readout`] and [`Meter::state`] at once, from one measurement: what a
     /// driver needs at each telegram instant.
     pub fn snapshot(&self) -> (Option<Readout>, MeterState) {
         let measured = self.measure();
-        let readout = self.readout_of(&measured, None);
-        (readout, self.state_of(&measured, Reuse::default()))
+        let mut readout = None;
+        self.readout_into(&measured, &mut readout);
+        let mut state = blank_state();
+        self.state_into(&measured, &mut state);
+        (readout, state)
     }
 
-    /// [`Meter::snapshot`] into `readout` and `state`, reusing their strings and vectors:
-    /// once they have held a snapshot of this meter, a steady-state call allocates nothing.
+    /// [`Meter::snapshot`] into `readout` and `state`, in place, reusing their strings and
+    /// vectors: once they have held a snapshot of this meter, a steady-state call
+    /// allocates nothing (and moves no whole readout or state around).
     pub fn snapshot_into(&self, readout: &mut Option<Readout>, state: &mut MeterState) {
         let measured = self.measure();
-        *readout = self.readout_of(&measured, readout.take());
-        let reuse = Reuse {
-            history: std::mem::take(&mut state.demand.history),
-            message: std::mem::take(&mut state.message),
-            mbus: std::mem::take(&mut state.mbus),
-        };
-        *state = self.state_of(&measured, reuse);
+        self.readout_into(&measured, readout);
+        self.state_into(&measured, state);
     }
 
-    /// The readout from `measured` ([`Meter::measure`] at [`Meter::now`]), built in the
-    /// allocations of `old` when there is one.
-    fn readout_of(&self, measured: &Measured, old: Option<Readout>) -> Option<Readout> {
+    /// Makes `slot` the readout from `measured` ([`Meter::measure`] at [`Meter::now`]),
+    /// filled in place when it holds one. Every field is assigned (the destructuring
+    /// names them all), so whatever `slot` held before cannot show through.
+    fn readout_into(&self, measured: &Measured, slot: &mut Option<Readout>) {
         if !self.port_enabled || !self.powered {
-            return None;
+            *slot = None;
+            return;
         }
-        let Measured {
-            import_w,
-            export_w,
-            ref phases,
-            meter_time: time,
-        } = *measured;
+        let r = slot.get_or_insert_with(blank_readout);
         let firmware = self.cfg.firmware;
-        let (mut equipment_id, mut phase_v, mut message, mut mbus, mut history) = match old {
-            Some(r) => (
-                r.equipment_id,
-                r.phases,
-                r.message,
-                r.mbus,
-                r.demand.map(|d| d.history).unwrap_or_default(),
-            ),
-            None => Default::default(),
-        };
-        equipment_id.clone_from(&self.cfg.equipment_id);
-        phase_v.clear();
-        phase_v.extend_from_slice(&phases[..self.cfg.model.phases()]);
-        message.clone_from(&self.message);
-        let channels = self
-            .channels
-            .iter()
-            .filter(|c| firmware.has_water() || c.cfg.kind != MbusKind::Water);
-        let mut n = 0;
-        for c in channels {
-            match mbus.get_mut(n) {
-                Some(slot) => *slot = c.readout_with(std::mem::take(&mut slot.equipment_id)),
-                None => mbus.push(c.readout_with(String::new())),
+        {
+            let Readout {
+                model,
+                version,
+                equipment_id,
+                time,
+                import_wh,
+                export_wh,
+                tariff,
+                demand,
+                import_w,
+                export_w,
+                phases,
+                breaker,
+                limiter_hw,
+                fuse_a,
+                message,
+                mbus,
+            } = &mut *r;
+            *model = self.cfg.model;
+            *version = firmware;
+            equipment_id.clone_from(&self.cfg.equipment_id);
+            *time = measured.meter_time;
+            *import_wh = self.import_mj.map(|mj| mj / MJ_PER_WH);
+            *export_wh = self.export_mj.map(|mj| mj / MJ_PER_WH);
+            *tariff = self.tariff;
+            if firmware.has_demand() {
+                let current_w = self.demand.current_w;
+                let peak = self.demand.peak_readout(self.cfg.empty_peak);
+                match demand {
+                    Some(d) => {
+                        let Demand {
+                            current_w: c,
+                            peak: p,
+                            history,
+                        } = d;
+                        *c = current_w;
+                        *p = peak;
+                        history.clone_from(&self.demand.history);
+                    }
+                    None => {
+                        *demand = Some(Demand {
+                            current_w,
+                            peak,
+                            history: self.demand.history.clone(),
+                        });
+                    }
+                }
+            } else {
+                *demand = None;
             }
-            n += 1;
+            *import_w = measured.import_w;
+            *export_w = measured.export_w;
+            phases.clear();
+            phases.extend_from_slice(&measured.phases[..self.cfg.model.phases()]);
+            *breaker = self.breaker;
+            *limiter_hw = self.limiter_hw;
+            *fuse_a = self.fuse_a;
+            message.clone_from(&self.message);
+            let channels = self
+                .channels
+                .iter()
+                .filter(|c| firmware.has_water() || c.cfg.kind != MbusKind::Water);
+            let mut n = 0;
+            for c in channels {
+                match mbus.get_mut(n) {
+                    Some(slot) => *slot = c.readout_with(std::mem::take(&mut slot.equipment_id)),
+                    None => mbus.push(c.readout_with(String::new())),
+                }
+                n += 1;
+            }
+            mbus.truncate(n);
         }
-        mbus.truncate(n);
-        let demand = firmware.has_demand().then(|| {
-            history.clone_from(&self.demand.history);
-            Demand {
-                current_w: self.demand.current_w,
-                peak: self.demand.peak_readout(self.cfg.empty_peak),
-                history,
-            }
-        });
-        let mut meant = Readout {
-            model: self.cfg.model,
-            version: firmware,
-            equipment_id,
-            time,
-            import_wh: self.import_mj.map(|mj| mj / MJ_PER_WH),
-            export_wh: self.export_mj.map(|mj| mj / MJ_PER_WH),
-            tariff: self.tariff,
-            demand,
-            import_w,
-            export_w,
-            phases: phase_v,
-            breaker: self.breaker,
-            limiter_hw: self.limiter_hw,
-            fuse_a: self.fuse_a,
-            message,
-            mbus,
-        };
-        meant.make_wire_form();
-        Some(meant)
+        r.make_wire_form();
     }
 
     /// The breaker state.
@@ -809,24 +903,85 @@ impl Meter {
 
     /// Exact state for the truth file.
     pub fn state(&self) -> MeterState {
-        self.state_of(&self.measure(), Reuse::default())
+        let mut state = blank_state();
+        self.state_into(&self.measure(), &mut state);
+        state
     }
 
-    /// The state from `measured` ([`Meter::measure`] at [`Meter::now`]), in the
-    /// allocations of `reuse`.
-    fn state_of(&self, measured: &Measured, reuse: Reuse) -> MeterState {
-        let Measured {
+    /// Makes `st` the state from `measured` ([`Meter::measure`] at [`Meter::now`]), in
+    /// place and in its allocations. Every field is assigned (the destructuring names
+    /// them all), so whatever `st` held before cannot show through.
+    fn state_into(&self, measured: &Measured, st: &mut MeterState) {
+        let MeterState {
+            true_ms,
+            meter_ms,
+            clock_offset_ms,
+            meter_time,
+            import_mj,
+            export_mj,
+            import_wh,
+            export_wh,
+            tariff,
+            next_tariff_change_meter_ms,
             import_w,
             export_w,
             phases,
-            meter_time,
-        } = *measured;
-        let Reuse {
-            mut history,
-            mut message,
-            mut mbus,
-        } = reuse;
-        history.clone_from(&self.demand.history);
+            demand,
+            breaker,
+            cut_reason,
+            limiter_hw,
+            fuse_a,
+            prepaid,
+            port_enabled,
+            powered,
+            message,
+            mbus,
+            load,
+        } = st;
+        *true_ms = self.now;
+        *meter_ms = self.now.saturating_add(self.offset);
+        *clock_offset_ms = self.offset;
+        *meter_time = measured.meter_time;
+        *import_mj = self.import_mj;
+        *export_mj = self.export_mj;
+        *import_wh = self.import_mj.map(|mj| mj / MJ_PER_WH);
+        *export_wh = self.export_mj.map(|mj| mj / MJ_PER_WH);
+        *tariff = self.tariff;
+        *next_tariff_change_meter_ms = self.tariff_next;
+        *import_w = measured.import_w;
+        *export_w = measured.export_w;
+        *phases = measured.phases;
+        {
+            let DemandState {
+                quarter_start_meter_ms,
+                quarter_import_mj,
+                current_w,
+                peak,
+                month_start,
+                next_month_meter_ms,
+                history,
+            } = demand;
+            let d = &self.demand;
+            *quarter_start_meter_ms = d.quarter_start_meter_ms;
+            *quarter_import_mj = d.quarter_import_mj;
+            *current_w = d.current_w;
+            *peak = d.peak;
+            *month_start = d.month_start;
+            *next_month_meter_ms = d.next_month_meter_ms;
+            history.clone_from(&d.history);
+        }
+        *breaker = self.breaker;
+        *cut_reason = self.cut_reason;
+        *limiter_hw = self.limiter_hw;
+        *fuse_a = self.fuse_a;
+        *prepaid = self.prepaid.as_ref().map(|p| PrepaidState {
+            credit_ueur: i64::try_from(p.credit.div_euclid(MJ_PER_KWH)).unwrap_or(i64::MIN),
+            credit_ueur_mj_per_kwh: p.credit,
+            price_ueur_per_kwh: p.price,
+            release_at_ms: p.release_at,
+        });
+        *port_enabled = self.port_enabled;
+        *powered = self.powered;
         message.clone_from(&self.message);
         mbus.truncate(self.channels.len());
         for (i, c) in self.channels.iter().enumerate() {
@@ -838,40 +993,7 @@ impl Meter {
                 None => mbus.push(c.state_with(self.now, self.powered, String::new())),
             }
         }
-        MeterState {
-            true_ms: self.now,
-            meter_ms: self.now.saturating_add(self.offset),
-            clock_offset_ms: self.offset,
-            meter_time,
-            import_mj: self.import_mj,
-            export_mj: self.export_mj,
-            import_wh: self.import_mj.map(|mj| mj / MJ_PER_WH),
-            export_wh: self.export_mj.map(|mj| mj / MJ_PER_WH),
-            tariff: self.tariff,
-            next_tariff_change_meter_ms: self.tariff_next,
-            import_w,
-            export_w,
-            phases,
-            demand: DemandState {
-                history,
-                ..self.demand
-            },
-            breaker: self.breaker,
-            cut_reason: self.cut_reason,
-            limiter_hw: self.limiter_hw,
-            fuse_a: self.fuse_a,
-            prepaid: self.prepaid.as_ref().map(|p| PrepaidState {
-                credit_ueur: i64::try_from(p.credit.div_euclid(MJ_PER_KWH)).unwrap_or(i64::MIN),
-                credit_ueur_mj_per_kwh: p.credit,
-                price_ueur_per_kwh: p.price,
-                release_at_ms: p.release_at,
-            }),
-            port_enabled: self.port_enabled,
-            powered: self.powered,
-            message,
-            mbus,
-            load: self.load.clone(),
-        }
+        *load = self.load.clone();
     }
 
     /// Whether the installation draws power: mains present and breaker closed.
@@ -977,7 +1099,7 @@ impl Meter {
             import_w: clamp_u32(net),
             export_w: clamp_u32(-net),
             phases,
-            meter_time: self.meter_time().tst(),
+            meter_time: self.clock.tst_or_zone(self.now.saturating_add(self.offset)),
         }
     }
 
@@ -1003,7 +1125,7 @@ impl Meter {
         let tariff = self.tariff_next.map(|t| t.saturating_sub(off));
         let mut captures = [None; 4];
         for (slot, c) in captures.iter_mut().zip(&self.channels) {
-            *slot = (self.powered && c.captures()).then(|| c.next_capture_after(self.now));
+            *slot = (self.powered && c.captures()).then(|| c.next_capture_at(self.now));
         }
         let release = self
             .prepaid
@@ -1418,5 +1540,347 @@ impl Meter {
         self.demand.next_month_meter_ms = month_start_after(m);
         self.demand.month_start = SimTime(month_start_containing(m)).tst();
         self.refresh_tariff();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The meter's caches against the plain computations they stand for: the local day
+    //! of the meter clock, each channel's next capture, the earliest boundary, the 64-bit
+    //! current, and snapshots filled in place over older ones.
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::{MbusConfig, Prepaid};
+
+    const HOUR: i64 = 3_600_000;
+
+    /// Instants where the caches' spans end: DST transitions, month and year starts (all
+    /// 2026, Belgian time), and an ordinary noon.
+    const EDGES: [i64; 6] = [
+        1_774_746_000_000, // 2026-03-29T01:00:00Z, spring forward
+        1_792_890_000_000, // 2026-10-25T01:00:00Z, fall back
+        1_780_264_800_000, // 2026-05-31T22:00:00Z, 1 June local midnight
+        1_798_758_000_000, // 2026-12-31T23:00:00Z, new year local midnight
+        1_777_586_400_000, // 2026-04-30T22:00:00Z, 1 May local midnight
+        1_781_517_600_000, // 2026-06-15T10:00:00Z
+    ];
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Advance(i64),
+        Load([i64; 3], [u64; 2]),
+        Command(Command),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (1i64..5_000).prop_map(Op::Advance),
+            3 => (1i64..2 * HOUR).prop_map(Op::Advance),
+            1 => (1i64..4 * 24 * HOUR).prop_map(Op::Advance),
+            2 => (prop::array::uniform3(-9000i64..9000), prop::array::uniform2(0u64..500_000))
+                .prop_map(|(p, f)| Op::Load(p, f)),
+            1 => (-30 * HOUR..30 * HOUR).prop_map(|by_ms| Op::Command(Command::ClockJump { by_ms })),
+            1 => Just(Op::Command(Command::PowerFail)),
+            1 => Just(Op::Command(Command::PowerRestore)),
+            1 => any::<bool>().prop_map(|enabled| Op::Command(Command::Port { enabled })),
+            1 => Just(Op::Command(Command::MbusDecouple { channel: 1 })),
+            1 => Just(Op::Command(Command::MbusCouple(MbusConfig::new(
+                1,
+                MbusKind::Gas,
+                "7FLO4100000999",
+                12,
+            )))),
+            1 => Just(Op::Command(Command::RemoteDisconnect)),
+            1 => Just(Op::Command(Command::RemoteConnect)),
+            1 => (1i64..5_000_000).prop_map(|ueur| Op::Command(Command::TopUp { ueur })),
+            1 => prop::collection::vec(any::<u8>(), 0..20)
+                .prop_map(|bytes| Op::Command(Command::TextMessage { bytes })),
+        ]
+    }
+
+    fn config(prepaid: bool, jitter_ms: i64, firmware: p1_wire::Version) -> MeterConfig {
+        let mut c = MeterConfig::new(Model::T211, Grid::Star400, firmware, "1SAG3100000292");
+        let mut gas = MbusConfig::new(1, MbusKind::Gas, "7FLO4100000123", 1_843_512);
+        gas.capture_jitter_ms = jitter_ms;
+        let mut water = MbusConfig::new(2, MbusKind::Water, "8SAG4100000456", 412_087);
+        water.capture_phase_ms = Some(47_000);
+        water.capture_period_ms = 60_000;
+        water.capture_jitter_ms = jitter_ms.min(59_999);
+        c.mbus = if firmware.has_water() {
+            vec![gas, water]
+        } else {
+            vec![gas]
+        };
+        c.history = vec![p1_wire::HistoryEntry {
+            period: SimTime(1_775_000_000_000).tst(),
+            at: SimTime(1_775_000_000_000).tst(),
+            w: 3870,
+        }];
+        if prepaid {
+            c.prepaid = Some(Prepaid {
+                credit_ueur: 20_000,
+                price_ueur_per_kwh: 300_000,
+                release_delay_ms: 90_000,
+            });
+        }
+        c
+    }
+
+    /// A readout unlike any blank or real one in every field (each differs from
+    /// `blank_readout`'s), so a field `readout_into` forgot to assign would show.
+    fn garbage_readout() -> Readout {
+        let t = p1_wire::Tst::new(99, 12, 31, 23, 59, 58, true).expect("valid");
+        let mbus = |channel| p1_wire::MbusReadout {
+            channel,
+            device_type: 99,
+            equipment_id: "garbage-garbage-garbage".into(),
+            valve: Some(Breaker::ReadyForReconnection),
+            capture: p1_wire::MbusCapture::Reading { at: t, dm3: 77 },
+        };
+        Readout {
+            model: Model::T211,
+            version: p1_wire::Version::V50214,
+            equipment_id: "garbage".into(),
+            time: t,
+            import_wh: [11, 12],
+            export_wh: [13, 14],
+            tariff: 7,
+            demand: Some(Demand {
+                current_w: 15,
+                peak: p1_wire::Peak { at: t, w: 16 },
+                history: vec![
+                    p1_wire::HistoryEntry {
+                        period: t,
+                        at: t,
+                        w: 17
+                    };
+                    20
+                ],
+            }),
+            import_w: 18,
+            export_w: 19,
+            phases: vec![
+                PhaseReadout {
+                    import_w: 20,
+                    export_w: 21,
+                    voltage_dv: 22,
+                    current_ca: 23,
+                };
+                5
+            ],
+            breaker: Breaker::ReadyForReconnection,
+            limiter_hw: 24,
+            fuse_a: 25,
+            message: b"garbage".to_vec(),
+            mbus: vec![mbus(3), mbus(4), mbus(5), mbus(6), mbus(7)],
+        }
+    }
+
+    /// A state unlike any blank or real one in every field (each differs from
+    /// `blank_state`'s), so a field `state_into` forgot to assign would show.
+    fn garbage_state() -> MeterState {
+        let t = p1_wire::Tst::new(99, 12, 31, 23, 59, 58, true).expect("valid");
+        let mbus = |channel| MbusState {
+            channel,
+            kind: MbusKind::Other(99),
+            equipment_id: "garbage-garbage-garbage".into(),
+            status: crate::ChannelStatus::Stale,
+            valve: Some(Breaker::ReadyForReconnection),
+            last_capture: Some(crate::Capture {
+                true_ms: 1,
+                at: t,
+                dm3: 2,
+            }),
+            live_ml: 3,
+            live_dm3: 4,
+            next_capture_ms: Some(5),
+        };
+        let phase = PhaseReadout {
+            import_w: 20,
+            export_w: 21,
+            voltage_dv: 22,
+            current_ca: 23,
+        };
+        let garbage_phase = PhaseLoad {
+            power_w: -26,
+            voltage_dv: 27,
+            power_factor_permille: 28,
+        };
+        MeterState {
+            true_ms: 31,
+            meter_ms: 32,
+            clock_offset_ms: 33,
+            meter_time: t,
+            import_mj: [34, 35],
+            export_mj: [36, 37],
+            import_wh: [38, 39],
+            export_wh: [40, 41],
+            tariff: 42,
+            next_tariff_change_meter_ms: Some(43),
+            import_w: 44,
+            export_w: 45,
+            phases: [phase; 3],
+            demand: DemandState {
+                quarter_start_meter_ms: 46,
+                quarter_import_mj: 47,
+                current_w: 48,
+                peak: Some(p1_wire::Peak { at: t, w: 49 }),
+                month_start: t,
+                next_month_meter_ms: 50,
+                history: vec![
+                    p1_wire::HistoryEntry {
+                        period: t,
+                        at: t,
+                        w: 51
+                    };
+                    20
+                ],
+            },
+            breaker: Breaker::ReadyForReconnection,
+            cut_reason: Some(CutReason::Fuse),
+            limiter_hw: 52,
+            fuse_a: 53,
+            prepaid: Some(PrepaidState {
+                credit_ueur: 54,
+                credit_ueur_mj_per_kwh: 55,
+                price_ueur_per_kwh: 56,
+                release_at_ms: Some(57),
+            }),
+            port_enabled: true,
+            powered: true,
+            message: b"garbage".to_vec(),
+            mbus: vec![mbus(3), mbus(4), mbus(5), mbus(6), mbus(7)],
+            load: Load {
+                phases: [garbage_phase; 3],
+                mbus_ml_per_h: [58; 4],
+            },
+        }
+    }
+
+    /// What the caches stand for, computed plainly, compared with what the meter uses.
+    fn check(m: &Meter) -> Result<(), TestCaseError> {
+        let meter_ms = m.now.saturating_add(m.offset);
+        // Time only moves through `advance_to` and `apply`, which keep the day covering.
+        prop_assert!(m.clock.covers(meter_ms), "clock cache left behind");
+        prop_assert_eq!(m.clock.tst(meter_ms), SimTime(meter_ms).tst());
+        prop_assert_eq!(m.measure().meter_time, SimTime(meter_ms).tst());
+        for c in &m.channels {
+            prop_assert_eq!(c.next_capture_at(m.now), c.next_capture_after(m.now));
+        }
+        let due = m.due();
+        let plain = [
+            Some(due.quarter),
+            Some(due.month),
+            due.tariff,
+            due.release,
+            due.exhaustion,
+        ]
+        .into_iter()
+        .chain(due.captures)
+        .flatten()
+        .min();
+        prop_assert_eq!(Some(due.min()), plain);
+        // The captures `due` schedules are the plain schedule's.
+        for (c, slot) in m.channels.iter().zip(due.captures) {
+            let plain = (m.powered && c.captures()).then(|| c.next_capture_after(m.now));
+            prop_assert_eq!(slot, plain);
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        /// Through any history of steps, loads and commands around DST transitions and
+        /// month starts, the caches agree with the plain computations, and a snapshot
+        /// filled in place over an older one (of this meter, of a meter unlike it, or
+        /// garbage in every field) equals a fresh one.
+        #[test]
+        fn caches_and_in_place_snapshots_equal_the_plain_path(
+            edge in 0usize..EDGES.len(),
+            before in 0i64..3 * HOUR,
+            offset in prop_oneof![Just(0i64), -2 * HOUR..2 * HOUR],
+            prepaid in any::<bool>(),
+            jitter in 0i64..300_000,
+            old_firmware in any::<bool>(),
+            ops in prop::collection::vec(op(), 1..50),
+        ) {
+            let start = SimTime(EDGES[edge] - before);
+            let firmware = if old_firmware {
+                p1_wire::Version::V50213
+            } else {
+                p1_wire::Version::V50217
+            };
+            let mut cfg = config(prepaid, jitter, firmware);
+            cfg.clock_offset_ms = offset;
+            let mut m = Meter::new(cfg, start).expect("valid");
+            // A snapshot of an unlike meter: other model, message, no M-Bus, prepaid.
+            let mut other_cfg =
+                MeterConfig::new(Model::S211, Grid::OnePhase230, p1_wire::Version::V50217, "1SAG1100000001");
+            other_cfg.prepaid = Some(Prepaid {
+                credit_ueur: 5,
+                price_ueur_per_kwh: 1,
+                release_delay_ms: 0,
+            });
+            let mut other = Meter::new(other_cfg, SimTime(1_700_000_000_000)).expect("valid");
+            other.apply(other.now(), Command::TextMessage { bytes: b"hello".to_vec() }).expect("ok");
+            let foreign = other.snapshot();
+            let (mut readout, mut state) = m.snapshot();
+            check(&m)?;
+            for op in ops {
+                let now = m.now();
+                match op {
+                    Op::Advance(dt) => m.advance_to(now.plus_ms(dt)),
+                    Op::Load(p, f) => {
+                        let mut load = Load::default();
+                        for (ph, w) in load.phases.iter_mut().zip(p) {
+                            *ph = PhaseLoad {
+                                power_w: w,
+                                voltage_dv: 2300,
+                                power_factor_permille: 950,
+                            };
+                        }
+                        load.mbus_ml_per_h[..2].copy_from_slice(&f);
+                        m.set_load(now, &load);
+                    }
+                    Op::Command(cmd) => {
+                        let _ = m.apply(now, cmd);
+                    }
+                }
+                check(&m)?;
+                let fresh = m.snapshot();
+                m.snapshot_into(&mut readout, &mut state);
+                prop_assert_eq!(&readout, &fresh.0);
+                prop_assert_eq!(&state, &fresh.1);
+                for (r, s) in [foreign.clone(), (Some(garbage_readout()), garbage_state())] {
+                    let (mut r, mut s) = (r, s);
+                    m.snapshot_into(&mut r, &mut s);
+                    prop_assert_eq!(&r, &fresh.0);
+                    prop_assert_eq!(&s, &fresh.1);
+                }
+                prop_assert_eq!(m.readout(), fresh.0);
+                prop_assert_eq!(m.state(), fresh.1);
+            }
+        }
+
+        /// The 64-bit current equals the 128-bit formula for every power, voltage and
+        /// power factor.
+        #[test]
+        fn current_takes_the_exact_floor(
+            p in prop_oneof![any::<i64>(), -100_000i64..100_000, Just(i64::MIN), Just(i64::MAX)],
+            v in prop_oneof![any::<u32>(), 1u32..3000],
+            pf in prop_oneof![any::<u32>(), 0u32..1100],
+        ) {
+            let plain = if v == 0 {
+                0
+            } else {
+                let pf = i128::from(pf.clamp(1, 1000));
+                let ca = i128::from(p).abs() * 1_000_000 / (i128::from(v) * pf);
+                u32::try_from(ca).unwrap_or(u32::MAX)
+            };
+            prop_assert_eq!(current_ca(p, v, pf), plain);
+        }
     }
 }

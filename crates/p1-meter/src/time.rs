@@ -189,6 +189,115 @@ pub(crate) fn month_start_after(ms: i64) -> i64 {
     }
 }
 
+/// One day, ms.
+const DAY_MS: i64 = 86_400_000;
+
+/// The instants [`LocalDay`] serves: 1970..2100 (the meter's range) with a day's margin
+/// either side, which the tests check against the zone's transitions in full.
+const LOCAL_DAY_RANGE: std::ops::Range<i64> = -DAY_MS..4_102_444_800_000 + DAY_MS;
+
+/// Belgian local time over a span of instants that share one UTC offset and one local
+/// date, so that [`LocalDay::tst`] reads the wire timestamp there by arithmetic, without
+/// the time-zone look-up of [`SimTime::tst`]: the meter reads its clock at every
+/// telegram, and one such span (built with three look-ups, a few more on the two
+/// transition days of a year) serves a whole day of them.
+///
+/// The span is the local day of the instant it was built for, cut at a DST transition
+/// falling in that day. That relies on Europe/Brussels never changing its offset twice
+/// within 24 hours, which `local_day_assumption_holds_for_every_transition` checks for
+/// every transition in [`LOCAL_DAY_RANGE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LocalDay {
+    /// First instant of the span, true ms since the epoch.
+    from: i64,
+    /// End of the span (excluded); `from == until` for the empty span.
+    until: i64,
+    /// UTC offset in force over the span, ms.
+    offset_ms: i64,
+    /// Local midnight of the span's date as local ms (UTC ms plus the offset).
+    midnight: i64,
+    /// The span's date as printed: two-digit year, month, day.
+    ymd: [u8; 3],
+}
+
+impl LocalDay {
+    /// A span holding no instant: every [`LocalDay::covers`] is false.
+    pub(crate) const EMPTY: LocalDay = LocalDay {
+        from: 0,
+        until: 0,
+        offset_ms: 0,
+        midnight: 0,
+        ymd: [0; 3],
+    };
+
+    /// The span holding `ms` (empty outside [`LOCAL_DAY_RANGE`]).
+    pub(crate) fn containing(ms: i64) -> LocalDay {
+        use chrono::Datelike;
+        if !LOCAL_DAY_RANGE.contains(&ms) {
+            return LocalDay::EMPTY;
+        }
+        let offset = offset_ms(ms);
+        let midnight = (ms + offset).div_euclid(DAY_MS) * DAY_MS;
+        // The local day's bounds if the offset held all day.
+        let (lo, hi) = (midnight - offset, midnight - offset + DAY_MS);
+        // At most one transition falls within the day (see above): the offset at a bound
+        // that differs from the one at `ms` places that transition between them.
+        let from = if offset_ms(lo) == offset {
+            lo
+        } else {
+            dst_transition_between(lo, ms).unwrap_or(ms)
+        };
+        let until = if offset_ms(hi - 1) == offset {
+            hi
+        } else {
+            dst_transition_between(ms, hi - 1).unwrap_or(ms + 1)
+        };
+        let Some(date) = DateTime::from_timestamp_millis(midnight).map(|d| d.date_naive()) else {
+            return LocalDay::EMPTY;
+        };
+        LocalDay {
+            from,
+            until,
+            offset_ms: offset,
+            midnight,
+            ymd: [
+                (date.year() % 100) as u8,
+                date.month() as u8,
+                date.day() as u8,
+            ],
+        }
+    }
+
+    /// Whether `ms` lies in the span.
+    pub(crate) fn covers(&self, ms: i64) -> bool {
+        self.from <= ms && ms < self.until
+    }
+
+    /// [`SimTime::tst`] of `ms`, which the span covers ([`LocalDay::covers`]).
+    pub(crate) fn tst(&self, ms: i64) -> Tst {
+        let s = (ms + self.offset_ms - self.midnight).div_euclid(1000);
+        let [year, month, day] = self.ymd;
+        Tst {
+            year,
+            month,
+            day,
+            hour: (s / 3600) as u8,
+            minute: (s / 60 % 60) as u8,
+            second: (s % 60) as u8,
+            dst: self.offset_ms == 7_200_000,
+        }
+    }
+
+    /// [`SimTime::tst`] of `ms`: from the span when it covers `ms`, else by the zone.
+    pub(crate) fn tst_or_zone(&self, ms: i64) -> Tst {
+        if self.covers(ms) {
+            self.tst(ms)
+        } else {
+            SimTime(ms).tst()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,5 +338,110 @@ mod tests {
             local_instants(local("2026-03-29 01:59")),
             vec![utc("2026-03-29T00:59:00Z")]
         );
+    }
+
+    /// Every UTC offset change of Europe/Brussels in `LOCAL_DAY_RANGE`, found by sampling
+    /// every 20 minutes and searching each change to the millisecond (computed once).
+    fn transitions() -> &'static [i64] {
+        static ALL: std::sync::OnceLock<Vec<i64>> = std::sync::OnceLock::new();
+        ALL.get_or_init(|| {
+            let step = 1_200_000;
+            let mut found = Vec::new();
+            let mut t = LOCAL_DAY_RANGE.start;
+            let mut at_t = offset_ms(t);
+            while t < LOCAL_DAY_RANGE.end {
+                let next = t + step;
+                let at_next = offset_ms(next);
+                if at_t != at_next {
+                    found.push(dst_transition_between(t, next).expect("a change"));
+                }
+                (t, at_t) = (next, at_next);
+            }
+            found
+        })
+    }
+
+    #[test]
+    fn local_day_assumption_holds_for_every_transition() {
+        let all = transitions();
+        // 1977..2100 has two a year; 1970..1976 none.
+        assert!(all.len() > 240, "{} transitions", all.len());
+        for pair in all.windows(2) {
+            assert!(pair[1] - pair[0] > 2 * DAY_MS, "{pair:?} too close");
+        }
+        for &x in all {
+            // Each is a change of one hour, at a whole UTC hour.
+            assert_eq!((offset_ms(x) - offset_ms(x - 1)).abs(), 3_600_000, "at {x}");
+            assert_eq!(x % 3_600_000, 0, "at {x}");
+        }
+    }
+
+    /// Asserts that the span built for `built` gives `SimTime::tst` for `ms` wherever it
+    /// covers it, and covers `built` itself.
+    fn check_span(built: i64, ms: i64) {
+        let day = LocalDay::containing(built);
+        assert!(day.covers(built), "{built} not covered");
+        if day.covers(ms) {
+            assert_eq!(day.tst(ms), SimTime(ms).tst(), "built {built}, read {ms}");
+        }
+        assert_eq!(day.tst_or_zone(ms), SimTime(ms).tst(), "{ms}");
+    }
+
+    #[test]
+    fn local_day_is_exact_around_every_transition() {
+        for &x in transitions() {
+            for d in [
+                -DAY_MS - 1,
+                -DAY_MS,
+                -3_600_001,
+                -3_600_000,
+                -1001,
+                -1000,
+                -999,
+                -1,
+                0,
+                1,
+                999,
+                1000,
+                3_599_999,
+                3_600_000,
+                DAY_MS - 1,
+                DAY_MS,
+            ] {
+                for e in [-3_600_000, -1, 0, 1, 3_600_000, DAY_MS / 2] {
+                    check_span(x + d, x + d + e);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn local_day_spans_a_local_day_or_its_part_around_a_transition() {
+        let day = LocalDay::containing(utc("2026-06-15T10:00:00Z").0);
+        assert_eq!(day.from, utc("2026-06-14T22:00:00Z").0);
+        assert_eq!(day.until, utc("2026-06-15T22:00:00Z").0);
+        // 29 March 2026: CET until 01:00 UTC, then CEST.
+        let before = LocalDay::containing(utc("2026-03-29T00:30:00Z").0);
+        assert_eq!(before.from, utc("2026-03-28T23:00:00Z").0);
+        assert_eq!(before.until, utc("2026-03-29T01:00:00Z").0);
+        let after = LocalDay::containing(utc("2026-03-29T01:00:00Z").0);
+        assert_eq!(after.from, utc("2026-03-29T01:00:00Z").0);
+        assert_eq!(after.until, utc("2026-03-29T22:00:00Z").0);
+        assert!(!LocalDay::EMPTY.covers(0));
+        assert!(!LocalDay::containing(i64::MAX).covers(i64::MAX));
+        assert!(!LocalDay::containing(LOCAL_DAY_RANGE.end).covers(LOCAL_DAY_RANGE.end));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn local_day_equals_the_zone(
+            built in LOCAL_DAY_RANGE,
+            later in 0i64..2 * DAY_MS,
+        ) {
+            check_span(built, built + later);
+            check_span(built, built - later);
+        }
     }
 }

@@ -202,6 +202,11 @@ pub struct Simulation {
     end: SimTime,
     now: SimTime,
     load: Load,
+    /// `(from, until)`: [`Simulation::update_load`] ran at `from`, and neither the loads'
+    /// values nor the voltages change before `until` (`None`: never) unless an event or a
+    /// voltage draw says so (both clear it). Between the two, `load` is the
+    /// installation's load and `until` the first load change after any instant.
+    load_known: Option<(SimTime, Option<SimTime>)>,
     refused: Vec<Refusal>,
     n_steps: u64,
     /// `None` when the scenario has no faults: bytes are then the meter's, untouched.
@@ -256,6 +261,7 @@ impl Simulation {
             end: scenario.end,
             now: start,
             load: Load::default(),
+            load_known: None,
             refused: Vec::new(),
             n_steps: 0,
             // The injector draws from its own ChaCha8 streams of the scenario seed, far
@@ -434,8 +440,12 @@ impl Simulation {
         self.meter.advance_to(t);
         self.now = t;
         let evented = self.apply_events(t);
-        self.voltages.advance(t);
-        self.update_load(t);
+        if self.voltages.advance(t) {
+            self.load_known = None;
+        }
+        if self.load_change_at(t).is_none() {
+            self.update_load(t);
+        }
         self.sync_tariff(t, evented);
         self.observe_panel(t);
     }
@@ -497,20 +507,33 @@ impl Simulation {
     }
 
     fn with_load(&mut self, name: &str, f: impl FnOnce(&mut LoadRuntime)) {
+        self.load_known = None;
         if let Some(l) = self.loads.iter_mut().find(|l| l.name == name) {
             f(l);
         }
     }
 
+    /// When the load known at `t` (`load_known`) next changes: `None` when
+    /// it is not known at `t` (recompute it), `Some(None)` when it never changes.
+    fn load_change_at(&self, t: SimTime) -> Option<Option<SimTime>> {
+        let (from, until) = self.load_known?;
+        (from <= t && until.is_none_or(|u| t < u)).then_some(until)
+    }
+
     /// Recomputes the installation's load at `t` and hands it to the meter if it changed.
     fn update_load(&mut self, t: SimTime) {
         let mut sum = Contribution::default();
+        let mut until: Option<SimTime> = None;
         for l in &mut self.loads {
             let value = l.value_at(t);
             if l.enabled {
                 sum.add_scaled(&value, l.scale_permille);
             }
+            if let Some(c) = l.next_change(t) {
+                until = Some(until.map_or(c, |u| u.min(c)));
+            }
         }
+        self.load_known = Some((t, until));
         let voltages = self.voltages.current;
         let mut load = Load::default();
         for (i, phase) in load.phases.iter_mut().enumerate() {
@@ -536,9 +559,20 @@ impl Simulation {
         if let Some(e) = self.events.get(self.next_event) {
             next = next.min(e.at.max(now));
         }
-        for l in &mut self.loads {
-            if let Some(t) = l.next_change(now) {
-                next = next.min(t);
+        match self.load_change_at(now) {
+            // Each load's next change after `now` is its next one after `from`, as none
+            // falls in `from..=now`.
+            Some(until) => {
+                if let Some(t) = until {
+                    next = next.min(t);
+                }
+            }
+            None => {
+                for l in &mut self.loads {
+                    if let Some(t) = l.next_change(now) {
+                        next = next.min(t);
+                    }
+                }
             }
         }
         if let Some(t) = self.voltages.next {
@@ -634,6 +668,26 @@ impl Simulation {
         frame.refused.append(&mut self.refused);
         self.telegram_at = target.plus_ms(self.telegram_step_ms);
         self.frame.as_ref()
+    }
+}
+
+impl Simulation {
+    /// Passes the next telegram instant without making its frame: the meter, loads,
+    /// events and panel are taken there exactly as [`Simulation::next_frame`] takes them,
+    /// and the telegram counts in the fault schedule's index, but no snapshot is taken,
+    /// nothing is encoded and the faults never see it (a fault scheduled at an instant
+    /// fires at the first telegram made at or after it). Commands refused meanwhile are
+    /// reported with the next frame made. Returns the instant passed, `None` at the end.
+    /// For fast-forwarding, and for timing the step without the encoder.
+    pub fn skip_frame(&mut self) -> Option<SimTime> {
+        let target = self.telegram_at;
+        if target >= self.end {
+            return None;
+        }
+        self.run_until(target);
+        self.index += 1;
+        self.telegram_at = target.plus_ms(self.telegram_step_ms);
+        Some(target)
     }
 }
 

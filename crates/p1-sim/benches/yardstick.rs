@@ -10,7 +10,9 @@
 //!
 //! and prints telegrams per second and the ratios 2/1 and 3/1 (higher is better; 1.0 would
 //! be as fast as the bare loop). It also times `p1sim verify`'s decoder over the stream of
-//! step 2, in bytes per second against the bare loop's bytes per second.
+//! step 2, in bytes per second against the bare loop's bytes per second, and the
+//! simulation step alone (`step`: phase 2 without the encoder, i.e. the stepping and the
+//! meter's snapshot at each telegram instant, in ns per telegram).
 //!
 //! Each figure is the best of 5 rounds (the phases take turns). Run:
 //! `cargo bench -p p1-sim --bench yardstick` (about 20 s; `-- N` sets the count, 50 000).
@@ -203,6 +205,19 @@ fn main() {
         }
     };
 
+    // Phase 2 without the encoder: the driver stops at each telegram instant and the
+    // meter's readout and state are taken there, into reused buffers as `next_frame` does.
+    let mut stepped = 0u64;
+    let mut step = || {
+        let mut sim = Simulation::new(&scenario(n));
+        let (mut readout, mut state) = sim.meter().snapshot();
+        stepped = 0;
+        while sim.skip_frame().is_some() {
+            sim.meter().snapshot_into(&mut readout, &mut state);
+            stepped += black_box(&state).import_wh[0] & 1;
+        }
+    };
+
     let mut line = Vec::with_capacity(8192);
     let mut truth_bytes = 0usize;
     let mut truth = || {
@@ -225,15 +240,16 @@ fn main() {
         }
         d.finish_checked(&mut |_| {});
     };
-    // `--only PHASE` (bare, sim, truth or verify) runs that phase alone, for a profiler.
+    // `--only PHASE` (bare, sim, truth, verify or step) runs that phase alone, for a profiler.
     let only = std::env::args().skip_while(|a| a != "--only").nth(1);
-    let mut best = [f64::INFINITY; 4];
+    let mut best = [f64::INFINITY; 5];
     for _ in 0..rounds {
-        let phases: [(&str, &mut dyn FnMut()); 4] = [
+        let phases: [(&str, &mut dyn FnMut()); 5] = [
             ("bare", &mut bare),
             ("sim", &mut sim),
             ("truth", &mut truth),
             ("verify", &mut verify),
+            ("step", &mut step),
         ];
         for (b, (name, f)) in best.iter_mut().zip(phases) {
             if only.as_deref().is_none_or(|o| o == name) {
@@ -248,8 +264,9 @@ fn main() {
         );
         return;
     }
-    let [bare, sim, truth, verify] = best;
+    let [bare, sim, truth, verify, step] = best;
     assert_eq!(found as u64, n, "every simulated telegram verifies");
+    black_box(stepped);
 
     let rate = |secs: f64| n as f64 / secs;
     println!(
@@ -278,5 +295,10 @@ fn main() {
         rate(verify),
         stream.len() as f64 / verify / 1e6,
         (stream.len() as f64 / verify) / (bare_bytes as f64 / bare)
+    );
+    println!(
+        "step (2 without encoding)      {:>10.0} telegrams/s {:>7.0} ns/telegram",
+        rate(step),
+        step / n as f64 * 1e9
     );
 }
