@@ -117,41 +117,33 @@ impl Fixed {
     }
 
     /// [`Fixed::parse`] of bytes (the decoder's fast lane reads its buffer directly).
-    /// Inlined: every call site has a constant format, which folds the checks into a
-    /// straight run of compares.
+    /// Inlined: every call site has a constant format, which turns the digit loops
+    /// into straight runs of compares.
     #[inline(always)]
     pub(crate) fn parse_bytes(self, b: &[u8]) -> Option<u64> {
-        let number = if self.dec == 0 {
-            self.int
-        } else {
-            self.int + 1 + self.dec
-        };
-        // The number, then `*unit` exactly when the format has a unit.
-        let well_formed = match self.unit {
-            Some(unit) => {
-                b.len() == number + 1 + unit.len()
-                    && b[number] == b'*'
-                    && &b[number + 1..] == unit.as_bytes()
-            }
-            None => b.len() == number,
-        };
-        if !well_formed {
+        if b.len() != self.len() {
             return None;
         }
-        let mut v: u64 = 0;
-        for (i, &c) in b[..number].iter().enumerate() {
-            if self.dec > 0 && i == self.int {
-                if c != b'.' {
-                    return None;
-                }
-                continue;
-            }
-            if !c.is_ascii_digit() {
-                return None;
-            }
-            v = v * 10 + u64::from(c - b'0');
+        let (int, rest) = b.split_at(self.int);
+        let (frac, rest) = match rest.split_first() {
+            Some((b'.', rest)) if self.dec > 0 => rest.split_at(self.dec),
+            _ if self.dec > 0 => return None,
+            _ => (&[][..], rest),
+        };
+        // `*unit` exactly when the format has a unit (the length says it is all there).
+        let unit_ok = match self.unit {
+            Some(unit) => rest.split_first() == Some((&b'*', unit.as_bytes())),
+            None => rest.is_empty(),
+        };
+        if !unit_ok {
+            return None;
         }
-        Some(v)
+        let digits = |text: &[u8]| {
+            text.iter().try_fold(0u64, |v, &c| {
+                c.is_ascii_digit().then(|| v * 10 + u64::from(c - b'0'))
+            })
+        };
+        Some(digits(int)? * 10u64.pow(self.dec as u32) + digits(frac)?)
     }
 
     /// Length of the printed value: the digits, the point when there are decimals, and
@@ -284,5 +276,63 @@ mod tests {
             assert_eq!(ENERGY.parse(bad), None, "{bad}");
         }
         assert_eq!(ENERGY.describe(), "F9(3,3) like (000000.000*kWh)");
+    }
+
+    /// What [`Fixed::parse`] means, a byte at a time.
+    fn parse_plainly(fmt: Fixed, b: &[u8]) -> Option<u64> {
+        let number = fmt.int + usize::from(fmt.dec > 0) + fmt.dec;
+        let unit = fmt.unit.map(|u| [b"*", u.as_bytes()].concat());
+        let (digits, rest) = b.split_at_checked(number)?;
+        if rest != unit.as_deref().unwrap_or_default() {
+            return None;
+        }
+        let mut v = 0;
+        for (i, &c) in digits.iter().enumerate() {
+            match c {
+                b'.' if fmt.dec > 0 && i == fmt.int => {}
+                b'0'..=b'9' if fmt.dec == 0 || i != fmt.int => v = v * 10 + u64::from(c - b'0'),
+                _ => return None,
+            }
+        }
+        Some(v)
+    }
+
+    #[test]
+    fn parse_is_the_plain_reading_for_every_byte_anywhere() {
+        let formats = [
+            ENERGY,
+            POWER,
+            VOLTAGE,
+            CURRENT,
+            CURRENT_WHOLE,
+            LIMITER,
+            FUSE,
+            VOLUME,
+            VOLUME_SILENT,
+            TARIFF,
+            DEVICE_TYPE,
+            VERSION,
+            STATE,
+        ];
+        for fmt in formats {
+            for raw in [0, 7, fmt.max()] {
+                let base = fmt.print(raw).into_bytes();
+                assert_eq!(fmt.parse_bytes(&base), Some(raw));
+                for at in 0..=base.len() {
+                    for b in 0..=u8::MAX {
+                        let mut text = base.clone();
+                        text.insert(at, b);
+                        assert_eq!(fmt.parse_bytes(&text), parse_plainly(fmt, &text));
+                        text.remove(at);
+                        if at < text.len() {
+                            text[at] = b;
+                            assert_eq!(fmt.parse_bytes(&text), parse_plainly(fmt, &text));
+                            text.remove(at);
+                            assert_eq!(fmt.parse_bytes(&text), parse_plainly(fmt, &text));
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -1,9 +1,10 @@
 //! The decoder's fast lane: one pass over a telegram laid out as meters print it,
 //! straight into a reused [`Readout`], without allocating.
 //!
-//! [`read`] accepts a body only where the full checks (the generic grammar of
-//! `parse_body`, then the object table in [`crate::fields`]) would accept it with the
-//! same readout. On anything unusual it declines (`None`): an unknown or repeated
+//! [`read`] accepts a telegram only where the decoder's framing and its full checks
+//! (the generic grammar of `parse_body`, then the object table in [`crate::fields`])
+//! would accept it with the same readout. On anything unusual it declines (`None`): an
+//! unknown or repeated
 //! object, a version line that is not the first data line, an object the model or
 //! version does not print, an M-Bus channel with both reading objects, any byte out of
 //! place. The decoder then runs the full checks, which decide and report exactly as
@@ -16,10 +17,10 @@
 //! [`EXPECTED`]) and the shape of each line. The tests below compare both lanes on
 //! random and mutated telegrams.
 //!
-//! Where the time goes instead: each line's code is recognised from its printed bytes
-//! (one 16-byte word, looked up first at the table entry after the previous line's,
-//! which is where meters print it), each value is parsed in place at its known width,
-//! and the readout's strings and vectors keep their capacity from telegram to telegram.
+//! Where the time goes instead: each line is recognised by its first 16 bytes, compared
+//! under a mask with the table entry after the previous line's (where meters print it)
+//! before any other; each value is parsed in place at its known width; and the
+//! readout's strings and vectors keep their capacity from telegram to telegram.
 
 use crate::fields;
 use crate::format::{self, Fixed};
@@ -248,8 +249,8 @@ fn expected(model: Model, version: Version) -> u64 {
     EXPECTED[m][v]
 }
 
-/// A reading position in a telegram body. Every method consumes what it checked and
-/// returns `None` at the first byte that is not as expected.
+/// A reading position in a telegram (`body` starts at its `/`). Every method consumes
+/// what it checked and returns `None` at the first byte that is not as expected.
 struct Cursor<'b> {
     body: &'b [u8],
     at: usize,
@@ -623,6 +624,7 @@ mod tests {
     use proptest::sample::Index;
 
     use super::super::{Spans, check, check_fast, placeholder};
+    use super::{MbusObject, Object, TABLE};
     use crate::{DecodeError, Decoder, Readout, crc16, strategies};
 
     /// The fast lane (reading into `slot`) and the full checks over one telegram framed
@@ -781,6 +783,37 @@ mod tests {
     }
 
     #[test]
+    fn lines_are_recognised_by_their_exact_code() {
+        let object = |text: &[u8]| {
+            let mut window = [0u8; 16];
+            window[..text.len()].copy_from_slice(text);
+            let word = u128::from_le_bytes(window);
+            TABLE
+                .iter()
+                .find_map(|e| Some((e.object, e.channel(word)?)))
+        };
+        assert_eq!(object(b"1-0:1.8.1(000"), Some((Object::Import(0), 0)));
+        assert_eq!(object(b"0-0:96.3.10(1)"), Some((Object::Breaker, 0)));
+        assert_eq!(
+            object(b"0-4:24.2.3(2"),
+            Some((Object::Mbus(MbusObject::Gas), 4))
+        );
+        for other in [
+            &b"1-0:1.8.10(0"[..],
+            b"1-0:1.8.1)",
+            b"1-0:1.8.1",
+            b"01-0:1.8.1(",
+            b"1-0:01.8.1(",
+            b"0-0:24.1.0(",
+            b"0-5:24.1.0(",
+            b"0-1:24.1.0 (",
+            b"0-1:96.1.1",
+        ] {
+            assert_eq!(object(other), None, "{other:?}");
+        }
+    }
+
+    #[test]
     fn real_captures_take_the_fast_lane_with_the_same_readout() {
         let mut slot = placeholder();
         let mut fast = 0;
@@ -870,7 +903,8 @@ mod tests {
                 if !inside && body[i] != b')' {
                     continue;
                 }
-                for &b in b"0123456789.*()ASW:\x7f" {
+                // Digits that make other tariffs, states, versions and device types.
+                for &b in b"02379.*()ASW:\x7f" {
                     let replaced = [&body[..i], &[b], &body[i + 1..]].concat();
                     let inserted = [&body[..i], &[b], &body[i..]].concat();
                     for edited in [replaced, inserted] {
