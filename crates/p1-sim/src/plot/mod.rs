@@ -460,7 +460,7 @@ fn record_telegrams(path: &str, opts: &PlotOptions, width: u32) -> Result<Record
         let rec = rec.get_or_insert_with(|| {
             Recorder::new(title.clone(), from.unwrap_or(at), to, width, PeakStamp::End)
         });
-        rec.push(at, &frame.readout, None);
+        rec.push(at, frame.readout, None);
         Ok(())
     })?;
     let rec = rec.ok_or_else(|| {
