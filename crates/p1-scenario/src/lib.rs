@@ -26,6 +26,7 @@
 
 mod error;
 pub mod fleet;
+mod json_runs;
 mod loads;
 pub mod replay;
 mod scenario;

@@ -11,7 +11,7 @@ use p1_wire::Readout;
 use serde::Serialize;
 
 use crate::sim::{Refusal, SimFrame};
-use crate::truth_json as json;
+use crate::truth_json::{self as json, Json};
 
 /// The truth about one telegram instant.
 #[derive(Debug, Clone, Serialize)]
@@ -72,6 +72,28 @@ pub struct TruthVerdict {
     pub dsmr_reader: Expect,
 }
 
+impl<'a> FaultTruth<'a> {
+    /// The fault part of `frame`'s record.
+    pub(crate) fn of(frame: &'a SimFrame) -> FaultTruth<'a> {
+        FaultTruth {
+            sent: (!frame.bytes.is_empty()).then(|| latin1(&frame.bytes)),
+            faults: &frame.applied,
+            verdict: frame.verdict.map(|v| TruthVerdict {
+                should_accept: v.spec_valid,
+                dsmr_parser: v.dsmr_parser,
+                dsmr_reader: v.dsmr_reader,
+            }),
+            sent_readout: frame.sent_readout.as_ref(),
+        }
+    }
+}
+
+/// The four hex digits after the last `!` of a telegram, if there are four.
+pub(crate) fn crc_text(telegram: &[u8]) -> Option<&str> {
+    let bang = telegram.iter().rposition(|&b| b == b'!')?;
+    std::str::from_utf8(telegram.get(bang + 1..bang + 5)?).ok()
+}
+
 /// Each byte as the character with the same code point (ASCII unchanged).
 fn latin1(bytes: &[u8]) -> String {
     bytes.iter().map(|&b| char::from(b)).collect()
@@ -89,20 +111,8 @@ impl<'a> TruthRecord<'a> {
             Ok(text) => Cow::Borrowed(text),
             Err(_) => String::from_utf8_lossy(bytes),
         });
-        let crc = bytes.iter().rposition(|&b| b == b'!').and_then(|bang| {
-            let digits = bytes.get(bang + 1..bang + 5)?;
-            std::str::from_utf8(digits).ok()
-        });
-        let faults = faulty.then(|| FaultTruth {
-            sent: (!frame.bytes.is_empty()).then(|| latin1(&frame.bytes)),
-            faults: &frame.applied,
-            verdict: frame.verdict.map(|v| TruthVerdict {
-                should_accept: v.spec_valid,
-                dsmr_parser: v.dsmr_parser,
-                dsmr_reader: v.dsmr_reader,
-            }),
-            sent_readout: frame.sent_readout.as_ref(),
-        });
+        let crc = crc_text(bytes);
+        let faults = faulty.then(|| FaultTruth::of(frame));
         TruthRecord {
             utc: rfc3339_millis(frame.at),
             local: frame.at.tst().to_string(),
@@ -137,72 +147,79 @@ impl<'a> TruthRecord<'a> {
     /// ([`crate::truth_json`]); serde writes only the parts that are empty or absent
     /// in ordinary runs (refusals, faults, panel).
     fn write_json(&self, out: &mut Vec<u8>) {
-        self.write_json_with(out, &mut |out, text| json::string(out, text));
-    }
-
-    /// [`TruthRecord::write_json`] with `telegram` writing the telegram's JSON string
-    /// (the [`crate::TruthWriter`] patches it from the previous one).
-    pub(crate) fn write_json_with(
-        &self,
-        out: &mut Vec<u8>,
-        telegram: &mut dyn FnMut(&mut Vec<u8>, &str),
-    ) {
-        out.extend_from_slice(b"{\"utc\":");
-        json::string(out, &self.utc);
-        out.extend_from_slice(b",\"local\":");
-        json::string(out, &self.local);
-        out.extend_from_slice(b",\"meter_time\":");
+        out.raw(b"{\"utc\":");
+        out.string(&self.utc);
+        out.raw(b",\"local\":");
+        out.string(&self.local);
+        out.raw(b",\"meter_time\":");
         json::opt_string(out, self.meter_time.as_deref());
-        out.extend_from_slice(b",\"telegram\":");
-        match self.telegram.as_deref() {
-            Some(text) => telegram(out, text),
-            None => out.extend_from_slice(b"null"),
-        }
-        out.extend_from_slice(b",\"crc\":");
+        out.raw(b",\"telegram\":");
+        json::opt_string(out, self.telegram.as_deref());
+        out.raw(b",\"crc\":");
         json::opt_string(out, self.crc);
-        out.extend_from_slice(b",\"readout\":");
-        match self.readout {
-            Some(r) => json::readout(out, r),
-            None => out.extend_from_slice(b"null"),
-        }
-        out.extend_from_slice(b",\"state\":");
-        json::meter_state(out, self.state);
-        out.extend_from_slice(b",\"refused\":");
-        if self.refused.is_empty() {
-            out.extend_from_slice(b"[]");
-        } else {
-            serde_into(out, self.refused);
-        }
-        if let Some(f) = &self.faults {
-            out.extend_from_slice(b",\"sent\":");
-            json::opt_string(out, f.sent.as_deref());
-            out.extend_from_slice(b",\"faults\":");
-            serde_into(out, f.faults);
-            out.extend_from_slice(b",\"verdict\":");
-            serde_into(out, &f.verdict);
-            out.extend_from_slice(b",\"sent_readout\":");
-            match f.sent_readout {
-                Some(r) => json::readout(out, r),
-                None => out.extend_from_slice(b"null"),
-            }
-        }
-        if let Some(panel) = self.panel {
-            out.extend_from_slice(b",\"panel\":");
-            serde_into(out, panel);
-        }
-        out.push(b'}');
+        write_rest(
+            out,
+            self.readout,
+            self.state,
+            self.refused,
+            self.faults.as_ref(),
+            self.panel,
+        );
     }
 }
 
-/// Appends `v` as serde_json's compact form.
-fn serde_into<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
-    // Plain data with string keys into a Vec: serializing cannot fail.
-    let _ = serde_json::to_writer(out, v);
+/// A record's members from `readout` on, and its closing brace: what
+/// [`TruthRecord::write_json`] and [`crate::TruthWriter`] share.
+pub(crate) fn write_rest<J: Json>(
+    j: &mut J,
+    readout: Option<&Readout>,
+    state: &MeterState,
+    refused: &[Refusal],
+    faults: Option<&FaultTruth>,
+    panel: Option<&PanelView>,
+) {
+    j.raw(b",\"readout\":");
+    json::opt(j, readout, json::readout);
+    j.raw(b",\"state\":");
+    json::meter_state(j, state);
+    j.raw(b",\"refused\":");
+    j.choice(u64::from(refused.is_empty()));
+    if refused.is_empty() {
+        j.raw(b"[]");
+    } else {
+        j.serde(refused);
+    }
+    j.choice(u64::from(faults.is_some()));
+    if let Some(f) = faults {
+        j.raw(b",\"sent\":");
+        json::opt_string(j, f.sent.as_deref());
+        j.raw(b",\"faults\":");
+        j.serde(f.faults);
+        j.raw(b",\"verdict\":");
+        j.serde(&f.verdict);
+        j.raw(b",\"sent_readout\":");
+        json::opt(j, f.sent_readout, json::readout);
+    }
+    j.choice(u64::from(panel.is_some()));
+    if let Some(panel) = panel {
+        j.raw(b",\"panel\":");
+        j.serde(panel);
+    }
+    j.raw(b"}");
 }
 
 /// `t` as RFC 3339 UTC with milliseconds (`2026-03-29T00:30:00.000Z`), as chrono's
 /// `to_rfc3339_opts(Millis, true)` prints it, without chrono's formatting machinery.
 fn rfc3339_millis(t: SimTime) -> String {
+    match rfc3339_json(t) {
+        Some(quoted) => String::from_utf8_lossy(&quoted[1..25]).into_owned(),
+        None => t.utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    }
+}
+
+/// [`rfc3339_millis`] as a JSON string, quotes included, for the years 0 to 9999
+/// (`None` outside them: chrono then prints a sign or more digits).
+pub(crate) fn rfc3339_json(t: SimTime) -> Option<[u8; 26]> {
     let ms = t.millis();
     let days = ms.div_euclid(86_400_000);
     let in_day = ms.rem_euclid(86_400_000);
@@ -217,12 +234,12 @@ fn rfc3339_millis(t: SimTime) -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     if !(0..=9999).contains(&year) {
-        return t.utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        return None;
     }
-    let mut out = [0u8; 24];
+    let mut out = [b'"'; 26];
     let mut put = |at: usize, v: i64, width: usize| {
         let mut v = v;
-        for i in (at..at + width).rev() {
+        for i in (1 + at..1 + at + width).rev() {
             out[i] = b'0' + (v % 10) as u8;
             v /= 10;
         }
@@ -243,9 +260,9 @@ fn rfc3339_millis(t: SimTime) -> String {
         (19, b'.'),
         (23, b'Z'),
     ] {
-        out[at] = sep;
+        out[1 + at] = sep;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Some(out)
 }
 
 #[cfg(test)]

@@ -1,8 +1,13 @@
 //! The hand-written JSON of the truth record's hot parts: [`Readout`] and [`MeterState`]
-//! written straight into a byte buffer, with no allocation and no `core::fmt`, as exactly
-//! the bytes `serde_json::to_writer` prints for their derived `Serialize` (same key order,
+//! written through a [`Json`] sink with no allocation and no `core::fmt`, as exactly the
+//! bytes `serde_json::to_writer` prints for their derived `Serialize` (same key order,
 //! numbers, escapes and `null`s). The derive stays the definition: the property tests
 //! below compare the two on random values, and the golden truth files pin the result.
+//!
+//! The writers tell the sink which bytes are fixed by the code path (keys, brackets:
+//! [`Json::raw`]) and which are values, and announce every branch they take on a value
+//! ([`Json::choice`]). A `Vec<u8>` writes everything; [`crate::json_runs::RunCopier`]
+//! uses the split to copy what did not change from the previous line.
 //!
 //! A field added to one of these types must be added here too; the tests fail until it is.
 
@@ -13,6 +18,85 @@ use p1_meter::{
 use p1_wire::{
     Breaker, HistoryEntry, MbusCapture, MbusReadout, Model, Peak, PhaseReadout, Readout, Tst,
 };
+use serde::Serialize;
+
+/// Where JSON goes, piece by piece.
+///
+/// The contract the writers keep, which [`crate::json_runs::RunCopier`] relies on: the
+/// bytes passed to `raw` depend only on the code path, and the code path depends only on
+/// the values passed to `choice` before it. So two calls sequences with equal choices
+/// produce equal `raw` bytes at equal places, and differ only in the values.
+pub(crate) trait Json {
+    /// Bytes the code path fixes: keys, punctuation, brackets.
+    fn raw(&mut self, bytes: &'static [u8]);
+    /// A branch on a value (an option's presence, an array's length, an enum variant
+    /// with fields): announced before any `raw` of the branch. Writes nothing.
+    fn choice(&mut self, c: u64);
+    /// An unsigned integer in decimal.
+    fn uint(&mut self, v: u128);
+    /// A signed integer in decimal.
+    fn int(&mut self, v: i128);
+    /// A timestamp as a JSON string.
+    fn tst(&mut self, t: Tst);
+    /// A fixed text as a JSON string, not escaped (enum names).
+    fn name(&mut self, name: &'static str);
+    /// `true` or `false`.
+    fn boolean(&mut self, b: bool);
+    /// Any text as a JSON string, escaped.
+    fn string(&mut self, s: &str);
+    /// Octets as one JSON string of upper-case hex digit pairs.
+    fn hex(&mut self, octets: &[u8]);
+    /// Bytes that are already JSON (a whole value).
+    fn json(&mut self, bytes: &[u8]);
+    /// `v` as serde_json's compact form.
+    fn serde<T: Serialize + ?Sized>(&mut self, v: &T);
+}
+
+impl Json for Vec<u8> {
+    #[inline(always)]
+    fn raw(&mut self, bytes: &'static [u8]) {
+        self.extend_from_slice(bytes);
+    }
+    #[inline(always)]
+    fn choice(&mut self, _: u64) {}
+    #[inline]
+    fn uint(&mut self, v: u128) {
+        uint(self, v);
+    }
+    #[inline]
+    fn int(&mut self, v: i128) {
+        int(self, v);
+    }
+    #[inline]
+    fn tst(&mut self, t: Tst) {
+        tst(self, t);
+    }
+    #[inline]
+    fn name(&mut self, name: &'static str) {
+        self.push(b'"');
+        self.extend_from_slice(name.as_bytes());
+        self.push(b'"');
+    }
+    #[inline]
+    fn boolean(&mut self, b: bool) {
+        self.extend_from_slice(if b { b"true" } else { b"false" });
+    }
+    #[inline]
+    fn string(&mut self, s: &str) {
+        string(self, s);
+    }
+    fn hex(&mut self, octets: &[u8]) {
+        hex(self, octets);
+    }
+    #[inline]
+    fn json(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+    fn serde<T: Serialize + ?Sized>(&mut self, v: &T) {
+        // Plain data with string keys into a Vec: serializing cannot fail.
+        let _ = serde_json::to_writer(self, v);
+    }
+}
 
 /// Two decimal digits of 0..=99, for writing integers two digits at a time.
 const PAIRS: &[u8; 200] = b"\
@@ -132,338 +216,326 @@ fn needs_escape(w: u64) -> bool {
     below_space || zero_in(w ^ (ONES * b'"' as u64)) || zero_in(w ^ (ONES * b'\\' as u64))
 }
 
-/// Appends `s` as a JSON string, or `null`.
-pub(crate) fn opt_string(out: &mut Vec<u8>, s: Option<&str>) {
-    match s {
-        Some(s) => string(out, s),
-        None => out.extend_from_slice(b"null"),
-    }
-}
-
-/// Appends `v`, or `null`, with `write` for the value.
-fn opt<T>(out: &mut Vec<u8>, v: Option<T>, write: impl FnOnce(&mut Vec<u8>, T)) {
-    match v {
-        Some(v) => write(out, v),
-        None => out.extend_from_slice(b"null"),
-    }
-}
-
-/// Appends `[a,b,...]` with `write` for each item.
-fn array<T>(
-    out: &mut Vec<u8>,
-    items: impl IntoIterator<Item = T>,
-    write: impl Fn(&mut Vec<u8>, T),
-) {
-    out.push(b'[');
-    for (i, item) in items.into_iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write(out, item);
-    }
-    out.push(b']');
-}
-
 /// A timestamp as its JSON string (digits and S/W only: nothing to escape).
-fn tst(out: &mut Vec<u8>, t: Tst) {
+pub(crate) fn tst(out: &mut Vec<u8>, t: Tst) {
     out.push(b'"');
     t.write_to(out);
     out.push(b'"');
 }
 
-fn boolean(out: &mut Vec<u8>, b: bool) {
-    out.extend_from_slice(if b { b"true" } else { b"false" });
-}
-
-fn u64s(out: &mut Vec<u8>, v: &[u64]) {
-    array(out, v, |out, &v| uint(out, v.into()));
-}
-
-/// A unit enum variant as serde writes it: its (renamed) name as a string.
-fn name(out: &mut Vec<u8>, name: &str) {
-    out.push(b'"');
-    out.extend_from_slice(name.as_bytes());
-    out.push(b'"');
-}
-
-fn breaker(out: &mut Vec<u8>, b: Breaker) {
-    name(
-        out,
-        match b {
-            Breaker::Disconnected => "disconnected",
-            Breaker::Connected => "connected",
-            Breaker::ReadyForReconnection => "ready_for_reconnection",
-        },
-    );
-}
-
-fn phase_readout(out: &mut Vec<u8>, p: &PhaseReadout) {
-    out.extend_from_slice(b"{\"import_w\":");
-    uint(out, p.import_w.into());
-    out.extend_from_slice(b",\"export_w\":");
-    uint(out, p.export_w.into());
-    out.extend_from_slice(b",\"voltage_dv\":");
-    uint(out, p.voltage_dv.into());
-    out.extend_from_slice(b",\"current_ca\":");
-    uint(out, p.current_ca.into());
-    out.push(b'}');
-}
-
-fn peak(out: &mut Vec<u8>, p: &Peak) {
-    out.extend_from_slice(b"{\"at\":");
-    tst(out, p.at);
-    out.extend_from_slice(b",\"w\":");
-    uint(out, p.w.into());
-    out.push(b'}');
-}
-
-fn history_entry(out: &mut Vec<u8>, h: &HistoryEntry) {
-    out.extend_from_slice(b"{\"period\":");
-    tst(out, h.period);
-    out.extend_from_slice(b",\"at\":");
-    tst(out, h.at);
-    out.extend_from_slice(b",\"w\":");
-    uint(out, h.w.into());
-    out.push(b'}');
-}
-
-fn mbus_readout(out: &mut Vec<u8>, m: &MbusReadout) {
-    out.extend_from_slice(b"{\"channel\":");
-    uint(out, m.channel.into());
-    out.extend_from_slice(b",\"device_type\":");
-    uint(out, m.device_type.into());
-    out.extend_from_slice(b",\"equipment_id\":");
-    string(out, &m.equipment_id);
-    out.extend_from_slice(b",\"valve\":");
-    opt(out, m.valve, breaker);
-    out.extend_from_slice(b",\"capture\":");
-    match m.capture {
-        MbusCapture::Reading { at, dm3 } => {
-            out.extend_from_slice(b"{\"reading\":{\"at\":");
-            tst(out, at);
-            out.extend_from_slice(b",\"dm3\":");
-            uint(out, dm3.into());
-            out.extend_from_slice(b"}}");
-        }
-        MbusCapture::Silent => name(out, "silent"),
-    }
-    out.push(b'}');
-}
-
-/// Appends `r` as `serde_json::to_writer` prints it.
-pub(crate) fn readout(out: &mut Vec<u8>, r: &Readout) {
+/// Octets as a JSON string of upper-case hex pairs (nothing to escape).
+pub(crate) fn hex(out: &mut Vec<u8>, octets: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    out.extend_from_slice(b"{\"model\":");
-    name(
-        out,
-        match r.model {
-            Model::S211 => "S211",
-            Model::T211 => "T211",
-        },
-    );
-    out.extend_from_slice(b",\"version\":\"");
-    uint(out, r.version.code().into());
-    out.extend_from_slice(b"\",\"equipment_id\":");
-    string(out, &r.equipment_id);
-    out.extend_from_slice(b",\"time\":");
-    tst(out, r.time);
-    out.extend_from_slice(b",\"import_wh\":");
-    u64s(out, &r.import_wh);
-    out.extend_from_slice(b",\"export_wh\":");
-    u64s(out, &r.export_wh);
-    out.extend_from_slice(b",\"tariff\":");
-    uint(out, r.tariff.into());
-    out.extend_from_slice(b",\"demand\":");
-    opt(out, r.demand.as_ref(), |out, d| {
-        out.extend_from_slice(b"{\"current_w\":");
-        uint(out, d.current_w.into());
-        out.extend_from_slice(b",\"peak\":");
-        peak(out, &d.peak);
-        out.extend_from_slice(b",\"history\":");
-        array(out, &d.history, history_entry);
-        out.push(b'}');
-    });
-    out.extend_from_slice(b",\"import_w\":");
-    uint(out, r.import_w.into());
-    out.extend_from_slice(b",\"export_w\":");
-    uint(out, r.export_w.into());
-    out.extend_from_slice(b",\"phases\":");
-    array(out, &r.phases, phase_readout);
-    out.extend_from_slice(b",\"breaker\":");
-    breaker(out, r.breaker);
-    out.extend_from_slice(b",\"limiter_hw\":");
-    uint(out, r.limiter_hw.into());
-    out.extend_from_slice(b",\"fuse_a\":");
-    uint(out, r.fuse_a.into());
-    // Upper-case hex octets: nothing to escape.
-    out.extend_from_slice(b",\"message\":\"");
-    for &b in &r.message {
+    out.push(b'"');
+    for &b in octets {
         out.push(HEX[usize::from(b >> 4)]);
         out.push(HEX[usize::from(b & 0xF)]);
     }
-    out.extend_from_slice(b"\",\"mbus\":");
-    array(out, &r.mbus, mbus_readout);
-    out.push(b'}');
+    out.push(b'"');
 }
 
-fn demand_state(out: &mut Vec<u8>, d: &DemandState) {
-    out.extend_from_slice(b"{\"quarter_start_meter_ms\":");
-    int(out, d.quarter_start_meter_ms.into());
-    out.extend_from_slice(b",\"quarter_import_mj\":");
-    uint(out, d.quarter_import_mj.into());
-    out.extend_from_slice(b",\"current_w\":");
-    uint(out, d.current_w.into());
-    out.extend_from_slice(b",\"peak\":");
-    opt(out, d.peak.as_ref(), peak);
-    out.extend_from_slice(b",\"month_start\":");
-    tst(out, d.month_start);
-    out.extend_from_slice(b",\"next_month_meter_ms\":");
-    int(out, d.next_month_meter_ms.into());
-    out.extend_from_slice(b",\"history\":");
-    array(out, &d.history, history_entry);
-    out.push(b'}');
+/// Appends `s` as a JSON string, or `null`.
+pub(crate) fn opt_string<J: Json>(j: &mut J, s: Option<&str>) {
+    opt(j, s, |j, s| j.string(s));
 }
 
-fn prepaid(out: &mut Vec<u8>, p: &PrepaidState) {
-    out.extend_from_slice(b"{\"credit_ueur\":");
-    int(out, p.credit_ueur.into());
-    out.extend_from_slice(b",\"credit_ueur_mj_per_kwh\":");
-    int(out, p.credit_ueur_mj_per_kwh);
-    out.extend_from_slice(b",\"price_ueur_per_kwh\":");
-    int(out, p.price_ueur_per_kwh.into());
-    out.extend_from_slice(b",\"release_at_ms\":");
-    opt(out, p.release_at_ms, |out, v| int(out, v.into()));
-    out.push(b'}');
+/// Appends `v`, or `null`, with `write` for the value.
+pub(crate) fn opt<J: Json, T>(j: &mut J, v: Option<T>, write: impl FnOnce(&mut J, T)) {
+    j.choice(u64::from(v.is_some()));
+    match v {
+        Some(v) => write(j, v),
+        None => j.raw(b"null"),
+    }
 }
 
-fn capture(out: &mut Vec<u8>, c: &Capture) {
-    out.extend_from_slice(b"{\"true_ms\":");
-    int(out, c.true_ms.into());
-    out.extend_from_slice(b",\"at\":");
-    tst(out, c.at);
-    out.extend_from_slice(b",\"dm3\":");
-    uint(out, c.dm3.into());
-    out.push(b'}');
+/// Appends `[a,b,...]` with `write` for each item.
+fn array<J: Json, T>(j: &mut J, items: &[T], write: impl Fn(&mut J, &T)) {
+    j.choice(items.len() as u64);
+    j.raw(b"[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            j.raw(b",");
+        }
+        write(j, item);
+    }
+    j.raw(b"]");
 }
 
-fn mbus_state(out: &mut Vec<u8>, m: &MbusState) {
-    out.extend_from_slice(b"{\"channel\":");
-    uint(out, m.channel.into());
-    out.extend_from_slice(b",\"kind\":");
-    match m.kind {
-        MbusKind::Gas => name(out, "gas"),
-        MbusKind::Water => name(out, "water"),
-        MbusKind::Other(t) => {
-            out.extend_from_slice(b"{\"other\":");
-            uint(out, t.into());
-            out.push(b'}');
+fn u64s<J: Json>(j: &mut J, v: &[u64]) {
+    array(j, v, |j, &v| j.uint(v.into()));
+}
+
+fn breaker<J: Json>(j: &mut J, b: Breaker) {
+    j.name(match b {
+        Breaker::Disconnected => "disconnected",
+        Breaker::Connected => "connected",
+        Breaker::ReadyForReconnection => "ready_for_reconnection",
+    });
+}
+
+fn phase_readout<J: Json>(j: &mut J, p: &PhaseReadout) {
+    j.raw(b"{\"import_w\":");
+    j.uint(p.import_w.into());
+    j.raw(b",\"export_w\":");
+    j.uint(p.export_w.into());
+    j.raw(b",\"voltage_dv\":");
+    j.uint(p.voltage_dv.into());
+    j.raw(b",\"current_ca\":");
+    j.uint(p.current_ca.into());
+    j.raw(b"}");
+}
+
+fn peak<J: Json>(j: &mut J, p: &Peak) {
+    j.raw(b"{\"at\":");
+    j.tst(p.at);
+    j.raw(b",\"w\":");
+    j.uint(p.w.into());
+    j.raw(b"}");
+}
+
+fn history_entry<J: Json>(j: &mut J, h: &HistoryEntry) {
+    j.raw(b"{\"period\":");
+    j.tst(h.period);
+    j.raw(b",\"at\":");
+    j.tst(h.at);
+    j.raw(b",\"w\":");
+    j.uint(h.w.into());
+    j.raw(b"}");
+}
+
+fn mbus_readout<J: Json>(j: &mut J, m: &MbusReadout) {
+    j.raw(b"{\"channel\":");
+    j.uint(m.channel.into());
+    j.raw(b",\"device_type\":");
+    j.uint(m.device_type.into());
+    j.raw(b",\"equipment_id\":");
+    j.string(&m.equipment_id);
+    j.raw(b",\"valve\":");
+    opt(j, m.valve, breaker);
+    j.raw(b",\"capture\":");
+    match m.capture {
+        MbusCapture::Reading { at, dm3 } => {
+            j.choice(1);
+            j.raw(b"{\"reading\":{\"at\":");
+            j.tst(at);
+            j.raw(b",\"dm3\":");
+            j.uint(dm3.into());
+            j.raw(b"}}");
+        }
+        MbusCapture::Silent => {
+            j.choice(0);
+            j.name("silent");
         }
     }
-    out.extend_from_slice(b",\"equipment_id\":");
-    string(out, &m.equipment_id);
-    out.extend_from_slice(b",\"status\":");
-    name(
-        out,
-        match m.status {
-            ChannelStatus::Live => "live",
-            ChannelStatus::Decoupled => "decoupled",
-            ChannelStatus::Stale => "stale",
-        },
-    );
-    out.extend_from_slice(b",\"valve\":");
-    opt(out, m.valve, breaker);
-    out.extend_from_slice(b",\"last_capture\":");
-    opt(out, m.last_capture.as_ref(), capture);
-    out.extend_from_slice(b",\"live_ml\":");
-    uint(out, m.live_ml.into());
-    out.extend_from_slice(b",\"live_dm3\":");
-    uint(out, m.live_dm3.into());
-    out.extend_from_slice(b",\"next_capture_ms\":");
-    opt(out, m.next_capture_ms, |out, v| int(out, v.into()));
-    out.push(b'}');
+    j.raw(b"}");
 }
 
-fn phase_load(out: &mut Vec<u8>, p: &PhaseLoad) {
-    out.extend_from_slice(b"{\"power_w\":");
-    int(out, p.power_w.into());
-    out.extend_from_slice(b",\"voltage_dv\":");
-    uint(out, p.voltage_dv.into());
-    out.extend_from_slice(b",\"power_factor_permille\":");
-    uint(out, p.power_factor_permille.into());
-    out.push(b'}');
+/// Appends `r` as `serde_json::to_writer` prints it.
+pub(crate) fn readout<J: Json>(j: &mut J, r: &Readout) {
+    j.raw(b"{\"model\":");
+    j.name(match r.model {
+        Model::S211 => "S211",
+        Model::T211 => "T211",
+    });
+    // The version is a string of its code's digits.
+    j.raw(b",\"version\":\"");
+    j.uint(r.version.code().into());
+    j.raw(b"\",\"equipment_id\":");
+    j.string(&r.equipment_id);
+    j.raw(b",\"time\":");
+    j.tst(r.time);
+    j.raw(b",\"import_wh\":");
+    u64s(j, &r.import_wh);
+    j.raw(b",\"export_wh\":");
+    u64s(j, &r.export_wh);
+    j.raw(b",\"tariff\":");
+    j.uint(r.tariff.into());
+    j.raw(b",\"demand\":");
+    opt(j, r.demand.as_ref(), |j, d| {
+        j.raw(b"{\"current_w\":");
+        j.uint(d.current_w.into());
+        j.raw(b",\"peak\":");
+        peak(j, &d.peak);
+        j.raw(b",\"history\":");
+        array(j, &d.history, history_entry);
+        j.raw(b"}");
+    });
+    j.raw(b",\"import_w\":");
+    j.uint(r.import_w.into());
+    j.raw(b",\"export_w\":");
+    j.uint(r.export_w.into());
+    j.raw(b",\"phases\":");
+    array(j, &r.phases, phase_readout);
+    j.raw(b",\"breaker\":");
+    breaker(j, r.breaker);
+    j.raw(b",\"limiter_hw\":");
+    j.uint(r.limiter_hw.into());
+    j.raw(b",\"fuse_a\":");
+    j.uint(r.fuse_a.into());
+    j.raw(b",\"message\":");
+    j.hex(&r.message);
+    j.raw(b",\"mbus\":");
+    array(j, &r.mbus, mbus_readout);
+    j.raw(b"}");
 }
 
-fn load(out: &mut Vec<u8>, l: &Load) {
-    out.extend_from_slice(b"{\"phases\":");
-    array(out, &l.phases, phase_load);
-    out.extend_from_slice(b",\"mbus_ml_per_h\":");
-    u64s(out, &l.mbus_ml_per_h);
-    out.push(b'}');
+fn demand_state<J: Json>(j: &mut J, d: &DemandState) {
+    j.raw(b"{\"quarter_start_meter_ms\":");
+    j.int(d.quarter_start_meter_ms.into());
+    j.raw(b",\"quarter_import_mj\":");
+    j.uint(d.quarter_import_mj.into());
+    j.raw(b",\"current_w\":");
+    j.uint(d.current_w.into());
+    j.raw(b",\"peak\":");
+    opt(j, d.peak.as_ref(), peak);
+    j.raw(b",\"month_start\":");
+    j.tst(d.month_start);
+    j.raw(b",\"next_month_meter_ms\":");
+    j.int(d.next_month_meter_ms.into());
+    j.raw(b",\"history\":");
+    array(j, &d.history, history_entry);
+    j.raw(b"}");
+}
+
+fn prepaid<J: Json>(j: &mut J, p: &PrepaidState) {
+    j.raw(b"{\"credit_ueur\":");
+    j.int(p.credit_ueur.into());
+    j.raw(b",\"credit_ueur_mj_per_kwh\":");
+    j.int(p.credit_ueur_mj_per_kwh);
+    j.raw(b",\"price_ueur_per_kwh\":");
+    j.int(p.price_ueur_per_kwh.into());
+    j.raw(b",\"release_at_ms\":");
+    opt(j, p.release_at_ms, |j, v| j.int(v.into()));
+    j.raw(b"}");
+}
+
+fn capture<J: Json>(j: &mut J, c: &Capture) {
+    j.raw(b"{\"true_ms\":");
+    j.int(c.true_ms.into());
+    j.raw(b",\"at\":");
+    j.tst(c.at);
+    j.raw(b",\"dm3\":");
+    j.uint(c.dm3.into());
+    j.raw(b"}");
+}
+
+fn mbus_state<J: Json>(j: &mut J, m: &MbusState) {
+    j.raw(b"{\"channel\":");
+    j.uint(m.channel.into());
+    j.raw(b",\"kind\":");
+    match m.kind {
+        MbusKind::Gas => {
+            j.choice(0);
+            j.name("gas");
+        }
+        MbusKind::Water => {
+            j.choice(1);
+            j.name("water");
+        }
+        MbusKind::Other(t) => {
+            j.choice(2);
+            j.raw(b"{\"other\":");
+            j.uint(t.into());
+            j.raw(b"}");
+        }
+    }
+    j.raw(b",\"equipment_id\":");
+    j.string(&m.equipment_id);
+    j.raw(b",\"status\":");
+    j.name(match m.status {
+        ChannelStatus::Live => "live",
+        ChannelStatus::Decoupled => "decoupled",
+        ChannelStatus::Stale => "stale",
+    });
+    j.raw(b",\"valve\":");
+    opt(j, m.valve, breaker);
+    j.raw(b",\"last_capture\":");
+    opt(j, m.last_capture.as_ref(), capture);
+    j.raw(b",\"live_ml\":");
+    j.uint(m.live_ml.into());
+    j.raw(b",\"live_dm3\":");
+    j.uint(m.live_dm3.into());
+    j.raw(b",\"next_capture_ms\":");
+    opt(j, m.next_capture_ms, |j, v| j.int(v.into()));
+    j.raw(b"}");
+}
+
+fn phase_load<J: Json>(j: &mut J, p: &PhaseLoad) {
+    j.raw(b"{\"power_w\":");
+    j.int(p.power_w.into());
+    j.raw(b",\"voltage_dv\":");
+    j.uint(p.voltage_dv.into());
+    j.raw(b",\"power_factor_permille\":");
+    j.uint(p.power_factor_permille.into());
+    j.raw(b"}");
+}
+
+fn load<J: Json>(j: &mut J, l: &Load) {
+    j.raw(b"{\"phases\":");
+    array(j, &l.phases, phase_load);
+    j.raw(b",\"mbus_ml_per_h\":");
+    u64s(j, &l.mbus_ml_per_h);
+    j.raw(b"}");
 }
 
 /// Appends `s` as `serde_json::to_writer` prints it.
-pub(crate) fn meter_state(out: &mut Vec<u8>, s: &MeterState) {
-    out.extend_from_slice(b"{\"true_ms\":");
-    int(out, s.true_ms.into());
-    out.extend_from_slice(b",\"meter_ms\":");
-    int(out, s.meter_ms.into());
-    out.extend_from_slice(b",\"clock_offset_ms\":");
-    int(out, s.clock_offset_ms.into());
-    out.extend_from_slice(b",\"meter_time\":");
-    tst(out, s.meter_time);
-    out.extend_from_slice(b",\"import_mj\":");
-    u64s(out, &s.import_mj);
-    out.extend_from_slice(b",\"export_mj\":");
-    u64s(out, &s.export_mj);
-    out.extend_from_slice(b",\"import_wh\":");
-    u64s(out, &s.import_wh);
-    out.extend_from_slice(b",\"export_wh\":");
-    u64s(out, &s.export_wh);
-    out.extend_from_slice(b",\"tariff\":");
-    uint(out, s.tariff.into());
-    out.extend_from_slice(b",\"next_tariff_change_meter_ms\":");
-    opt(out, s.next_tariff_change_meter_ms, |out, v| {
-        int(out, v.into())
+pub(crate) fn meter_state<J: Json>(j: &mut J, s: &MeterState) {
+    j.raw(b"{\"true_ms\":");
+    j.int(s.true_ms.into());
+    j.raw(b",\"meter_ms\":");
+    j.int(s.meter_ms.into());
+    j.raw(b",\"clock_offset_ms\":");
+    j.int(s.clock_offset_ms.into());
+    j.raw(b",\"meter_time\":");
+    j.tst(s.meter_time);
+    j.raw(b",\"import_mj\":");
+    u64s(j, &s.import_mj);
+    j.raw(b",\"export_mj\":");
+    u64s(j, &s.export_mj);
+    j.raw(b",\"import_wh\":");
+    u64s(j, &s.import_wh);
+    j.raw(b",\"export_wh\":");
+    u64s(j, &s.export_wh);
+    j.raw(b",\"tariff\":");
+    j.uint(s.tariff.into());
+    j.raw(b",\"next_tariff_change_meter_ms\":");
+    opt(j, s.next_tariff_change_meter_ms, |j, v| j.int(v.into()));
+    j.raw(b",\"import_w\":");
+    j.uint(s.import_w.into());
+    j.raw(b",\"export_w\":");
+    j.uint(s.export_w.into());
+    j.raw(b",\"phases\":");
+    array(j, &s.phases, phase_readout);
+    j.raw(b",\"demand\":");
+    demand_state(j, &s.demand);
+    j.raw(b",\"breaker\":");
+    breaker(j, s.breaker);
+    j.raw(b",\"cut_reason\":");
+    opt(j, s.cut_reason, |j, c| {
+        j.name(match c {
+            CutReason::Remote => "remote",
+            CutReason::Limiter => "limiter",
+            CutReason::Fuse => "fuse",
+            CutReason::Prepaid => "prepaid",
+        });
     });
-    out.extend_from_slice(b",\"import_w\":");
-    uint(out, s.import_w.into());
-    out.extend_from_slice(b",\"export_w\":");
-    uint(out, s.export_w.into());
-    out.extend_from_slice(b",\"phases\":");
-    array(out, &s.phases, phase_readout);
-    out.extend_from_slice(b",\"demand\":");
-    demand_state(out, &s.demand);
-    out.extend_from_slice(b",\"breaker\":");
-    breaker(out, s.breaker);
-    out.extend_from_slice(b",\"cut_reason\":");
-    opt(out, s.cut_reason, |out, c| {
-        name(
-            out,
-            match c {
-                CutReason::Remote => "remote",
-                CutReason::Limiter => "limiter",
-                CutReason::Fuse => "fuse",
-                CutReason::Prepaid => "prepaid",
-            },
-        );
-    });
-    out.extend_from_slice(b",\"limiter_hw\":");
-    uint(out, s.limiter_hw.into());
-    out.extend_from_slice(b",\"fuse_a\":");
-    uint(out, s.fuse_a.into());
-    out.extend_from_slice(b",\"prepaid\":");
-    opt(out, s.prepaid.as_ref(), prepaid);
-    out.extend_from_slice(b",\"port_enabled\":");
-    boolean(out, s.port_enabled);
-    out.extend_from_slice(b",\"powered\":");
-    boolean(out, s.powered);
-    out.extend_from_slice(b",\"message\":");
-    array(out, &s.message, |out, &b| uint(out, b.into()));
-    out.extend_from_slice(b",\"mbus\":");
-    array(out, &s.mbus, mbus_state);
-    out.extend_from_slice(b",\"load\":");
-    load(out, &s.load);
-    out.push(b'}');
+    j.raw(b",\"limiter_hw\":");
+    j.uint(s.limiter_hw.into());
+    j.raw(b",\"fuse_a\":");
+    j.uint(s.fuse_a.into());
+    j.raw(b",\"prepaid\":");
+    opt(j, s.prepaid.as_ref(), prepaid);
+    j.raw(b",\"port_enabled\":");
+    j.boolean(s.port_enabled);
+    j.raw(b",\"powered\":");
+    j.boolean(s.powered);
+    j.raw(b",\"message\":");
+    array(j, &s.message, |j, &b| j.uint(b.into()));
+    j.raw(b",\"mbus\":");
+    array(j, &s.mbus, mbus_state);
+    j.raw(b",\"load\":");
+    load(j, &s.load);
+    j.raw(b"}");
 }
 
 #[cfg(test)]
@@ -783,6 +855,29 @@ mod tests {
         String::from_utf8(out.split_off(6)).unwrap_or_else(|e| format!("not UTF-8: {e}"))
     }
 
+    /// Replaces the fields of `dst` whose bit is set in `mask` with those of `src`.
+    macro_rules! take_fields {
+        ($dst:expr, $src:expr, $mask:expr, $($field:ident),+) => {{
+            let mut bit = 0;
+            $(
+                if $mask >> bit & 1 == 1 {
+                    $dst.$field = $src.$field.clone();
+                }
+                bit += 1;
+            )+
+            let _ = bit;
+        }};
+    }
+
+    /// A truth-like line: a readout and a state in one array.
+    fn pair_line<J: Json>(j: &mut J, r: &Readout, s: &MeterState) {
+        j.raw(b"[");
+        readout(j, r);
+        j.raw(b",");
+        meter_state(j, s);
+        j.raw(b"]");
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -797,6 +892,40 @@ mod tests {
                 written(|out| meter_state(out, &s)),
                 serde_json::to_string(&s).unwrap()
             );
+        }
+
+        /// Lines through one run copier are the bytes a plain buffer gets, for readouts
+        /// and states that change a few fields at a time (values, options, lengths,
+        /// variants) or all at once.
+        #[test]
+        fn run_copied_lines_are_the_plain_lines(
+            first in (any_readout(), any_meter_state()),
+            steps in vec((any_readout(), any_meter_state(), any::<[u64; 3]>()), 1..8),
+        ) {
+            let mut copier = crate::json_runs::RunCopier::new();
+            let (mut r, mut s) = first;
+            let mut out = Vec::new();
+            for (i, (r2, s2, [a, b, c])) in steps.into_iter().enumerate() {
+                if i > 0 {
+                    // About one field in eight changes; one step in eight changes many.
+                    let mask = if c % 8 == 0 { a } else { a & b & c };
+                    take_fields!(r, r2, mask, model, version, equipment_id, time, import_wh,
+                        export_wh, tariff, demand, import_w, export_w, phases, breaker,
+                        limiter_hw, fuse_a, message, mbus);
+                    take_fields!(s, s2, mask.rotate_left(17), true_ms, meter_ms,
+                        clock_offset_ms, meter_time, import_mj, export_mj, import_wh,
+                        export_wh, tariff, next_tariff_change_meter_ms, import_w, export_w,
+                        phases, demand, breaker, cut_reason, limiter_hw, fuse_a, prepaid,
+                        port_enabled, powered, message, mbus, load);
+                }
+                let mut plain = Vec::new();
+                pair_line(&mut plain, &r, &s);
+                copier.begin();
+                pair_line(&mut copier, &r, &s);
+                out.clear();
+                prop_assert!(copier.finish(&mut out), "the calls line up");
+                prop_assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&plain));
+            }
         }
 
         #[test]

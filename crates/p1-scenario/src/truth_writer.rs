@@ -1,50 +1,90 @@
-//! [`TruthWriter`]: the truth lines of consecutive frames, with the JSON string of each
-//! telegram patched from the previous one instead of escaped afresh.
+//! [`TruthWriter`]: the truth lines of consecutive frames, each written as a copy of the
+//! previous line with only what changed rewritten.
 //!
-//! A telegram's JSON string is its bytes with CR, LF and the header's backslash escaped.
-//! Between two frames the simulation's encoder rewrites only a few values
-//! ([`SimFrame::telegram_changes`]), and value bytes (digits, `.`, `*`, units, hex, `S`/`W`)
-//! never need an escape, so the new string is the old one with the same bytes replaced at
-//! positions shifted by the escapes before them. The writer keeps the telegram it last
-//! escaped and patches only when the new one equals it outside the change list (checked,
-//! not assumed: a caller may skip frames), no escaped byte lies inside a change, and no
-//! changed byte needs one; anything else is escaped in full. The result is the bytes of
-//! [`TruthRecord::write_json_line`] either way (tested over whole scenarios).
+//! Two things make a line cheap:
+//! - the telegram's JSON string is patched from the previous one. Between two frames the
+//!   simulation's encoder rewrites only a few values ([`SimFrame::telegram_changes`]), and
+//!   value bytes (digits, `.`, `*`, units, hex, `S`/`W`) never need an escape, so the new
+//!   string is the old one with the same bytes replaced at positions shifted by the
+//!   escapes before them. The writer keeps the telegram it last escaped and patches only
+//!   when the new one equals it outside the change list (checked, not assumed: a caller
+//!   may skip frames), no escaped byte lies inside a change, and every byte replaced or
+//!   replacing is ASCII; anything else is escaped in full;
+//! - the rest of the line goes through a [`RunCopier`], which copies the unchanged runs
+//!   of the previous line and formats only the values that changed.
+//!
+//! The result is the bytes of [`TruthRecord::write_json_line`] either way (tested over
+//! whole scenarios).
 
 use std::ops::Range;
 
+use crate::json_runs::RunCopier;
 use crate::sim::SimFrame;
-use crate::truth::TruthRecord;
-use crate::truth_json as json;
+use crate::truth::{self, FaultTruth, TruthRecord};
+use crate::truth_json::{self as json, Json};
 
 /// Writes truth lines for a sequence of frames; one per stream of frames.
 #[derive(Debug, Clone, Default)]
 pub struct TruthWriter {
     telegram: EscapedTelegram,
+    runs: RunCopier,
 }
 
 impl TruthWriter {
-    /// A writer with no previous telegram.
+    /// A writer with no previous line.
     pub fn new() -> TruthWriter {
-        TruthWriter::default()
+        TruthWriter {
+            telegram: EscapedTelegram::default(),
+            runs: RunCopier::new(),
+        }
     }
 
     /// Appends `frame`'s truth line and its newline to `out`: the bytes of
     /// `TruthRecord::from_frame(frame).write_json_line(out)`.
     pub fn write_line(&mut self, frame: &SimFrame, out: &mut Vec<u8>) {
-        let record = TruthRecord::from_frame(frame);
-        let raw = frame.telegram();
-        let changes = frame.telegram_changes();
-        record.write_json_with(out, &mut |out, text| {
-            // Only the meter's bytes as they are (not a lossy repair) can be patched.
-            if text.as_bytes() == raw {
-                self.telegram.write(out, raw, changes);
-            } else {
-                self.telegram.forget();
-                json::string(out, text);
-            }
-        });
+        self.runs.begin();
+        self.write(frame);
+        if !self.runs.finish(out) {
+            // The copier lost track of the previous line: it now writes in full.
+            self.runs.begin();
+            self.write(frame);
+            self.runs.finish(out);
+        }
         out.push(b'\n');
+    }
+
+    /// The calls of [`TruthRecord::write_json`] for `frame`, with the record's strings
+    /// made from the frame on the way instead of allocated.
+    fn write(&mut self, frame: &SimFrame) {
+        let j = &mut self.runs;
+        j.raw(b"{\"utc\":");
+        match truth::rfc3339_json(frame.at) {
+            Some(quoted) => j.json(&quoted),
+            None => j.string(&TruthRecord::from_frame(frame).utc),
+        }
+        j.raw(b",\"local\":");
+        j.tst(frame.at.tst());
+        j.raw(b",\"meter_time\":");
+        json::opt(j, frame.readout.as_ref(), |j, r| j.tst(r.time));
+        j.raw(b",\"telegram\":");
+        let raw = frame.telegram();
+        j.choice(u64::from(!raw.is_empty()));
+        if raw.is_empty() {
+            j.raw(b"null");
+        } else {
+            j.json(self.telegram.escaped(raw, frame.telegram_changes()));
+        }
+        j.raw(b",\"crc\":");
+        json::opt_string(j, truth::crc_text(raw));
+        let faults = frame.faults_scheduled.then(|| FaultTruth::of(frame));
+        truth::write_rest(
+            j,
+            frame.readout.as_ref(),
+            &frame.state,
+            &frame.refused,
+            faults.as_ref(),
+            frame.panel.as_ref(),
+        );
     }
 }
 
@@ -66,20 +106,25 @@ impl EscapedTelegram {
         self.escapes.clear();
     }
 
-    /// Appends `raw` as a JSON string; `changes` says where it may differ from the
-    /// previous one.
-    fn write(&mut self, out: &mut Vec<u8>, raw: &[u8], changes: Option<&[Range<usize>]>) {
+    /// `raw` as a JSON string, as [`TruthRecord`] writes it (the lossy repair for bytes
+    /// that are not UTF-8); `changes` says where it may differ from the previous one.
+    fn escaped(&mut self, raw: &[u8], changes: Option<&[Range<usize>]>) -> &[u8] {
         if !changes.is_some_and(|c| self.patch(raw, c)) {
             self.rebuild(raw);
         }
-        out.extend_from_slice(&self.json);
+        &self.json
     }
 
-    /// Escapes `raw` in full. `raw` is valid UTF-8 (the caller checked).
+    /// Escapes `raw` in full.
     fn rebuild(&mut self, raw: &[u8]) {
         self.forget();
+        let Ok(text) = std::str::from_utf8(raw) else {
+            // Never patched: `raw` stays empty, so no telegram matches it.
+            json::string(&mut self.json, &String::from_utf8_lossy(raw));
+            return;
+        };
         self.raw.extend_from_slice(raw);
-        json::string(&mut self.json, std::str::from_utf8(raw).unwrap_or_default());
+        json::string(&mut self.json, text);
         let mut added = 0;
         for (at, &b) in raw.iter().enumerate() {
             let extra = json::escape_extra(b);
@@ -105,7 +150,12 @@ impl EscapedTelegram {
             }
             let first = self.escapes.partition_point(|&(at, _)| at < c.start);
             let escaped_inside = self.escapes.get(first).is_some_and(|&(at, _)| at < c.end);
-            if escaped_inside || raw[c.clone()].iter().any(|&b| json::escape_extra(b) > 0) {
+            // ASCII replacing ASCII keeps the string valid UTF-8.
+            let plain = |b: &u8| b.is_ascii() && json::escape_extra(*b) == 0;
+            if escaped_inside
+                || !raw[c.clone()].iter().all(plain)
+                || !self.raw[c.clone()].iter().all(u8::is_ascii)
+            {
                 return false;
             }
             end = c.end;
@@ -147,7 +197,7 @@ mod tests {
         ) {
             let mut t = EscapedTelegram::default();
             let mut out = Vec::new();
-            t.write(&mut out, first.as_bytes(), None);
+            out.extend_from_slice(t.escaped(first.as_bytes(), None));
             prop_assert_eq!(&out, &escaped(first.as_bytes()));
             let mut next = first.clone().into_bytes();
             for (i, s) in &edits {
@@ -166,7 +216,7 @@ mod tests {
                 .collect();
             ranges.sort_by_key(|r| r.start);
             out.clear();
-            t.write(&mut out, &next, Some(&ranges));
+            out.extend_from_slice(t.escaped(&next, Some(&ranges)));
             prop_assert_eq!(&out, &escaped(&next));
         }
     }
@@ -178,11 +228,11 @@ mod tests {
         b[39] = b'7';
         let mut t = EscapedTelegram::default();
         let mut out = Vec::new();
-        t.write(&mut out, a, None);
+        out.extend_from_slice(t.escaped(a, None));
         out.clear();
         let change = [Range { start: 39, end: 40 }];
         assert!(t.patch(&b, &change), "a digit changed after the escapes");
-        t.write(&mut out, &b, Some(&change));
+        out.extend_from_slice(t.escaped(&b, Some(&change)));
         assert_eq!(out, escaped(&b));
     }
 }

@@ -1,12 +1,12 @@
 //! The streaming truth writer against the plain record, frame by frame, over catalogue
-//! scenarios that cross silence, faults, layout changes and panel output.
+//! scenarios that cross silence, faults, layout changes and panel output: every one
+//! with golden files, each frame, and some with frames skipped.
 
 use p1_scenario::{Scenario, Simulation, TruthRecord, TruthWriter};
 
 fn scenario(name: &str) -> Scenario {
     let path = format!("{}/../../scenarios/{name}.toml", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).expect("catalogue scenario");
-    Scenario::parse(&path, &text).expect("valid scenario")
+    Scenario::from_path(std::path::Path::new(&path)).expect("valid catalogue scenario")
 }
 
 /// Every `step`-th frame through one writer, each compared with the plain record.
@@ -33,17 +33,25 @@ fn check(name: &str, step: usize) {
     assert!(patched > 0, "{name}: some frames were patched");
 }
 
+/// The catalogue scenarios that have golden files.
+fn golden_scenarios() -> Vec<String> {
+    let dir = format!("{}/../../golden", env!("CARGO_MANIFEST_DIR"));
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("golden directory")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            Some(name.strip_suffix(".p1")?.to_owned())
+        })
+        .collect();
+    names.sort();
+    names
+}
+
 #[test]
 fn every_frame_matches_the_plain_record() {
-    for name in [
-        "quickstart",
-        "faults",
-        "power-failure",
-        "port-disabled",
-        "gas-replaced",
-        "front-panel",
-        "dst-autumn",
-    ] {
+    let names = golden_scenarios();
+    assert!(names.len() >= 20, "the catalogue is there: {names:?}");
+    for name in &names {
         check(name, 1);
     }
 }
