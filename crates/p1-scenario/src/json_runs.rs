@@ -3,19 +3,18 @@
 //!
 //! Consecutive truth lines differ in a few dozen of their ~170 values (the clock, the
 //! energy registers, the quarter's demand); everything else, keys and punctuation
-//! included, is the same bytes at shifted places. The copier keeps the previous line and,
-//! for each value and choice it was given, the value (or, for text, its bytes) and where
-//! it was written. On the next line, the writer makes the same calls in the same order:
-//! an equal value costs a comparison, a changed one is formatted and the unchanged bytes
-//! before it are copied in one run; `raw` costs nothing, because by the [`Json`]
-//! contract fixed bytes depend only on the choices made before them.
+//! included, is the same bytes at shifted places. So a line is made in two passes:
+//! - the writer's calls are only *recorded*: each value and choice as its kind and a
+//!   128-bit key that is the value itself (texts go to an arena), fixed bytes not at all;
+//! - the record is compared with the previous line's, key by key. An equal value is part
+//!   of a run copied from the previous line; a changed one is formatted from its key.
 //!
-//! The first choice that differs (or any mismatch of kinds) ends the copying: the bytes
-//! so far are still right, and the rest of the line is written in full. If the calls do
-//! not line up with the previous line at all (more or fewer than it had while every choice
-//! agreed, which the contract rules out), [`RunCopier::finish`] says so and the caller
-//! writes the line again from scratch. The result is always the bytes a `Vec<u8>` sink
-//! gets from the same calls (property-tested against it).
+//! This is sound because of the [`Json`] contract: fixed bytes depend only on the
+//! choices before them, so with equal choices the bytes between two values are those of
+//! the previous line. When a choice differs, or the records do not line up,
+//! [`RunCopier::finish`] says so and the caller makes the same calls again, which then
+//! write every byte. The first line is written that way too. The result is always the
+//! bytes a `Vec<u8>` sink gets from the same calls (property-tested against it).
 
 use p1_wire::Tst;
 use serde::Serialize;
@@ -29,42 +28,95 @@ enum Kind {
     Uint,
     Int,
     Tst,
-    Name,
     Bool,
-    /// Strings, hex, ready JSON and serde values: compared by their bytes.
-    Text,
+    /// Text to escape of at most [`SHORT`] bytes, held in the key itself.
+    ShortStr,
+    /// Bytes that are already JSON, at most [`SHORT`] of them, held in the key.
+    ShortJson,
+    /// Longer text to escape: the key is its place in the arena.
+    LongStr,
+    /// Longer JSON: the key is its place in the arena.
+    LongJson,
 }
 
-/// One recorded call: its kind, its value (for `Text`, unused: the bytes are compared)
-/// and the bytes it wrote in the last line (empty for a choice: its place).
-#[derive(Debug, Clone, Copy)]
+impl Kind {
+    /// Whether the key is a place, not the value: equal keys then say nothing.
+    fn is_long(self) -> bool {
+        matches!(self, Kind::LongStr | Kind::LongJson)
+    }
+}
+
+/// The longest text a key holds: 15 bytes and their count.
+const SHORT: usize = 15;
+
+/// One recorded call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Leaf {
     key: u128,
     kind: Kind,
-    start: usize,
-    end: usize,
+}
+
+/// A place in an arena as a key.
+fn span_key(start: usize, len: usize) -> u128 {
+    (start as u128) << 64 | len as u128
+}
+
+/// The range a [`span_key`] names.
+fn span(key: u128) -> std::ops::Range<usize> {
+    let start = (key >> 64) as usize;
+    start..start + (key as u64 as usize)
+}
+
+/// At most [`SHORT`] bytes as a key: the bytes, then their count in the top byte.
+fn short_key(bytes: &[u8]) -> u128 {
+    let mut k = [0u8; 16];
+    k[..bytes.len()].copy_from_slice(bytes);
+    k[15] = bytes.len() as u8;
+    u128::from_le_bytes(k)
+}
+
+/// A timestamp's fields as one number, and back.
+fn tst_key(t: Tst) -> u128 {
+    u128::from(u64::from_le_bytes([
+        t.year,
+        t.month,
+        t.day,
+        t.hour,
+        t.minute,
+        t.second,
+        u8::from(t.dst),
+        0,
+    ]))
+}
+
+fn key_tst(key: u128) -> Tst {
+    let [year, month, day, hour, minute, second, dst, _] = (key as u64).to_le_bytes();
+    Tst {
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+        dst: dst != 0,
+    }
 }
 
 /// Writes lines of JSON as runs copied from the previous line; one per stream of lines.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RunCopier {
-    /// The last finished line.
-    prev: Vec<u8>,
-    /// The line being written.
-    line: Vec<u8>,
-    /// The calls of the last line; while copying, entries before `next` already describe
-    /// the line being written.
-    leaves: Vec<Leaf>,
-    /// Index of the next call in `leaves`.
-    next: usize,
-    /// Bytes of `prev` already copied or replaced (copying mode only).
-    copied: usize,
-    /// Writing every byte (the first line, or after a choice differed).
+    /// Writing every byte (no previous line to copy from) rather than recording.
     full: bool,
-    /// The calls stopped lining up with the previous line's.
-    lost: bool,
-    /// Formatting space for text values.
-    scratch: Vec<u8>,
+    /// The calls of the line being made, and the long texts they named.
+    leaves: Vec<Leaf>,
+    arena: Vec<u8>,
+    /// The line being written (full mode, or by [`RunCopier::finish`]).
+    line: Vec<u8>,
+    /// The previous line, its calls, texts, and where each call's bytes are in it.
+    prev: Vec<u8>,
+    prev_leaves: Vec<Leaf>,
+    prev_arena: Vec<u8>,
+    places: Vec<(usize, usize)>,
 }
 
 impl RunCopier {
@@ -75,153 +127,138 @@ impl RunCopier {
 
     /// Starts a line.
     pub(crate) fn begin(&mut self) {
+        self.leaves.clear();
+        self.arena.clear();
         self.line.clear();
-        self.next = 0;
-        self.copied = 0;
-        self.full = self.leaves.is_empty();
-        self.lost = false;
+        self.full = self.prev_leaves.is_empty();
+        if self.full {
+            self.places.clear();
+        }
     }
 
-    /// Ends the line and appends it to `out`; `false` (nothing appended, the previous
+    /// Ends the line and appends it to `out`. `false` (nothing appended, the previous
     /// line forgotten) when the calls did not line up with the previous line's: begin
-    /// and write the line again, and it is written in full.
+    /// and make the same calls again, and they write the line in full.
     pub(crate) fn finish(&mut self, out: &mut Vec<u8>) -> bool {
-        if !self.full {
-            if self.next == self.leaves.len() {
-                self.line.extend_from_slice(&self.prev[self.copied..]);
-            } else {
-                self.lost = true;
-            }
-        }
-        if self.lost {
+        if !self.full && !self.patch() {
             self.prev.clear();
-            self.leaves.clear();
+            self.prev_leaves.clear();
+            self.places.clear();
             return false;
         }
         std::mem::swap(&mut self.prev, &mut self.line);
+        std::mem::swap(&mut self.prev_leaves, &mut self.leaves);
+        std::mem::swap(&mut self.prev_arena, &mut self.arena);
         out.extend_from_slice(&self.prev);
         true
     }
 
-    /// The calls differ from the previous line's from here on: copy the previous line up
-    /// to this call's place and write the rest in full.
-    #[cold]
-    fn diverge(&mut self) {
-        match self.leaves.get(self.next) {
-            Some(leaf) => {
-                self.line
-                    .extend_from_slice(&self.prev[self.copied..leaf.start]);
-            }
-            None => self.lost = true,
+    /// Writes `line` from the previous line and the recorded calls, and moves `places`
+    /// to the new line; `false` when the calls do not line up.
+    fn patch(&mut self) -> bool {
+        let n = self.leaves.len();
+        if self.prev_leaves.len() != n || self.places.len() != n {
+            return false;
         }
-        self.leaves.truncate(self.next);
-        self.full = true;
+        // Bytes of `prev` already copied or replaced, and how far the bytes after them
+        // have moved in `line`.
+        let mut copied = 0;
+        let mut shift: isize = 0;
+        for ((new, old), place) in self
+            .leaves
+            .iter()
+            .zip(&self.prev_leaves)
+            .zip(self.places.iter_mut())
+        {
+            let same = if new.kind.is_long() {
+                new.kind == old.kind
+                    && self.arena.get(span(new.key)) == self.prev_arena.get(span(old.key))
+            } else {
+                new == old
+            };
+            if same {
+                if shift != 0 {
+                    place.0 = place.0.wrapping_add_signed(shift);
+                    place.1 = place.1.wrapping_add_signed(shift);
+                }
+                continue;
+            }
+            if new.kind != old.kind || new.kind == Kind::Choice {
+                return false;
+            }
+            let (start, end) = *place;
+            let Some(run) = self.prev.get(copied..start) else {
+                return false;
+            };
+            self.line.extend_from_slice(run);
+            let at = self.line.len();
+            if !write_leaf(&mut self.line, *new, &self.arena) {
+                return false;
+            }
+            copied = end;
+            *place = (at, self.line.len());
+            shift = self.line.len() as isize - end as isize;
+        }
+        match self.prev.get(copied..) {
+            Some(rest) => self.line.extend_from_slice(rest),
+            None => return false,
+        }
+        true
     }
 
-    /// A value whose identity is `key`, written by `write` when it must be. (Not for
-    /// choices: a changed value is rewritten, a changed choice ends the copying.)
+    /// Records a call; in full mode also writes it and where it went.
     #[inline(always)]
-    fn value(&mut self, kind: Kind, key: u128, write: impl FnOnce(&mut Vec<u8>)) {
-        if !self.full {
-            if let Some(leaf) = self.leaves.get_mut(self.next) {
-                if leaf.kind == kind {
-                    if leaf.key == key {
-                        // Unchanged: its bytes go with the run around it.
-                        let start = self.line.len() + (leaf.start - self.copied);
-                        leaf.end = start + (leaf.end - leaf.start);
-                        leaf.start = start;
-                    } else {
-                        self.line
-                            .extend_from_slice(&self.prev[self.copied..leaf.start]);
-                        self.copied = leaf.end;
-                        leaf.start = self.line.len();
-                        write(&mut self.line);
-                        leaf.end = self.line.len();
-                        leaf.key = key;
-                    }
-                    // Bytes of the run before a value are moved lazily: `copied` stays.
-                    self.next += 1;
-                    return;
-                }
-            }
-            self.diverge();
+    fn leaf(&mut self, kind: Kind, key: u128) {
+        let leaf = Leaf { key, kind };
+        self.leaves.push(leaf);
+        if self.full {
+            let at = self.line.len();
+            write_leaf(&mut self.line, leaf, &self.arena);
+            self.places.push((at, self.line.len()));
         }
-        let start = self.line.len();
-        write(&mut self.line);
-        self.leaves.push(Leaf {
-            key,
-            kind,
-            start,
-            end: self.line.len(),
-        });
-        self.next += 1;
     }
 
-    /// A text value: `bytes` is what it writes.
-    #[inline]
-    fn text(&mut self, bytes: &[u8]) {
-        if !self.full {
-            if let Some(leaf) = self.leaves.get_mut(self.next) {
-                if leaf.kind == Kind::Text {
-                    if self.prev[leaf.start..leaf.end] == *bytes {
-                        let start = self.line.len() + (leaf.start - self.copied);
-                        leaf.end = start + bytes.len();
-                        leaf.start = start;
-                    } else {
-                        self.line
-                            .extend_from_slice(&self.prev[self.copied..leaf.start]);
-                        self.copied = leaf.end;
-                        leaf.start = self.line.len();
-                        self.line.extend_from_slice(bytes);
-                        leaf.end = self.line.len();
-                    }
-                    self.next += 1;
-                    return;
-                }
-            }
-            self.diverge();
+    /// Records a text: in the key when short, in the arena otherwise.
+    #[inline(always)]
+    fn text(&mut self, bytes: &[u8], short: Kind, long: Kind) {
+        if bytes.len() <= SHORT {
+            self.leaf(short, short_key(bytes));
+        } else {
+            let start = self.arena.len();
+            self.arena.extend_from_slice(bytes);
+            self.leaf(long, span_key(start, bytes.len()));
         }
-        let start = self.line.len();
-        self.line.extend_from_slice(bytes);
-        self.leaves.push(Leaf {
-            key: 0,
-            kind: Kind::Text,
-            start,
-            end: self.line.len(),
-        });
-        self.next += 1;
-    }
-
-    /// A text value formatted by `write` into the scratch buffer first.
-    fn formatted(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        write(&mut scratch);
-        self.text(&scratch);
-        self.scratch = scratch;
     }
 }
 
-/// A timestamp's fields as one number.
-fn tst_key(t: Tst) -> u128 {
-    u128::from_le_bytes([
-        t.year,
-        t.month,
-        t.day,
-        t.hour,
-        t.minute,
-        t.second,
-        u8::from(t.dst),
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-    ])
+/// Appends the bytes of `leaf` to `out`; `false` if a text is not where its key says or
+/// is not the UTF-8 it was given as.
+fn write_leaf(out: &mut Vec<u8>, leaf: Leaf, arena: &[u8]) -> bool {
+    let short = leaf.key.to_le_bytes();
+    let short = &short[..usize::from(short[15]).min(SHORT)];
+    match leaf.kind {
+        Kind::Choice => {}
+        Kind::Uint => json::uint(out, leaf.key),
+        Kind::Int => json::int(out, leaf.key as i128),
+        Kind::Tst => json::tst(out, key_tst(leaf.key)),
+        Kind::Bool => out.boolean(leaf.key != 0),
+        Kind::ShortStr | Kind::LongStr => {
+            let bytes = match leaf.kind {
+                Kind::ShortStr => Some(short),
+                _ => arena.get(span(leaf.key)),
+            };
+            match bytes.map(std::str::from_utf8) {
+                Some(Ok(text)) => json::string(out, text),
+                _ => return false,
+            }
+        }
+        Kind::ShortJson => out.extend_from_slice(short),
+        Kind::LongJson => match arena.get(span(leaf.key)) {
+            Some(bytes) => out.extend_from_slice(bytes),
+            None => return false,
+        },
+    }
+    true
 }
 
 impl Json for RunCopier {
@@ -234,71 +271,64 @@ impl Json for RunCopier {
 
     #[inline(always)]
     fn choice(&mut self, c: u64) {
-        let key = u128::from(c);
-        if !self.full {
-            if let Some(leaf) = self.leaves.get_mut(self.next) {
-                if leaf.kind == Kind::Choice && leaf.key == key {
-                    let at = self.line.len() + (leaf.start - self.copied);
-                    leaf.start = at;
-                    leaf.end = at;
-                    self.next += 1;
-                    return;
-                }
-            }
-            // A branch not taken last time: the fixed bytes from here on may differ.
-            self.diverge();
-        }
-        let at = self.line.len();
-        self.leaves.push(Leaf {
-            key,
-            kind: Kind::Choice,
-            start: at,
-            end: at,
-        });
-        self.next += 1;
+        self.leaf(Kind::Choice, c.into());
     }
 
     #[inline(always)]
     fn uint(&mut self, v: u128) {
-        self.value(Kind::Uint, v, |out| json::uint(out, v));
+        self.leaf(Kind::Uint, v);
     }
 
     #[inline(always)]
     fn int(&mut self, v: i128) {
-        self.value(Kind::Int, v as u128, |out| json::int(out, v));
+        self.leaf(Kind::Int, v as u128);
     }
 
     #[inline(always)]
     fn tst(&mut self, t: Tst) {
-        self.value(Kind::Tst, tst_key(t), |out| json::tst(out, t));
+        self.leaf(Kind::Tst, tst_key(t));
     }
 
-    #[inline(always)]
+    #[inline]
     fn name(&mut self, name: &'static str) {
-        // Equal address and length mean equal bytes; unequal ones are merely rewritten.
-        let key = (name.as_ptr() as usize as u128) << 64 | name.len() as u128;
-        self.value(Kind::Name, key, |out| out.name(name));
+        // A name needs no escape: it is its own text.
+        self.string(name);
     }
 
     #[inline(always)]
     fn boolean(&mut self, b: bool) {
-        self.value(Kind::Bool, b.into(), |out| out.boolean(b));
+        self.leaf(Kind::Bool, b.into());
     }
 
+    #[inline]
     fn string(&mut self, s: &str) {
-        self.formatted(|out| json::string(out, s));
+        self.text(s.as_bytes(), Kind::ShortStr, Kind::LongStr);
     }
 
     fn hex(&mut self, octets: &[u8]) {
-        self.formatted(|out| json::hex(out, octets));
+        let start = self.arena.len();
+        json::hex(&mut self.arena, octets);
+        // Formatted in the arena; a short one moves into its key.
+        if self.arena.len() - start <= SHORT {
+            let key = short_key(&self.arena[start..]);
+            self.arena.truncate(start);
+            self.leaf(Kind::ShortJson, key);
+        } else {
+            let len = self.arena.len() - start;
+            self.leaf(Kind::LongJson, span_key(start, len));
+        }
     }
 
+    #[inline]
     fn json(&mut self, bytes: &[u8]) {
-        self.text(bytes);
+        self.text(bytes, Kind::ShortJson, Kind::LongJson);
     }
 
     fn serde<T: Serialize + ?Sized>(&mut self, v: &T) {
-        self.formatted(|out| out.serde(v));
+        let start = self.arena.len();
+        self.arena.serde(v);
+        let len = self.arena.len() - start;
+        self.leaf(Kind::LongJson, span_key(start, len));
     }
 }
 

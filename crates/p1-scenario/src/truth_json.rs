@@ -923,7 +923,12 @@ mod tests {
                 copier.begin();
                 pair_line(&mut copier, &r, &s);
                 out.clear();
-                prop_assert!(copier.finish(&mut out), "the calls line up");
+                if !copier.finish(&mut out) {
+                    // A choice changed: the same calls again write the line in full.
+                    copier.begin();
+                    pair_line(&mut copier, &r, &s);
+                    prop_assert!(copier.finish(&mut out), "a full line always finishes");
+                }
                 prop_assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&plain));
             }
         }
