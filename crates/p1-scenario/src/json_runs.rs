@@ -40,6 +40,16 @@ enum Kind {
 }
 
 impl Kind {
+    /// The kind with short and long texts taken as one: a value that changes between
+    /// them is a changed value, not a different call.
+    fn family(self) -> Kind {
+        match self {
+            Kind::LongStr => Kind::ShortStr,
+            Kind::LongJson => Kind::ShortJson,
+            k => k,
+        }
+    }
+
     /// Whether the key is a place, not the value: equal keys then say nothing.
     fn is_long(self) -> bool {
         matches!(self, Kind::LongStr | Kind::LongJson)
@@ -103,6 +113,7 @@ fn key_tst(key: u128) -> Tst {
 }
 
 /// Writes lines of JSON as runs copied from the previous line; one per stream of lines.
+/// A line's calls go to the sink [`RunCopier::copy`] or [`RunCopier::full`] returns.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RunCopier {
     /// Writing every byte (no previous line to copy from) rather than recording.
@@ -125,20 +136,33 @@ impl RunCopier {
         RunCopier::default()
     }
 
-    /// Starts a line.
-    pub(crate) fn begin(&mut self) {
+    /// Starts a line to be copied from the previous one: make the line's calls on the
+    /// sink, then [`RunCopier::finish`]. `None` when there is no previous line.
+    pub(crate) fn copy(&mut self) -> Option<Calls<'_, false>> {
+        if self.prev_leaves.is_empty() {
+            return None;
+        }
+        self.start(false);
+        Some(Calls(self))
+    }
+
+    /// Starts a line written in full, forgetting the previous one.
+    pub(crate) fn full(&mut self) -> Calls<'_, true> {
+        self.start(true);
+        self.places.clear();
+        Calls(self)
+    }
+
+    fn start(&mut self, full: bool) {
+        self.full = full;
         self.leaves.clear();
         self.arena.clear();
         self.line.clear();
-        self.full = self.prev_leaves.is_empty();
-        if self.full {
-            self.places.clear();
-        }
     }
 
     /// Ends the line and appends it to `out`. `false` (nothing appended, the previous
-    /// line forgotten) when the calls did not line up with the previous line's: begin
-    /// and make the same calls again, and they write the line in full.
+    /// line forgotten) when the calls did not line up with the previous line's: make
+    /// them again on [`RunCopier::full`].
     pub(crate) fn finish(&mut self, out: &mut Vec<u8>) -> bool {
         if !self.full && !self.patch() {
             self.prev.clear();
@@ -183,7 +207,7 @@ impl RunCopier {
                 }
                 continue;
             }
-            if new.kind != old.kind || new.kind == Kind::Choice {
+            if new.kind.family() != old.kind.family() || new.kind == Kind::Choice {
                 return false;
             }
             let (start, end) = *place;
@@ -205,16 +229,24 @@ impl RunCopier {
         }
         true
     }
+}
 
+/// The sink of one line's calls: recording them (`FULL = false`) or writing every byte
+/// as well (`FULL = true`). The two are separate types so that recording, the common
+/// case, costs no test per fixed byte.
+pub(crate) struct Calls<'a, const FULL: bool>(&'a mut RunCopier);
+
+impl<const FULL: bool> Calls<'_, FULL> {
     /// Records a call; in full mode also writes it and where it went.
     #[inline(always)]
     fn leaf(&mut self, kind: Kind, key: u128) {
+        let c = &mut *self.0;
         let leaf = Leaf { key, kind };
-        self.leaves.push(leaf);
-        if self.full {
-            let at = self.line.len();
-            write_leaf(&mut self.line, leaf, &self.arena);
-            self.places.push((at, self.line.len()));
+        c.leaves.push(leaf);
+        if FULL {
+            let at = c.line.len();
+            write_leaf(&mut c.line, leaf, &c.arena);
+            c.places.push((at, c.line.len()));
         }
     }
 
@@ -224,8 +256,9 @@ impl RunCopier {
         if bytes.len() <= SHORT {
             self.leaf(short, short_key(bytes));
         } else {
-            let start = self.arena.len();
-            self.arena.extend_from_slice(bytes);
+            let arena = &mut self.0.arena;
+            let start = arena.len();
+            arena.extend_from_slice(bytes);
             self.leaf(long, span_key(start, bytes.len()));
         }
     }
@@ -261,11 +294,11 @@ fn write_leaf(out: &mut Vec<u8>, leaf: Leaf, arena: &[u8]) -> bool {
     true
 }
 
-impl Json for RunCopier {
+impl<const FULL: bool> Json for Calls<'_, FULL> {
     #[inline(always)]
     fn raw(&mut self, bytes: &'static [u8]) {
-        if self.full {
-            self.line.extend_from_slice(bytes);
+        if FULL {
+            self.0.line.extend_from_slice(bytes);
         }
     }
 
@@ -306,15 +339,16 @@ impl Json for RunCopier {
     }
 
     fn hex(&mut self, octets: &[u8]) {
-        let start = self.arena.len();
-        json::hex(&mut self.arena, octets);
+        let arena = &mut self.0.arena;
+        let start = arena.len();
+        json::hex(arena, octets);
         // Formatted in the arena; a short one moves into its key.
-        if self.arena.len() - start <= SHORT {
-            let key = short_key(&self.arena[start..]);
-            self.arena.truncate(start);
+        let len = arena.len() - start;
+        if len <= SHORT {
+            let key = short_key(&arena[start..]);
+            arena.truncate(start);
             self.leaf(Kind::ShortJson, key);
         } else {
-            let len = self.arena.len() - start;
             self.leaf(Kind::LongJson, span_key(start, len));
         }
     }
@@ -325,9 +359,10 @@ impl Json for RunCopier {
     }
 
     fn serde<T: Serialize + ?Sized>(&mut self, v: &T) {
-        let start = self.arena.len();
-        self.arena.serde(v);
-        let len = self.arena.len() - start;
+        let arena = &mut self.0.arena;
+        let start = arena.len();
+        arena.serde(v);
+        let len = arena.len() - start;
         self.leaf(Kind::LongJson, span_key(start, len));
     }
 }
@@ -336,68 +371,82 @@ impl Json for RunCopier {
 mod tests {
     use super::*;
 
-    /// One line of `calls` through `copier`, written again in full when it lost track.
-    fn line(copier: &mut RunCopier, calls: impl Fn(&mut RunCopier)) -> (String, bool) {
+    /// One line through `copier`: `copy` recording, then written in full with `full`
+    /// when it did not line up; and whether it was copied.
+    fn line(
+        copier: &mut RunCopier,
+        copy: &dyn Fn(&mut Calls<'_, false>),
+        full: &dyn Fn(&mut Calls<'_, true>),
+    ) -> (String, bool) {
         let mut out = Vec::new();
-        copier.begin();
-        calls(copier);
-        let lined_up = copier.finish(&mut out);
-        if !lined_up {
-            copier.begin();
-            calls(copier);
+        let copied = match copier.copy() {
+            Some(mut j) => {
+                copy(&mut j);
+                true
+            }
+            None => false,
+        } && copier.finish(&mut out);
+        if !copied {
+            full(&mut copier.full());
             assert!(copier.finish(&mut out), "a full line always finishes");
         }
-        (String::from_utf8(out).unwrap(), lined_up)
+        (String::from_utf8(out).unwrap(), copied)
+    }
+
+    fn object<J: Json>(j: &mut J, a: u128, s: &str) {
+        j.raw(b"{\"a\":");
+        j.uint(a);
+        j.raw(b",\"s\":");
+        j.string(s);
+        j.raw(b",\"b\":");
+        j.boolean(a % 2 == 0);
+        j.raw(b"}");
     }
 
     #[test]
     fn unchanged_runs_are_copied_and_changed_values_rewritten() {
         let mut c = RunCopier::new();
-        let calls = |a: u128, s: &'static str| {
-            move |j: &mut RunCopier| {
-                j.raw(b"{\"a\":");
-                j.uint(a);
-                j.raw(b",\"s\":");
-                j.string(s);
-                j.raw(b",\"b\":");
-                j.boolean(a % 2 == 0);
-                j.raw(b"}");
-            }
+        let mut check = |a: u128, s: &str, want: &str, copied: bool| {
+            let got = line(&mut c, &|j| object(j, a, s), &|j| object(j, a, s));
+            assert_eq!(got, (want.to_owned(), copied));
         };
-        assert_eq!(
-            line(&mut c, calls(7, "x")),
-            (r#"{"a":7,"s":"x","b":false}"#.into(), true)
-        );
-        assert_eq!(
-            line(&mut c, calls(7, "x")),
-            (r#"{"a":7,"s":"x","b":false}"#.into(), true)
-        );
-        assert_eq!(
-            line(&mut c, calls(12345, "x\"y")),
-            (r#"{"a":12345,"s":"x\"y","b":false}"#.into(), true)
-        );
-        assert_eq!(
-            line(&mut c, calls(8, "x")),
-            (r#"{"a":8,"s":"x","b":true}"#.into(), true)
-        );
+        check(7, "x", r#"{"a":7,"s":"x","b":false}"#, false);
+        check(7, "x", r#"{"a":7,"s":"x","b":false}"#, true);
+        check(12345, "x\"y", r#"{"a":12345,"s":"x\"y","b":false}"#, true);
+        let long = "a text longer than a key holds, with \u{e9}";
+        check(8, long, &format!(r#"{{"a":8,"s":"{long}","b":true}}"#), true);
+        check(8, "x", r#"{"a":8,"s":"x","b":true}"#, true);
+    }
+
+    fn optional<J: Json>(j: &mut J, v: Option<u128>) {
+        j.raw(b"[");
+        json::opt(j, v, |j, v| j.uint(v));
+        j.raw(b",");
+        j.int(-1);
+        j.raw(b"]");
     }
 
     #[test]
-    fn a_changed_choice_writes_the_rest_in_full() {
+    fn a_changed_choice_writes_the_line_in_full() {
         let mut c = RunCopier::new();
-        let calls = |v: Option<u128>| {
-            move |j: &mut RunCopier| {
-                j.raw(b"[");
-                json::opt(j, v, |j, v| j.uint(v));
-                j.raw(b",");
-                j.int(-1);
-                j.raw(b"]");
-            }
+        let mut check = |v: Option<u128>, want: &str, copied: bool| {
+            let got = line(&mut c, &|j| optional(j, v), &|j| optional(j, v));
+            assert_eq!(got, (want.to_owned(), copied));
         };
-        assert_eq!(line(&mut c, calls(Some(3))).0, "[3,-1]");
-        assert_eq!(line(&mut c, calls(None)).0, "[null,-1]");
-        assert_eq!(line(&mut c, calls(None)).0, "[null,-1]");
-        assert_eq!(line(&mut c, calls(Some(40))).0, "[40,-1]");
+        check(Some(3), "[3,-1]", false);
+        check(None, "[null,-1]", false);
+        check(None, "[null,-1]", true);
+        check(Some(40), "[40,-1]", false);
+        check(Some(41), "[41,-1]", true);
+    }
+
+    fn counted<J: Json>(j: &mut J, n: u128) {
+        j.raw(b"[");
+        for k in 0..n {
+            j.uint(k);
+            j.raw(b",");
+        }
+        j.raw(b"0]");
     }
 
     /// Calls that break the contract (a count that changes without a choice) are caught
@@ -405,19 +454,13 @@ mod tests {
     #[test]
     fn calls_that_do_not_line_up_are_written_again() {
         let mut c = RunCopier::new();
-        let calls = |n: u128| {
-            move |j: &mut RunCopier| {
-                j.raw(b"[");
-                for k in 0..n {
-                    j.uint(k);
-                    j.raw(b",");
-                }
-                j.raw(b"0]");
-            }
+        let mut check = |n: u128, want: &str, copied: bool| {
+            let got = line(&mut c, &|j| counted(j, n), &|j| counted(j, n));
+            assert_eq!(got, (want.to_owned(), copied));
         };
-        assert_eq!(line(&mut c, calls(2)), ("[0,1,0]".into(), true));
-        assert_eq!(line(&mut c, calls(1)), ("[0,0]".into(), false));
-        assert_eq!(line(&mut c, calls(3)), ("[0,1,2,0]".into(), false));
-        assert_eq!(line(&mut c, calls(3)), ("[0,1,2,0]".into(), true));
+        check(2, "[0,1,0]", false);
+        check(1, "[0,0]", false);
+        check(3, "[0,1,2,0]", false);
+        check(3, "[0,1,2,0]", true);
     }
 }

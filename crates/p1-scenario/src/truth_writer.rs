@@ -61,32 +61,35 @@ impl TruthWriter {
         } else {
             out.json(self.telegram.escaped(raw, frame.telegram_changes()));
         }
-        self.runs.begin();
-        self.write_rest(frame);
-        if !self.runs.finish(out) {
-            // A choice differs from the previous line: the same calls write it in full.
-            self.runs.begin();
-            self.write_rest(frame);
+        let copied = match self.runs.copy() {
+            Some(mut j) => {
+                rest_calls(&mut j, frame);
+                true
+            }
+            None => false,
+        } && self.runs.finish(out);
+        if !copied {
+            // The first line, or a choice differs from the previous line: in full.
+            rest_calls(&mut self.runs.full(), frame);
             self.runs.finish(out);
         }
         out.push(b'\n');
     }
+}
 
-    /// The calls of [`TruthRecord::write_json`] after the telegram, into the run copier.
-    fn write_rest(&mut self, frame: &SimFrame) {
-        let j = &mut self.runs;
-        j.raw(b",\"crc\":");
-        json::opt_string(j, truth::crc_text(frame.telegram()));
-        let faults = frame.faults_scheduled.then(|| FaultTruth::of(frame));
-        truth::write_rest(
-            j,
-            frame.readout.as_ref(),
-            &frame.state,
-            &frame.refused,
-            faults.as_ref(),
-            frame.panel.as_ref(),
-        );
-    }
+/// The calls of [`TruthRecord::write_json`] after the telegram.
+fn rest_calls<J: Json>(j: &mut J, frame: &SimFrame) {
+    j.raw(b",\"crc\":");
+    json::opt_string(j, truth::crc_text(frame.telegram()));
+    let faults = frame.faults_scheduled.then(|| FaultTruth::of(frame));
+    truth::write_rest(
+        j,
+        frame.readout.as_ref(),
+        &frame.state,
+        &frame.refused,
+        faults.as_ref(),
+        frame.panel.as_ref(),
+    );
 }
 
 /// The last telegram and its JSON string.
@@ -231,13 +234,17 @@ mod tests {
         let (mut out, mut copied, mut n) = (Vec::new(), 0, 0);
         while let Some(frame) = sim.next_frame() {
             out.clear();
-            w.runs.begin();
-            w.write_rest(frame);
-            if w.runs.finish(&mut out) {
+            let lined_up = match w.runs.copy() {
+                Some(mut j) => {
+                    rest_calls(&mut j, frame);
+                    true
+                }
+                None => false,
+            } && w.runs.finish(&mut out);
+            if lined_up {
                 copied += 1;
             } else {
-                w.runs.begin();
-                w.write_rest(frame);
+                rest_calls(&mut w.runs.full(), frame);
                 assert!(w.runs.finish(&mut out));
             }
             n += 1;
