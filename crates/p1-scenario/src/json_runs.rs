@@ -3,11 +3,13 @@
 //!
 //! Consecutive truth lines differ in a few dozen of their ~170 values (the clock, the
 //! energy registers, the quarter's demand); everything else, keys and punctuation
-//! included, is the same bytes at shifted places. So a line is made in two passes:
-//! - the writer's calls are only *recorded*: each value and choice as its kind and a
-//!   128-bit key that is the value itself (texts go to an arena), fixed bytes not at all;
-//! - the record is compared with the previous line's, key by key. An equal value is part
-//!   of a run copied from the previous line; a changed one is formatted from its key.
+//! included, is the same bytes at shifted places. So a line is made in two steps:
+//! - each of the writer's calls is compared with the same call of the previous line: a
+//!   value or choice as its kind and a 128-bit key that is the value itself (long texts
+//!   go to an arena and are compared there), fixed bytes not at all. A call that differs
+//!   is noted;
+//! - the line is then the previous one with the noted values formatted from their keys
+//!   in place, the runs between them copied.
 //!
 //! This is sound because of the [`Json`] contract: fixed bytes depend only on the
 //! choices before them, so with equal choices the bytes between two values are those of
@@ -48,11 +50,6 @@ impl Kind {
             Kind::LongJson => Kind::ShortJson,
             k => k,
         }
-    }
-
-    /// Whether the key is a place, not the value: equal keys then say nothing.
-    fn is_long(self) -> bool {
-        matches!(self, Kind::LongStr | Kind::LongJson)
     }
 }
 
@@ -116,18 +113,26 @@ fn key_tst(key: u128) -> Tst {
 /// A line's calls go to the sink [`RunCopier::copy`] or [`RunCopier::full`] returns.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RunCopier {
-    /// Writing every byte (no previous line to copy from) rather than recording.
+    /// Writing every byte rather than comparing with the previous line.
     full: bool,
-    /// The calls of the line being made, and the long texts they named.
+    /// The calls stopped lining up with the previous line's (copying only).
+    lost: bool,
+    /// The calls of the last line, updated in place as the new line's calls come, and
+    /// where each one's bytes are in the last line.
     leaves: Vec<Leaf>,
-    arena: Vec<u8>,
-    /// The line being written (full mode, or by [`RunCopier::finish`]).
-    line: Vec<u8>,
-    /// The previous line, its calls, texts, and where each call's bytes are in it.
-    prev: Vec<u8>,
-    prev_leaves: Vec<Leaf>,
-    prev_arena: Vec<u8>,
     places: Vec<(usize, usize)>,
+    /// Index of the next call.
+    next: usize,
+    /// Calls of this line that differ from the last line's, in order, and how far the
+    /// bytes after each have moved once it is rewritten.
+    changed: Vec<usize>,
+    shifts: Vec<isize>,
+    /// Long texts of this line, and of the last line.
+    arena: Vec<u8>,
+    prev_arena: Vec<u8>,
+    /// The line being written, and the last line.
+    line: Vec<u8>,
+    prev: Vec<u8>,
 }
 
 impl RunCopier {
@@ -139,7 +144,7 @@ impl RunCopier {
     /// Starts a line to be copied from the previous one: make the line's calls on the
     /// sink, then [`RunCopier::finish`]. `None` when there is no previous line.
     pub(crate) fn copy(&mut self) -> Option<Calls<'_, false>> {
-        if self.prev_leaves.is_empty() {
+        if self.leaves.is_empty() {
             return None;
         }
         self.start(false);
@@ -149,13 +154,16 @@ impl RunCopier {
     /// Starts a line written in full, forgetting the previous one.
     pub(crate) fn full(&mut self) -> Calls<'_, true> {
         self.start(true);
+        self.leaves.clear();
         self.places.clear();
         Calls(self)
     }
 
     fn start(&mut self, full: bool) {
         self.full = full;
-        self.leaves.clear();
+        self.lost = false;
+        self.next = 0;
+        self.changed.clear();
         self.arena.clear();
         self.line.clear();
     }
@@ -164,103 +172,132 @@ impl RunCopier {
     /// line forgotten) when the calls did not line up with the previous line's: make
     /// them again on [`RunCopier::full`].
     pub(crate) fn finish(&mut self, out: &mut Vec<u8>) -> bool {
-        if !self.full && !self.patch() {
+        if !self.full && (self.lost || self.next != self.leaves.len() || !self.patch()) {
             self.prev.clear();
-            self.prev_leaves.clear();
+            self.leaves.clear();
             self.places.clear();
             return false;
         }
         std::mem::swap(&mut self.prev, &mut self.line);
-        std::mem::swap(&mut self.prev_leaves, &mut self.leaves);
         std::mem::swap(&mut self.prev_arena, &mut self.arena);
         out.extend_from_slice(&self.prev);
         true
     }
 
-    /// Writes `line` from the previous line and the recorded calls, and moves `places`
-    /// to the new line; `false` when the calls do not line up.
+    /// Writes `line` as the last line with the changed calls rewritten, and moves
+    /// `places` to it; `false` if a place or text is not where it should be.
     fn patch(&mut self) -> bool {
-        let n = self.leaves.len();
-        if self.prev_leaves.len() != n || self.places.len() != n {
-            return false;
-        }
         // Bytes of `prev` already copied or replaced, and how far the bytes after them
         // have moved in `line`.
         let mut copied = 0;
-        let mut shift: isize = 0;
-        for ((new, old), place) in self
-            .leaves
-            .iter()
-            .zip(&self.prev_leaves)
-            .zip(self.places.iter_mut())
-        {
-            let same = if new.kind.is_long() {
-                new.kind == old.kind
-                    && self.arena.get(span(new.key)) == self.prev_arena.get(span(old.key))
-            } else {
-                new == old
-            };
-            if same {
-                if shift != 0 {
-                    place.0 = place.0.wrapping_add_signed(shift);
-                    place.1 = place.1.wrapping_add_signed(shift);
-                }
-                continue;
-            }
-            if new.kind.family() != old.kind.family() || new.kind == Kind::Choice {
+        let mut moved = false;
+        self.shifts.clear();
+        for &i in &self.changed {
+            let Some(&(start, end)) = self.places.get(i) else {
                 return false;
-            }
-            let (start, end) = *place;
+            };
             let Some(run) = self.prev.get(copied..start) else {
                 return false;
             };
             self.line.extend_from_slice(run);
             let at = self.line.len();
-            if !write_leaf(&mut self.line, *new, &self.arena) {
+            if !write_leaf(&mut self.line, self.leaves[i], &self.arena) {
                 return false;
             }
             copied = end;
-            *place = (at, self.line.len());
-            shift = self.line.len() as isize - end as isize;
+            self.places[i] = (at, self.line.len());
+            let shift = self.line.len() as isize - end as isize;
+            self.shifts.push(shift);
+            moved |= shift != 0;
         }
         match self.prev.get(copied..) {
             Some(rest) => self.line.extend_from_slice(rest),
             None => return false,
         }
+        if moved {
+            // The unchanged calls after each changed one moved by its shift.
+            let mut shift: isize = 0;
+            let mut changed = self.changed.iter().zip(&self.shifts).peekable();
+            for (i, place) in self.places.iter_mut().enumerate() {
+                if let Some((_, &after)) = changed.next_if(|&(&c, _)| c == i) {
+                    shift = after;
+                    continue;
+                }
+                place.0 = place.0.wrapping_add_signed(shift);
+                place.1 = place.1.wrapping_add_signed(shift);
+            }
+        }
         true
     }
 }
 
-/// The sink of one line's calls: recording them (`FULL = false`) or writing every byte
-/// as well (`FULL = true`). The two are separate types so that recording, the common
-/// case, costs no test per fixed byte.
+/// The sink of one line's calls: comparing them with the previous line's
+/// (`FULL = false`) or writing every byte (`FULL = true`). The two are separate types so
+/// that copying, the common case, costs no test per fixed byte.
 pub(crate) struct Calls<'a, const FULL: bool>(&'a mut RunCopier);
 
 impl<const FULL: bool> Calls<'_, FULL> {
-    /// Records a call; in full mode also writes it and where it went.
+    /// A call: compared with the previous line's (noted if it differs), or written.
     #[inline(always)]
     fn leaf(&mut self, kind: Kind, key: u128) {
         let c = &mut *self.0;
-        let leaf = Leaf { key, kind };
-        c.leaves.push(leaf);
+        let new = Leaf { key, kind };
         if FULL {
+            c.leaves.push(new);
             let at = c.line.len();
-            write_leaf(&mut c.line, leaf, &c.arena);
+            write_leaf(&mut c.line, new, &c.arena);
             c.places.push((at, c.line.len()));
+            return;
+        }
+        let i = c.next;
+        c.next += 1;
+        match c.leaves.get_mut(i) {
+            Some(old) if *old == new => {}
+            Some(old) => {
+                // A different branch, or a different kind of call: not a changed value.
+                if old.kind.family() != kind.family() || kind == Kind::Choice {
+                    c.lost = true;
+                }
+                *old = new;
+                c.changed.push(i);
+            }
+            None => c.lost = true,
         }
     }
 
-    /// Records a text: in the key when short, in the arena otherwise.
+    /// A text: in the key when short, in the arena otherwise.
     #[inline(always)]
     fn text(&mut self, bytes: &[u8], short: Kind, long: Kind) {
         if bytes.len() <= SHORT {
             self.leaf(short, short_key(bytes));
         } else {
-            let arena = &mut self.0.arena;
-            let start = arena.len();
-            arena.extend_from_slice(bytes);
-            self.leaf(long, span_key(start, bytes.len()));
+            let start = self.0.arena.len();
+            self.0.arena.extend_from_slice(bytes);
+            self.long(long, start);
         }
+    }
+
+    /// A long text, in the arena from `start` on: compared with the previous line's by
+    /// its bytes, as its key is only its place.
+    fn long(&mut self, kind: Kind, start: usize) {
+        let c = &mut *self.0;
+        let key = span_key(start, c.arena.len() - start);
+        if !FULL {
+            if let Some(old) = c.leaves.get_mut(c.next) {
+                if old.kind.family() == kind.family() {
+                    // Equal places in the two arenas say nothing: the bytes decide.
+                    if old.kind != kind
+                        || c.prev_arena.get(span(old.key)) != c.arena.get(start..)
+                    {
+                        c.changed.push(c.next);
+                    }
+                    *old = Leaf { key, kind };
+                    c.next += 1;
+                    return;
+                }
+            }
+        }
+        self.leaf(kind, key);
     }
 }
 
@@ -349,7 +386,7 @@ impl<const FULL: bool> Json for Calls<'_, FULL> {
             arena.truncate(start);
             self.leaf(Kind::ShortJson, key);
         } else {
-            self.leaf(Kind::LongJson, span_key(start, len));
+            self.long(Kind::LongJson, start);
         }
     }
 
@@ -359,11 +396,9 @@ impl<const FULL: bool> Json for Calls<'_, FULL> {
     }
 
     fn serde<T: Serialize + ?Sized>(&mut self, v: &T) {
-        let arena = &mut self.0.arena;
-        let start = arena.len();
-        arena.serde(v);
-        let len = arena.len() - start;
-        self.leaf(Kind::LongJson, span_key(start, len));
+        let start = self.0.arena.len();
+        self.0.arena.serde(v);
+        self.long(Kind::LongJson, start);
     }
 }
 
