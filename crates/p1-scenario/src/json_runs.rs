@@ -286,9 +286,7 @@ impl<const FULL: bool> Calls<'_, FULL> {
             if let Some(old) = c.leaves.get_mut(c.next) {
                 if old.kind.family() == kind.family() {
                     // Equal places in the two arenas say nothing: the bytes decide.
-                    if old.kind != kind
-                        || c.prev_arena.get(span(old.key)) != c.arena.get(start..)
-                    {
+                    if old.kind != kind || c.prev_arena.get(span(old.key)) != c.arena.get(start..) {
                         c.changed.push(c.next);
                     }
                     *old = Leaf { key, kind };
@@ -449,7 +447,12 @@ mod tests {
         check(7, "x", r#"{"a":7,"s":"x","b":false}"#, true);
         check(12345, "x\"y", r#"{"a":12345,"s":"x\"y","b":false}"#, true);
         let long = "a text longer than a key holds, with \u{e9}";
-        check(8, long, &format!(r#"{{"a":8,"s":"{long}","b":true}}"#), true);
+        check(
+            8,
+            long,
+            &format!(r#"{{"a":8,"s":"{long}","b":true}}"#),
+            true,
+        );
         check(8, "x", r#"{"a":8,"s":"x","b":true}"#, true);
     }
 
