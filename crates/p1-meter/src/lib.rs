@@ -24,4 +24,4 @@ pub use meter::{
     BUTTON_HOLD_MS, Command, CommandError, ConfigError, ConfigField, CutReason, Load, MAX_TIME,
     MIN_TIME, MJ_PER_WH, MbusField, Meter, MeterState, PhaseLoad, PrepaidState,
 };
-pub use time::SimTime;
+pub use time::{LocalClock, SimTime};

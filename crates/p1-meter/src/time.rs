@@ -298,6 +298,37 @@ impl LocalDay {
     }
 }
 
+/// [`SimTime::tst`] for a stream of instants that mostly share a local day (the
+/// telegram instants of a run): the day is kept, so the time-zone look-up happens once a
+/// day instead of at every instant. Any instant may be asked, in any order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalClock {
+    day: LocalDay,
+}
+
+impl Default for LocalClock {
+    fn default() -> LocalClock {
+        LocalClock {
+            day: LocalDay::EMPTY,
+        }
+    }
+}
+
+impl LocalClock {
+    /// A clock that has seen no instant yet.
+    pub fn new() -> LocalClock {
+        LocalClock::default()
+    }
+
+    /// `t.tst()`, from the kept day when it covers `t`.
+    pub fn tst(&mut self, t: SimTime) -> Tst {
+        if !self.day.covers(t.0) {
+            self.day = LocalDay::containing(t.0);
+        }
+        self.day.tst_or_zone(t.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -442,6 +473,28 @@ mod tests {
         ) {
             check_span(built, built + later);
             check_span(built, built - later);
+        }
+    }
+
+    #[test]
+    fn a_local_clock_reads_as_the_zone_does() {
+        let mut clock = LocalClock::new();
+        // Both 2026 transitions a day either side, forwards, then back and forth.
+        for start in [1_774_656_000_000_i64, 1_792_886_400_000] {
+            let mut t = start - DAY_MS;
+            while t < start + 2 * DAY_MS {
+                assert_eq!(clock.tst(SimTime(t)), SimTime(t).tst(), "{t}");
+                t += 7_001;
+            }
+        }
+        for t in [
+            0,
+            1_774_745_999_999,
+            -5,
+            1_774_746_000_000,
+            4_102_444_800_000 + 3 * DAY_MS,
+        ] {
+            assert_eq!(clock.tst(SimTime(t)), SimTime(t).tst(), "{t}");
         }
     }
 }

@@ -19,6 +19,8 @@
 
 use std::ops::Range;
 
+use p1_meter::LocalClock;
+
 use crate::json_runs::RunCopier;
 use crate::sim::SimFrame;
 use crate::truth::{self, FaultTruth, TruthRecord};
@@ -29,6 +31,8 @@ use crate::truth_json::{self as json, Json};
 pub struct TruthWriter {
     telegram: EscapedTelegram,
     runs: RunCopier,
+    /// For the true local time of each frame.
+    local: LocalClock,
 }
 
 impl TruthWriter {
@@ -37,6 +41,7 @@ impl TruthWriter {
         TruthWriter {
             telegram: EscapedTelegram::default(),
             runs: RunCopier::new(),
+            local: LocalClock::new(),
         }
     }
 
@@ -51,7 +56,7 @@ impl TruthWriter {
             None => out.string(&TruthRecord::from_frame(frame).utc),
         }
         out.raw(b",\"local\":");
-        out.tst(frame.at.tst());
+        out.tst(self.local.tst(frame.at));
         out.raw(b",\"meter_time\":");
         json::opt(out, frame.readout.as_ref(), |j, r| j.tst(r.time));
         out.raw(b",\"telegram\":");
