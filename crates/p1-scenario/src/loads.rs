@@ -46,6 +46,12 @@ impl Contribution {
                 *a = a.saturating_add(b);
                 continue;
             }
+            if permille == -1000 {
+                // A pulse's falling edge in `compose`: the formula gives -b, saturated
+                // (only i64::MIN has no negation), without the division.
+                *a = a.saturating_add(b.checked_neg().unwrap_or(i64::MAX));
+                continue;
+            }
             // i128 division truncates toward zero like i64's, so in range the result is
             // the same as `b * permille / 1000`.
             let scaled = i128::from(b) * i128::from(permille) / 1000;
@@ -680,10 +686,11 @@ impl LoadRuntime {
             clouds.push((t, if cloudy { factor } else { 1000 }));
         }
         let mut segment = 0;
+        let mut sky = sun::Sky::new();
         let mut t = day.start;
         while t < day.end {
             let end = t.plus_ms(minute).min(day.end);
-            let ghi = sun::clear_sky_ghi(t.millis() + minute / 2);
+            let ghi = sky.ghi(t.millis() + minute / 2);
             while segment + 1 < clouds.len() && clouds[segment].0 <= t {
                 segment += 1;
             }
@@ -797,6 +804,31 @@ mod tests {
         let mut sum = Contribution::default();
         sum.add_scaled(&Contribution::power(-1001, &[1]), 999);
         assert_eq!(sum.power_w[0], -999);
+        // The shortcuts for +-1000 are the general formula's results.
+        let values = [
+            i64::MIN,
+            i64::MIN + 1,
+            -1001,
+            -1,
+            0,
+            1,
+            999,
+            i64::MAX - 1,
+            i64::MAX,
+        ];
+        for a in values {
+            for b in values {
+                for permille in [1000, -1000] {
+                    let mut sum = Contribution::power(a, &[1]);
+                    sum.add_scaled(&Contribution::power(b, &[1]), permille);
+                    // The scaled value saturates to i64, then the sum does.
+                    let scaled = i128::from(b) * i128::from(permille) / 1000;
+                    let scaled = scaled.clamp(i64::MIN.into(), i64::MAX.into()) as i64;
+                    let want = a.saturating_add(scaled);
+                    assert_eq!(sum.power_w[0], want, "{a} + {b} * {permille}");
+                }
+            }
+        }
     }
 
     #[test]
