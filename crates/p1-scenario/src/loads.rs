@@ -5,9 +5,14 @@
 //! which the value may change ([`LoadRuntime::next_change`]), so the driver jumps from
 //! change to change instead of ticking. Random loads draw from their own
 //! `ChaCha8Rng`, one local day at a time and always in day order, so the draws do not
-//! depend on when the driver asks.
+//! depend on when the driver asks. A load's days are planned by its [`Planner`], a pure
+//! function of the load's spec, seed and first day: on the simulation's thread as the
+//! driver reaches them, or ahead of it on a worker thread ([`LoadRuntime::plan_ahead`]),
+//! for the same steps.
 
 use std::ops::Range;
+use std::sync::mpsc;
+use std::thread;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime};
 use p1_meter::SimTime;
@@ -44,6 +49,12 @@ impl Contribution {
                 // The common case, exactly the general formula's result without its
                 // 128-bit division (which a profile of the per-step path showed).
                 *a = a.saturating_add(b);
+                continue;
+            }
+            if permille == -1000 {
+                // A pulse's falling edge in `compose`: the formula gives -b, saturated
+                // (only i64::MIN has no negation), without the division.
+                *a = a.saturating_add(b.checked_neg().unwrap_or(i64::MAX));
                 continue;
             }
             // i128 division truncates toward zero like i64's, so in range the result is
@@ -299,33 +310,163 @@ pub(crate) struct LoadRuntime {
     pub name: String,
     pub enabled: bool,
     pub scale_permille: i64,
-    kind: LoadKind,
-    rng: ChaCha8Rng,
     /// The planned day (`None` for precomputed loads).
     day: Option<Day>,
     steps: Vec<Step>,
     idx: usize,
+    /// Where the next days' steps come from.
+    source: Source,
+}
+
+/// Where a load's days come from.
+#[derive(Debug)]
+enum Source {
+    /// Nowhere: the load's steps are known for good (a constant).
+    Fixed,
+    /// Planned on the simulation's thread when the load reaches the day.
+    Here(Box<Planner>),
+    /// Planned ahead on a worker thread ([`LoadRuntime::plan_ahead`]).
+    Ahead(Ahead),
+}
+
+/// What plans a load's days: its kind, its seeded generator, and what one day hands to
+/// the next. Each day's steps are a pure function of the load's spec, seed, stream and
+/// first day: they depend on nothing the simulation does (events change only a load's
+/// `enabled` and `scale_permille`, which the driver applies to the steps, not planned
+/// into them), so a planner can run on any thread, ahead of the simulation, for the same
+/// steps.
+#[derive(Debug)]
+pub(crate) struct Planner {
+    kind: LoadKind,
+    rng: ChaCha8Rng,
+    /// The last day planned (`None` before the first).
+    last: Option<Day>,
+    /// Pulses reaching past the last day.
     carry: Vec<Pulse>,
     /// For continuous appliances: where the next cycle starts.
     cursor: Option<SimTime>,
 }
 
+/// Days a worker may plan ahead of the simulation (a PV day is about 1 500 steps).
+const AHEAD_DAYS: usize = 4;
+
+/// A worker thread planning a load's days ahead, from the day after the last one planned
+/// to the last one starting before a horizon; then it ends and hands its [`Planner`]
+/// back, and any day after is planned on the simulation's thread again.
+///
+/// It cannot deadlock: the worker is the only sender on its bounded channel and the load
+/// the only receiver, the worker waits for nothing else, and the load waits only for a
+/// day it has not been sent yet, which the worker is planning or has ended without (then
+/// the channel is closed and the wait returns). Dropping the load drops the receiver
+/// first, so a worker blocked on the full channel sees its send fail and ends; then the
+/// drop joins it: no worker outlives its simulation.
+#[derive(Debug)]
+struct Ahead {
+    /// `Some` until dropped (first, in [`Ahead::drop`]).
+    days: Option<mpsc::Receiver<(Day, Vec<Step>)>>,
+    /// The worker; it gives its planner back when it ends (`None` only if it never got
+    /// it, which [`Ahead::spawn`] rules out).
+    worker: Option<thread::JoinHandle<Option<Box<Planner>>>>,
+}
+
+impl Ahead {
+    /// Starts a worker planning with `planner` the days that start before `until`;
+    /// gives the planner back when no thread could be started.
+    fn spawn(planner: Box<Planner>, until: SimTime) -> Result<Ahead, Box<Planner>> {
+        // The planner is handed over once the thread runs, so a failed spawn keeps it.
+        let (handover, taken) = mpsc::sync_channel::<Box<Planner>>(1);
+        let (tx, days) = mpsc::sync_channel(AHEAD_DAYS);
+        let spawned = thread::Builder::new()
+            .name("p1sim-plan".to_owned())
+            .spawn(move || {
+                let mut planner = taken.recv().ok()?;
+                while let Some(last) = planner.last {
+                    let day = last.next();
+                    // A day that does not move (the calendar's end) is left to the load.
+                    if day.start >= until || day == last {
+                        break;
+                    }
+                    let steps = planner.plan(day);
+                    if tx.send((day, steps)).is_err() {
+                        break; // The load is gone.
+                    }
+                }
+                Some(planner)
+            });
+        let Ok(worker) = spawned else {
+            return Err(planner);
+        };
+        if let Err(mpsc::SendError(planner)) = handover.send(planner) {
+            // The worker cannot be gone while it waits for the planner; if it were,
+            // planning would go on here.
+            let _ = worker.join();
+            return Err(planner);
+        }
+        Ok(Ahead {
+            days: Some(days),
+            worker: Some(worker),
+        })
+    }
+
+    /// The next day the worker planned, waiting for it; `None` once the worker has ended
+    /// and every day it planned was taken.
+    fn next_day(&mut self) -> Option<(Day, Vec<Step>)> {
+        self.days.as_ref()?.recv().ok()
+    }
+
+    /// Joins the ended worker and takes its planner back. A panic in the worker (the one
+    /// the same code would have raised on the simulation's thread) goes on here.
+    fn finish(&mut self) -> Option<Box<Planner>> {
+        let worker = self.worker.take()?;
+        match worker.join() {
+            Ok(planner) => planner,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+impl Drop for Ahead {
+    fn drop(&mut self) {
+        // The receiver first: a worker blocked on the full channel then ends.
+        drop(self.days.take());
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+impl Source {
+    /// The day after the last one and its steps (`None`: the load has no days).
+    fn next_day(&mut self) -> Option<(Day, Vec<Step>)> {
+        if let Source::Ahead(ahead) = self {
+            if let Some(planned) = ahead.next_day() {
+                return Some(planned);
+            }
+            // The worker passed its horizon: the days after are planned here.
+            *self = ahead.finish().map_or(Source::Fixed, Source::Here);
+        }
+        match self {
+            Source::Here(planner) => {
+                let day = planner.last?.next();
+                let steps = planner.plan(day);
+                Some((day, steps))
+            }
+            Source::Fixed | Source::Ahead(_) => None,
+        }
+    }
+}
+
 impl LoadRuntime {
     /// The load at `start`, drawing from the stream `index` of the scenario `seed`.
     pub(crate) fn new(spec: &LoadSpec, seed: u64, index: u64, start: SimTime) -> LoadRuntime {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(index);
         let mut runtime = LoadRuntime {
             name: spec.name.clone(),
             enabled: spec.enabled,
             scale_permille: 1000,
-            kind: spec.kind.clone(),
-            rng,
             day: None,
             steps: Vec::new(),
             idx: 0,
-            carry: Vec::new(),
-            cursor: None,
+            source: Source::Fixed,
         };
         match &spec.kind {
             LoadKind::Constant { phases, power_w } => {
@@ -334,9 +475,41 @@ impl LoadRuntime {
                     value: Contribution::power(*power_w, phases),
                 }];
             }
-            _ => runtime.plan(Day::containing(start)),
+            kind => {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                rng.set_stream(index);
+                let mut planner = Box::new(Planner {
+                    kind: kind.clone(),
+                    rng,
+                    last: None,
+                    carry: Vec::new(),
+                    cursor: None,
+                });
+                let day = Day::containing(start);
+                runtime.steps = planner.plan(day);
+                runtime.day = Some(day);
+                runtime.source = Source::Here(planner);
+            }
         }
         runtime
+    }
+
+    /// From now on, plans the load's days on a worker thread of its own ([`Ahead`]), up
+    /// to [`AHEAD_DAYS`] ahead, the last one the day starting before `until` (any day
+    /// after is planned here again): the same planner, so the same steps. No effect on a
+    /// constant load, on one already planning ahead, or when no thread can be started.
+    pub(crate) fn plan_ahead(&mut self, until: SimTime) {
+        if let Source::Here(_) = self.source {
+            let Source::Here(planner) = std::mem::replace(&mut self.source, Source::Fixed) else {
+                return;
+            };
+            self.source = Ahead::spawn(planner, until).map_or_else(Source::Here, Source::Ahead);
+        }
+    }
+
+    /// Whether a worker thread plans the load's days.
+    pub(crate) fn plans_ahead(&self) -> bool {
+        matches!(self.source, Source::Ahead(_))
     }
 
     /// The unscaled value at `t`; `t` never decreases between calls.
@@ -371,13 +544,22 @@ impl LoadRuntime {
             if t < day.end {
                 break;
             }
-            self.plan(day.next());
+            // Always `Some` for a load that has days.
+            let Some((next, steps)) = self.source.next_day() else {
+                break;
+            };
+            self.steps = steps;
+            self.idx = 0;
+            self.day = Some(next);
         }
     }
+}
 
+impl Planner {
+    /// The steps of `day`: the day after the last one planned, or the first.
     // Long: one arm per load kind planning its pulses for `day`; the kinds share the
     // day's seeded draws, which a split would have to thread through every helper.
-    fn plan(&mut self, day: Day) {
+    fn plan(&mut self, day: Day) -> Vec<Step> {
         let mut pulses = std::mem::take(&mut self.carry);
         let kind = self.kind.clone();
         match &kind {
@@ -522,16 +704,15 @@ impl LoadRuntime {
             }
         }
         let (steps, carry) = compose(day.start..day.end, &pulses);
-        self.steps = steps;
         self.carry = carry;
-        self.idx = 0;
-        self.day = Some(day);
+        self.last = Some(day);
+        steps
     }
 
     /// Whether `start` lies before `day` and `day` is the first one planned, so that
     /// absolute starts before the scenario's first day are still honoured.
     fn first_day(&self, start: SimTime, day: &Day) -> bool {
-        self.day.is_none() && start < day.start
+        self.last.is_none() && start < day.start
     }
 
     fn jitter(&mut self, jitter_ms: i64) -> i64 {
@@ -680,10 +861,11 @@ impl LoadRuntime {
             clouds.push((t, if cloudy { factor } else { 1000 }));
         }
         let mut segment = 0;
+        let mut sky = sun::Sky::new();
         let mut t = day.start;
         while t < day.end {
             let end = t.plus_ms(minute).min(day.end);
-            let ghi = sun::clear_sky_ghi(t.millis() + minute / 2);
+            let ghi = sky.ghi(t.millis() + minute / 2);
             while segment + 1 < clouds.len() && clouds[segment].0 <= t {
                 segment += 1;
             }
@@ -797,6 +979,31 @@ mod tests {
         let mut sum = Contribution::default();
         sum.add_scaled(&Contribution::power(-1001, &[1]), 999);
         assert_eq!(sum.power_w[0], -999);
+        // The shortcuts for +-1000 are the general formula's results.
+        let values = [
+            i64::MIN,
+            i64::MIN + 1,
+            -1001,
+            -1,
+            0,
+            1,
+            999,
+            i64::MAX - 1,
+            i64::MAX,
+        ];
+        for a in values {
+            for b in values {
+                for permille in [1000, -1000] {
+                    let mut sum = Contribution::power(a, &[1]);
+                    sum.add_scaled(&Contribution::power(b, &[1]), permille);
+                    // The scaled value saturates to i64, then the sum does.
+                    let scaled = i128::from(b) * i128::from(permille) / 1000;
+                    let scaled = scaled.clamp(i64::MIN.into(), i64::MAX.into()) as i64;
+                    let want = a.saturating_add(scaled);
+                    assert_eq!(sum.power_w[0], want, "{a} + {b} * {permille}");
+                }
+            }
+        }
     }
 
     #[test]

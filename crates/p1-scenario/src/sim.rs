@@ -13,6 +13,9 @@
 //! [`Simulation::apply`] let an interactive driver act between telegrams. During a
 //! Fluvius replay whose labels set the tariff, the driver forces the meter's tariff to
 //! each quarter's Day/Night label at the quarter's start ([`TariffControl`]).
+//!
+//! On request ([`Simulation::plan_ahead`]), the loads plan their days on worker threads
+//! ahead of the driver; the frames are the same.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -282,6 +285,26 @@ impl Simulation {
         sim.sync_tariff(start, true);
         sim.observe_panel(start);
         sim
+    }
+
+    /// From now on, plans the loads' days ahead on worker threads, while this thread
+    /// runs the meter: each load planned day by day (all but constants) gets a thread of
+    /// its own, which plans a few days ahead of the simulation, up to the last day that
+    /// starts before the scenario's end, then ends. Loads plan from their own seeded
+    /// streams and nothing the simulation does changes what they plan, so the frames are
+    /// the same bytes as without; it pays on long runs with costly loads (PV, replays)
+    /// when a core is free. The threads end when the simulation is dropped. A load whose
+    /// thread cannot be started plans on this thread as before.
+    pub fn plan_ahead(&mut self) {
+        let end = self.end;
+        for l in &mut self.loads {
+            l.plan_ahead(end);
+        }
+    }
+
+    /// Whether any load plans its days on a worker thread ([`Simulation::plan_ahead`]).
+    pub fn plans_ahead(&self) -> bool {
+        self.loads.iter().any(LoadRuntime::plans_ahead)
     }
 
     /// The instant the simulation has reached: the latest telegram yielded, or the latest

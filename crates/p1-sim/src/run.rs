@@ -306,6 +306,11 @@ pub fn play(
     }
     let mut sim = Simulation::new(&scenario);
     let live = matches!(opts.output.out, Output::Live(_));
+    // A batch run as fast as it goes: a long one plans its loads on other cores. A live
+    // run is paced, planning is never its bottleneck.
+    if !live && crate::fixtures::plan_ahead_pays(&scenario, crate::fixtures::threads()) {
+        sim.plan_ahead();
+    }
     let mut truth = Truth::create(opts.output.truth.as_deref(), live)?;
     let mut summary = Summary::new(scenario.telegram_step_ms());
 
