@@ -14,8 +14,8 @@
 //! This is sound because of the [`Json`] contract: fixed bytes depend only on the
 //! choices before them, so with equal choices the bytes between two values are those of
 //! the previous line. When a choice differs, or the records do not line up,
-//! [`RunCopier::finish`] says so and the caller makes the same calls again, which then
-//! write every byte. The first line is written that way too. The result is always the
+//! [`RunCopier::write_line`] makes the same calls again on a sink that writes every
+//! byte. The first line is written that way too. The result is always the
 //! bytes a `Vec<u8>` sink gets from the same calls (property-tested against it).
 
 use p1_wire::Tst;
@@ -109,8 +109,13 @@ fn key_tst(key: u128) -> Tst {
     }
 }
 
-/// Writes lines of JSON as runs copied from the previous line; one per stream of lines.
-/// A line's calls go to the sink [`RunCopier::copy`] or [`RunCopier::full`] returns.
+/// A line of JSON: the calls that write it, made on whichever sink is given.
+pub(crate) trait Line {
+    fn calls<J: Json>(&self, j: &mut J);
+}
+
+/// Writes lines of JSON as runs copied from the previous line; one per stream of lines
+/// ([`RunCopier::write_line`]).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RunCopier {
     /// Writing every byte rather than comparing with the previous line.
@@ -136,27 +141,23 @@ pub(crate) struct RunCopier {
 }
 
 impl RunCopier {
-    /// A copier with no previous line.
-    pub(crate) fn new() -> RunCopier {
-        RunCopier::default()
-    }
-
-    /// Starts a line to be copied from the previous one: make the line's calls on the
-    /// sink, then [`RunCopier::finish`]. `None` when there is no previous line.
-    pub(crate) fn copy(&mut self) -> Option<Calls<'_, false>> {
-        if self.leaves.is_empty() {
-            return None;
+    /// Appends the line `line` makes to `out`: copied from the previous line when its
+    /// calls line up with the previous line's, else written in full (the first line,
+    /// or a choice that differs). Returns whether it was copied.
+    pub(crate) fn write_line(&mut self, line: &impl Line, out: &mut Vec<u8>) -> bool {
+        if !self.leaves.is_empty() {
+            self.start(false);
+            line.calls(&mut Calls::<false>(self));
+            if self.finish(out) {
+                return true;
+            }
         }
-        self.start(false);
-        Some(Calls(self))
-    }
-
-    /// Starts a line written in full, forgetting the previous one.
-    pub(crate) fn full(&mut self) -> Calls<'_, true> {
         self.start(true);
         self.leaves.clear();
         self.places.clear();
-        Calls(self)
+        line.calls(&mut Calls::<true>(self));
+        self.finish(out);
+        false
     }
 
     fn start(&mut self, full: bool) {
@@ -169,9 +170,8 @@ impl RunCopier {
     }
 
     /// Ends the line and appends it to `out`. `false` (nothing appended, the previous
-    /// line forgotten) when the calls did not line up with the previous line's: make
-    /// them again on [`RunCopier::full`].
-    pub(crate) fn finish(&mut self, out: &mut Vec<u8>) -> bool {
+    /// line forgotten) when the calls did not line up with the previous line's.
+    fn finish(&mut self, out: &mut Vec<u8>) -> bool {
         if !self.full && (self.lost || self.next != self.leaves.len() || !self.patch()) {
             self.prev.clear();
             self.leaves.clear();
@@ -234,7 +234,7 @@ impl RunCopier {
 /// The sink of one line's calls: comparing them with the previous line's
 /// (`FULL = false`) or writing every byte (`FULL = true`). The two are separate types so
 /// that copying, the common case, costs no test per fixed byte.
-pub(crate) struct Calls<'a, const FULL: bool>(&'a mut RunCopier);
+struct Calls<'a, const FULL: bool>(&'a mut RunCopier);
 
 impl<const FULL: bool> Calls<'_, FULL> {
     /// A call: compared with the previous line's (noted if it differs), or written.
@@ -404,44 +404,32 @@ impl<const FULL: bool> Json for Calls<'_, FULL> {
 mod tests {
     use super::*;
 
-    /// One line through `copier`: `copy` recording, then written in full with `full`
-    /// when it did not line up; and whether it was copied.
-    fn line(
-        copier: &mut RunCopier,
-        copy: &dyn Fn(&mut Calls<'_, false>),
-        full: &dyn Fn(&mut Calls<'_, true>),
-    ) -> (String, bool) {
+    /// One line through `copier`, and whether it was copied.
+    fn line(copier: &mut RunCopier, line: &impl Line) -> (String, bool) {
         let mut out = Vec::new();
-        let copied = match copier.copy() {
-            Some(mut j) => {
-                copy(&mut j);
-                true
-            }
-            None => false,
-        } && copier.finish(&mut out);
-        if !copied {
-            full(&mut copier.full());
-            assert!(copier.finish(&mut out), "a full line always finishes");
-        }
+        let copied = copier.write_line(line, &mut out);
         (String::from_utf8(out).unwrap(), copied)
     }
 
-    fn object<J: Json>(j: &mut J, a: u128, s: &str) {
-        j.raw(b"{\"a\":");
-        j.uint(a);
-        j.raw(b",\"s\":");
-        j.string(s);
-        j.raw(b",\"b\":");
-        j.boolean(a % 2 == 0);
-        j.raw(b"}");
+    struct Object<'a>(u128, &'a str);
+
+    impl Line for Object<'_> {
+        fn calls<J: Json>(&self, j: &mut J) {
+            j.raw(b"{\"a\":");
+            j.uint(self.0);
+            j.raw(b",\"s\":");
+            j.string(self.1);
+            j.raw(b",\"b\":");
+            j.boolean(self.0 % 2 == 0);
+            j.raw(b"}");
+        }
     }
 
     #[test]
     fn unchanged_runs_are_copied_and_changed_values_rewritten() {
-        let mut c = RunCopier::new();
+        let mut c = RunCopier::default();
         let mut check = |a: u128, s: &str, want: &str, copied: bool| {
-            let got = line(&mut c, &|j| object(j, a, s), &|j| object(j, a, s));
-            assert_eq!(got, (want.to_owned(), copied));
+            assert_eq!(line(&mut c, &Object(a, s)), (want.to_owned(), copied));
         };
         check(7, "x", r#"{"a":7,"s":"x","b":false}"#, false);
         check(7, "x", r#"{"a":7,"s":"x","b":false}"#, true);
@@ -456,20 +444,23 @@ mod tests {
         check(8, "x", r#"{"a":8,"s":"x","b":true}"#, true);
     }
 
-    fn optional<J: Json>(j: &mut J, v: Option<u128>) {
-        j.raw(b"[");
-        json::opt(j, v, |j, v| j.uint(v));
-        j.raw(b",");
-        j.int(-1);
-        j.raw(b"]");
+    struct Optional(Option<u128>);
+
+    impl Line for Optional {
+        fn calls<J: Json>(&self, j: &mut J) {
+            j.raw(b"[");
+            json::opt(j, self.0, |j, v| j.uint(v));
+            j.raw(b",");
+            j.int(-1);
+            j.raw(b"]");
+        }
     }
 
     #[test]
     fn a_changed_choice_writes_the_line_in_full() {
-        let mut c = RunCopier::new();
+        let mut c = RunCopier::default();
         let mut check = |v: Option<u128>, want: &str, copied: bool| {
-            let got = line(&mut c, &|j| optional(j, v), &|j| optional(j, v));
-            assert_eq!(got, (want.to_owned(), copied));
+            assert_eq!(line(&mut c, &Optional(v)), (want.to_owned(), copied));
         };
         check(Some(3), "[3,-1]", false);
         check(None, "[null,-1]", false);
@@ -478,23 +469,27 @@ mod tests {
         check(Some(41), "[41,-1]", true);
     }
 
-    fn counted<J: Json>(j: &mut J, n: u128) {
-        j.raw(b"[");
-        for k in 0..n {
-            j.uint(k);
-            j.raw(b",");
+    /// `n` values with no choice announcing their count: against the contract.
+    struct Counted(u128);
+
+    impl Line for Counted {
+        fn calls<J: Json>(&self, j: &mut J) {
+            j.raw(b"[");
+            for k in 0..self.0 {
+                j.uint(k);
+                j.raw(b",");
+            }
+            j.raw(b"0]");
         }
-        j.raw(b"0]");
     }
 
     /// Calls that break the contract (a count that changes without a choice) are caught
     /// at the end of the line, and the line is then written in full.
     #[test]
     fn calls_that_do_not_line_up_are_written_again() {
-        let mut c = RunCopier::new();
+        let mut c = RunCopier::default();
         let mut check = |n: u128, want: &str, copied: bool| {
-            let got = line(&mut c, &|j| counted(j, n), &|j| counted(j, n));
-            assert_eq!(got, (want.to_owned(), copied));
+            assert_eq!(line(&mut c, &Counted(n)), (want.to_owned(), copied));
         };
         check(2, "[0,1,0]", false);
         check(1, "[0,0]", false);

@@ -21,7 +21,7 @@ use std::ops::Range;
 
 use p1_meter::LocalClock;
 
-use crate::json_runs::RunCopier;
+use crate::json_runs::{Line, RunCopier};
 use crate::sim::SimFrame;
 use crate::truth::{self, FaultTruth, TruthRecord};
 use crate::truth_json::{self as json, Json};
@@ -38,11 +38,7 @@ pub struct TruthWriter {
 impl TruthWriter {
     /// A writer with no previous line.
     pub fn new() -> TruthWriter {
-        TruthWriter {
-            telegram: EscapedTelegram::default(),
-            runs: RunCopier::new(),
-            local: LocalClock::new(),
-        }
+        TruthWriter::default()
     }
 
     /// Appends `frame`'s truth line and its newline to `out`: the bytes of
@@ -66,35 +62,30 @@ impl TruthWriter {
         } else {
             out.json(self.telegram.escaped(raw, frame.telegram_changes()));
         }
-        let copied = match self.runs.copy() {
-            Some(mut j) => {
-                rest_calls(&mut j, frame);
-                true
-            }
-            None => false,
-        } && self.runs.finish(out);
-        if !copied {
-            // The first line, or a choice differs from the previous line: in full.
-            rest_calls(&mut self.runs.full(), frame);
-            self.runs.finish(out);
-        }
+        self.runs.write_line(&Rest(frame), out);
         out.push(b'\n');
     }
 }
 
-/// The calls of [`TruthRecord::write_json`] after the telegram.
-fn rest_calls<J: Json>(j: &mut J, frame: &SimFrame) {
-    j.raw(b",\"crc\":");
-    json::opt_string(j, truth::crc_text(frame.telegram()));
-    let faults = frame.faults_scheduled.then(|| FaultTruth::of(frame));
-    truth::write_rest(
-        j,
-        frame.readout.as_ref(),
-        &frame.state,
-        &frame.refused,
-        faults.as_ref(),
-        frame.panel.as_ref(),
-    );
+/// The members of a frame's record after the telegram, as [`TruthRecord::write_json`]
+/// writes them.
+struct Rest<'a>(&'a SimFrame);
+
+impl Line for Rest<'_> {
+    fn calls<J: Json>(&self, j: &mut J) {
+        let frame = self.0;
+        j.raw(b",\"crc\":");
+        json::opt_string(j, truth::crc_text(frame.telegram()));
+        let faults = frame.faults_scheduled.then(|| FaultTruth::of(frame));
+        truth::write_rest(
+            j,
+            frame.readout.as_ref(),
+            &frame.state,
+            &frame.refused,
+            faults.as_ref(),
+            frame.panel.as_ref(),
+        );
+    }
 }
 
 /// The last telegram and its JSON string.
@@ -239,19 +230,7 @@ mod tests {
         let (mut out, mut copied, mut n) = (Vec::new(), 0, 0);
         while let Some(frame) = sim.next_frame() {
             out.clear();
-            let lined_up = match w.runs.copy() {
-                Some(mut j) => {
-                    rest_calls(&mut j, frame);
-                    true
-                }
-                None => false,
-            } && w.runs.finish(&mut out);
-            if lined_up {
-                copied += 1;
-            } else {
-                rest_calls(&mut w.runs.full(), frame);
-                assert!(w.runs.finish(&mut out));
-            }
+            copied += usize::from(w.runs.write_line(&Rest(frame), &mut out));
             n += 1;
         }
         assert!(copied * 100 >= n * 95, "{copied} of {n} lines copied");
