@@ -21,6 +21,7 @@ use std::io::{self, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustix::fs::{Access, AtFlags, CWD, Mode, OFlags};
 
@@ -50,6 +51,8 @@ enum Kind {
     Named { path: PathBuf },
     /// The target itself (a device or FIFO).
     Direct,
+    /// A named file handed to its [`Linked`], which publishes or removes it.
+    Handed,
 }
 
 /// The hidden name under which a finished file waits to be renamed into place.
@@ -57,6 +60,9 @@ struct Linked {
     shown: PathBuf,
     target: PathBuf,
     hidden: PathBuf,
+    /// Not renamed yet: dropping removes the hidden name. Once renamed, the name is
+    /// never touched again (it is no longer ours).
+    pending: bool,
 }
 
 impl StagedFile {
@@ -143,29 +149,29 @@ impl StagedFile {
             .map_err(|e| CliError::output(&self.shown, e))
     }
 
-    /// Gives the finished file its hidden name next to the target (nothing for a file
-    /// that already has one, or a device written in place).
-    fn link(&self) -> Result<Option<Linked>, CliError> {
+    /// Gives the finished file its hidden name next to the target (nothing for a device
+    /// written in place). A named file's hidden name passes to the returned [`Linked`].
+    fn link(&mut self) -> Result<Option<Linked>, CliError> {
         let fail = |e: io::Error| CliError::output(&self.shown, e);
+        let linked = |hidden| Linked {
+            shown: self.shown.clone(),
+            target: self.target.clone(),
+            hidden,
+            pending: true,
+        };
         match &self.kind {
-            Kind::Direct => Ok(None),
-            Kind::Named { path } => Ok(Some(Linked {
-                shown: self.shown.clone(),
-                target: self.target.clone(),
-                hidden: path.clone(),
-            })),
+            Kind::Direct | Kind::Handed => Ok(None),
+            Kind::Named { path } => {
+                let l = linked(path.clone());
+                self.kind = Kind::Handed;
+                Ok(Some(l))
+            }
             Kind::Unnamed { dir } => {
                 let fd = format!("/proc/self/fd/{}", self.file.get_ref().as_raw_fd());
                 for attempt in 0u32.. {
-                    let hidden = dir.join(hidden_name(attempt));
+                    let hidden = dir.join(hidden_name());
                     match rustix::fs::linkat(CWD, &fd, CWD, &hidden, AtFlags::SYMLINK_FOLLOW) {
-                        Ok(()) => {
-                            return Ok(Some(Linked {
-                                shown: self.shown.clone(),
-                                target: self.target.clone(),
-                                hidden,
-                            }));
-                        }
+                        Ok(()) => return Ok(Some(linked(hidden))),
                         Err(rustix::io::Errno::EXIST) if attempt < 100 => {}
                         Err(e) => return Err(fail(e.into())),
                     }
@@ -178,7 +184,7 @@ impl StagedFile {
 
 impl Drop for StagedFile {
     fn drop(&mut self) {
-        // Published files were renamed away; this only removes an unpublished one.
+        // A named file never handed to a `Linked` was not published: remove it.
         if let Kind::Named { path } = &self.kind {
             let _ = fs::remove_file(path);
         }
@@ -186,20 +192,21 @@ impl Drop for StagedFile {
 }
 
 impl Linked {
-    fn publish(self) -> Result<(), CliError> {
+    fn publish(mut self) -> Result<(), CliError> {
         let r = fs::rename(&self.hidden, &self.target);
-        if r.is_err() {
-            let _ = fs::remove_file(&self.hidden);
-        }
+        // Renamed: the hidden name is free again, and removing it could remove another
+        // writer's file. Not renamed: dropping `self` removes it.
+        self.pending = r.is_err();
         r.map_err(|e| CliError::output(&self.shown, e))
     }
 }
 
 impl Drop for Linked {
     fn drop(&mut self) {
-        // After a successful rename the hidden name no longer exists; this removes it
-        // when a later step failed before the rename.
-        let _ = fs::remove_file(&self.hidden);
+        // A step before this file's rename failed: the target stays as it was.
+        if self.pending {
+            let _ = fs::remove_file(&self.hidden);
+        }
     }
 }
 
@@ -212,7 +219,7 @@ pub(crate) fn commit_all(files: Vec<StagedFile>) -> Result<(), CliError> {
         f.finish()?;
     }
     let mut linked = Vec::with_capacity(files.len());
-    for f in &files {
+    for f in &mut files {
         if let Some(l) = f.link()? {
             linked.push(l);
         }
@@ -249,8 +256,8 @@ fn unnamed_unsupported(e: rustix::io::Errno) -> bool {
 }
 
 fn open_named(dir: &Path) -> io::Result<(PathBuf, fs::File)> {
-    for attempt in 0u32..100 {
-        let path = dir.join(hidden_name(attempt));
+    for _ in 0..100 {
+        let path = dir.join(hidden_name());
         let r = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -264,8 +271,13 @@ fn open_named(dir: &Path) -> io::Result<(PathBuf, fs::File)> {
     Err(io::ErrorKind::AlreadyExists.into())
 }
 
-fn hidden_name(attempt: u32) -> String {
-    format!(".p1sim-{}-{attempt}", std::process::id())
+/// A hidden name no other writer uses: the process id, and a number this process never
+/// gives out twice (threads publish into one directory at once: a batch fleet's workers).
+/// A name left by an earlier process of the same id is skipped by the callers' retries.
+fn hidden_name() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!(".p1sim-{}-{n}", std::process::id())
 }
 
 #[cfg(test)]
@@ -314,6 +326,69 @@ mod tests {
             assert_eq!(fs::read(&a).ok(), Some(b"new a".to_vec()));
             assert_eq!(fs::read(&b).ok(), Some(b"new b".to_vec()));
             fs::remove_file(&b).ok();
+        }
+    }
+}
+
+#[cfg(test)]
+mod concurrent {
+    use super::*;
+
+    /// Threads of one process publishing into one directory at once (a batch fleet's
+    /// workers): every file arrives with its own bytes and no hidden name is left.
+    #[test]
+    fn threads_publishing_into_one_directory_never_lose_a_file() {
+        let Ok(dir) = tempfile::tempdir() else {
+            panic!("temp dir");
+        };
+        for unnamed in [true, false] {
+            let results: Vec<Result<(), String>> = std::thread::scope(|s| {
+                let workers: Vec<_> = (0..6)
+                    .map(|t| {
+                        let dir = dir.path();
+                        s.spawn(move || -> Result<(), String> {
+                            for i in 0..150 {
+                                let a = dir.join(format!("{unnamed}-{t}-{i}.p1"));
+                                let b = dir.join(format!("{unnamed}-{t}-{i}.jsonl"));
+                                let mut fa = StagedFile::create_with(&a, unnamed, BUFFER)
+                                    .map_err(|e| e.to_string())?;
+                                let mut fb = StagedFile::create_with(&b, unnamed, BUFFER)
+                                    .map_err(|e| e.to_string())?;
+                                fa.write(a.to_string_lossy().as_bytes())
+                                    .map_err(|e| e.to_string())?;
+                                fb.write(b.to_string_lossy().as_bytes())
+                                    .map_err(|e| e.to_string())?;
+                                commit_all(vec![fa, fb]).map_err(|e| e.to_string())?;
+                            }
+                            Ok(())
+                        })
+                    })
+                    .collect();
+                workers
+                    .into_iter()
+                    .map(|w| w.join().unwrap_or_else(|_| Err("panicked".into())))
+                    .collect()
+            });
+            for r in results {
+                assert_eq!(r, Ok(()), "unnamed: {unnamed}");
+            }
+        }
+        let names = fs::read_dir(dir.path()).map(|d| {
+            d.flatten()
+                .map(|e| (e.path(), e.file_name().to_string_lossy().into_owned()))
+                .collect::<Vec<_>>()
+        });
+        let Ok(names) = names else {
+            panic!("read dir");
+        };
+        assert_eq!(names.len(), 2 * 6 * 150 * 2);
+        for (path, name) in names {
+            assert!(!name.starts_with(".p1sim-"), "{name} left behind");
+            assert_eq!(
+                fs::read(&path).ok(),
+                Some(path.to_string_lossy().into_owned().into_bytes()),
+                "{name}"
+            );
         }
     }
 }
