@@ -287,9 +287,10 @@ fn a_scenario_needs_a_meter_count() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--meters N"));
 }
 
-/// A base port for this test run, away from other tests' fixed ports.
+/// A base port for this test run: below the kernel's ephemeral range (32768 up), where
+/// other tests' client sockets get their ports, and away from other tests' fixed ports.
 fn base_port() -> u16 {
-    30_000 + (std::process::id() % 20_000) as u16
+    20_000 + (std::process::id() % 1_000) as u16 * 12
 }
 
 /// Serves `meters` meters of `scenario` live on TCP at `speed`, one reader per port, and
@@ -314,10 +315,6 @@ fn live_equals_batch(scenario: &str, meters: u64, speed: f64, base: u16) {
         quiet: true,
     })
     .unwrap();
-    let out = FleetOutput::Tcp {
-        host: "127.0.0.1".into(),
-        base,
-    };
     let opts = FleetLiveOptions {
         // Large client queues so a descheduled reader loses nothing.
         speed: Some(speed),
@@ -325,7 +322,21 @@ fn live_equals_batch(scenario: &str, meters: u64, speed: f64, base: u16) {
         drain: Duration::from_secs(5),
         ..FleetLiveOptions::default()
     };
-    let mut live = VirtualFleet::prepare(&fleet, None, &out, None, opts).unwrap();
+    // Another program may hold a port of the range: move the range and try again.
+    let (mut live, base) = (0..20u16)
+        .find_map(|shift| {
+            let base = base + shift * 64;
+            let out = FleetOutput::Tcp {
+                host: "127.0.0.1".into(),
+                base,
+            };
+            match VirtualFleet::prepare(&fleet, None, &out, None, opts.clone()) {
+                Ok(live) => Some((live, base)),
+                Err(e) if e.to_string().contains("in use") => None,
+                Err(e) => panic!("{e}"),
+            }
+        })
+        .expect("a free port range");
     assert_eq!(live.addrs().len() as u64, meters);
     let readers: Vec<_> = live
         .endpoints()
