@@ -860,12 +860,19 @@ impl Planner {
             t = t.plus_ms(len);
             clouds.push((t, if cloudy { factor } else { 1000 }));
         }
-        let mut segment = 0;
-        let mut sky = sun::Sky::new();
+        // The sky at the middle of each minute, the whole day at once (see `sun::Sky`).
+        let mut mids = Vec::with_capacity(1500);
         let mut t = day.start;
         while t < day.end {
+            mids.push(t.millis() + minute / 2);
+            t = t.plus_ms(minute);
+        }
+        let mut sky = Vec::with_capacity(mids.len());
+        sun::Sky::new().ghi_each(&mids, &mut sky);
+        let mut segment = 0;
+        let mut t = day.start;
+        for ghi in sky {
             let end = t.plus_ms(minute).min(day.end);
-            let ghi = sky.ghi(t.millis() + minute / 2);
             while segment + 1 < clouds.len() && clouds[segment].0 <= t {
                 segment += 1;
             }
