@@ -380,20 +380,13 @@ impl Ahead {
             .name("p1sim-plan".to_owned())
             .spawn(move || {
                 let mut planner = taken.recv().ok()?;
-                // A PV load's sky is a stage of its own, one more thread: the curve is most
-                // of a PV day's planning and depends on nothing the planner draws.
-                let mut sky = match (&planner.kind, planner.last) {
-                    (LoadKind::Pv { .. }, Some(last)) => SkyAhead::spawn(last, until),
-                    _ => None,
-                };
                 while let Some(last) = planner.last {
                     let day = last.next();
                     // A day that does not move (the calendar's end) is left to the load.
                     if day.start >= until || day == last {
                         break;
                     }
-                    let curve = sky.as_mut().and_then(|s| s.curve_of(&day));
-                    let steps = planner.plan_with(day, curve);
+                    let steps = planner.plan(day);
                     if tx.send((day, steps)).is_err() {
                         break; // The load is gone.
                     }
@@ -440,85 +433,6 @@ impl Drop for Ahead {
             let _ = worker.join();
         }
     }
-}
-
-/// A thread computing a PV load's clear-sky curves ([`day_sky`]) for the days after
-/// `last`, up to [`AHEAD_DAYS`] ahead of the planner that takes them: the same days, in
-/// the same order, as [`Ahead`]'s worker plans (each the `next` of the one before, the
-/// last one starting before the horizon). A curve is a pure function of its day, so the
-/// planner's steps are the same as with the curve computed in place.
-///
-/// It cannot deadlock for the reasons [`Ahead`] cannot: one sender, one receiver, and
-/// dropping drops the receiver before joining the thread.
-struct SkyAhead {
-    /// `Some` until dropped, or until a curve came for a day not asked for (which the
-    /// shared day sequence rules out; the planner then computes its curves itself).
-    curves: Option<mpsc::Receiver<(Day, Vec<f64>)>>,
-    worker: Option<thread::JoinHandle<()>>,
-}
-
-impl SkyAhead {
-    /// Starts computing the curves of the days after `last` that start before `until`;
-    /// `None` when no thread could be started.
-    fn spawn(last: Day, until: SimTime) -> Option<SkyAhead> {
-        let (tx, curves) = mpsc::sync_channel(AHEAD_DAYS);
-        let worker = thread::Builder::new()
-            .name("p1sim-sky".to_owned())
-            .spawn(move || {
-                let mut last = last;
-                loop {
-                    let day = last.next();
-                    if day.start >= until || day == last {
-                        break;
-                    }
-                    if tx.send((day, day_sky(&day))).is_err() {
-                        break; // The planner is gone.
-                    }
-                    last = day;
-                }
-            })
-            .ok()?;
-        Some(SkyAhead {
-            curves: Some(curves),
-            worker: Some(worker),
-        })
-    }
-
-    /// `day`'s curve, waiting for it; `None` when the thread has none for it.
-    fn curve_of(&mut self, day: &Day) -> Option<Vec<f64>> {
-        match self.curves.as_ref()?.recv() {
-            Ok((of, curve)) if of == *day => Some(curve),
-            _ => {
-                drop(self.curves.take());
-                None
-            }
-        }
-    }
-}
-
-impl Drop for SkyAhead {
-    fn drop(&mut self) {
-        // The receiver first: a thread blocked on the full channel then ends.
-        drop(self.curves.take());
-        if let Some(worker) = self.worker.take() {
-            let _ = worker.join();
-        }
-    }
-}
-
-/// The clear-sky curve at the middle of each minute of `day` (W/m²), as the PV load
-/// shapes its power by it.
-fn day_sky(day: &Day) -> Vec<f64> {
-    const MINUTE: i64 = 60_000;
-    let mut mids = Vec::with_capacity(1500);
-    let mut t = day.start;
-    while t < day.end {
-        mids.push(t.millis() + MINUTE / 2);
-        t = t.plus_ms(MINUTE);
-    }
-    let mut sky = Vec::with_capacity(mids.len());
-    sun::Sky::new().ghi_each(&mids, &mut sky);
-    sky
 }
 
 impl Source {
@@ -643,15 +557,9 @@ impl LoadRuntime {
 
 impl Planner {
     /// The steps of `day`: the day after the last one planned, or the first.
-    fn plan(&mut self, day: Day) -> Vec<Step> {
-        self.plan_with(day, None)
-    }
-
-    /// [`Planner::plan`], with a PV load's sky for `day` ([`day_sky`]) when `sky` has
-    /// it (computed ahead elsewhere; any other load ignores it).
     // Long: one arm per load kind planning its pulses for `day`; the kinds share the
     // day's seeded draws, which a split would have to thread through every helper.
-    fn plan_with(&mut self, day: Day, sky: Option<Vec<f64>>) -> Vec<Step> {
+    fn plan(&mut self, day: Day) -> Vec<Step> {
         let mut pulses = std::mem::take(&mut self.carry);
         let kind = self.kind.clone();
         match &kind {
@@ -761,10 +669,7 @@ impl Planner {
                 phases,
                 peak_w,
                 clouds_permille,
-            } => {
-                let sky = sky.unwrap_or_else(|| day_sky(&day));
-                self.pv(&day, &sky, phases, *peak_w, *clouds_permille, &mut pulses);
-            }
+            } => self.pv(&day, phases, *peak_w, *clouds_permille, &mut pulses),
             LoadKind::Flow {
                 channel,
                 constant,
@@ -936,11 +841,9 @@ impl Planner {
         }
     }
 
-    /// `sky`: [`day_sky`] of `day`.
     fn pv(
         &mut self,
         day: &Day,
-        sky: &[f64],
         phases: &[usize],
         peak_w: i64,
         clouds_permille: i64,
@@ -957,9 +860,18 @@ impl Planner {
             t = t.plus_ms(len);
             clouds.push((t, if cloudy { factor } else { 1000 }));
         }
+        // The sky at the middle of each minute, the whole day at once (see `sun::Sky`).
+        let mut mids = Vec::with_capacity(1500);
+        let mut t = day.start;
+        while t < day.end {
+            mids.push(t.millis() + minute / 2);
+            t = t.plus_ms(minute);
+        }
+        let mut sky = Vec::with_capacity(mids.len());
+        sun::Sky::new().ghi_each(&mids, &mut sky);
         let mut segment = 0;
         let mut t = day.start;
-        for &ghi in sky {
+        for ghi in sky {
             let end = t.plus_ms(minute).min(day.end);
             while segment + 1 < clouds.len() && clouds[segment].0 <= t {
                 segment += 1;

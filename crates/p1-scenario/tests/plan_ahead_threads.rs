@@ -18,15 +18,13 @@ fn workers_become(n: usize) -> bool {
     })
 }
 
-/// Threads of this process named as the workers are: the load planners and a PV load's
-/// sky stage.
+/// Threads of this process named as the workers are.
 fn workers() -> usize {
     std::fs::read_dir("/proc/self/task")
         .unwrap()
         .filter(|task| {
             let comm = task.as_ref().unwrap().path().join("comm");
-            std::fs::read_to_string(comm)
-                .is_ok_and(|name| matches!(name.trim(), "p1sim-plan" | "p1sim-sky"))
+            std::fs::read_to_string(comm).is_ok_and(|name| name.trim() == "p1sim-plan")
         })
         .count()
 }
@@ -38,14 +36,13 @@ fn workers_end_with_their_simulation() {
     assert_eq!(workers(), 0);
     let mut sim = Simulation::new(&scenario);
     sim.plan_ahead();
-    // One worker per planned load (the household, the PV and the washing machine) and
-    // the PV load's sky.
-    assert!(workers_become(4), "{} workers", workers());
+    // One worker per planned load: the household, the PV and the washing machine.
+    assert!(workers_become(3), "{} workers", workers());
     for _ in 0..3 {
         assert!(sim.next_frame().is_some());
     }
     // Days ahead of a year: the workers are planning or waiting on full channels.
-    assert_eq!(workers(), 4);
+    assert_eq!(workers(), 3);
     drop(sim);
     assert!(workers_become(0), "{} workers left", workers());
 }
