@@ -34,10 +34,11 @@ fn exp_neg(x: f64) -> f64 {
 
 // The lane forms below compute independent values side by side: each lane is one
 // serial chain of dependent divisions, and the processor overlaps the chains of
-// different lanes (and packs two lanes into one SSE2 instruction) instead of waiting out
-// each division. Every lane performs exactly the operations of the one-value function,
-// in the same order (Rust never fuses or reorders float operations), so its result is
-// the same bits; the scalar functions above are the one-lane case.
+// different lanes instead of waiting out each division (and the compiler packs some
+// pairs of lanes into one SSE2 instruction). Every lane performs exactly the operations
+// of the one-value function, in the same order (Rust never fuses or reorders float
+// operations), so its result is the same bits; the scalar functions above are the
+// one-lane case.
 
 /// [`sin`] of each lane.
 fn sin_lanes<const N: usize>(x: [f64; N]) -> [f64; N] {
